@@ -1,0 +1,242 @@
+"""The ``mbcbot`` command line.
+
+Commands: ``chat`` (console), ``ask`` (one question, or one per line of standard input;
+``--json`` for tools), ``validate`` (check knowledge), ``test`` (run conversation
+scripts). Errors are one clear line and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from dialogue.config import Settings
+from dialogue.convtest import ScriptFormatError, engine_driver_factory, load_scripts, run_script
+from dialogue.errors import ConfigError, DialogueError, KnowledgeError
+from dialogue.loader import load_knowledge, stale_reviews
+from dialogue.model import Knowledge
+from dialogue.replies import Incoming, Reply, ReplyKind, headline_kind, source_dict
+from dialogue.runtime import build_engine, build_session
+from dialogue.session import Session
+from dialogue.stores import MemoryStore
+
+from . import console
+from .render_text import reading_text, reply_text
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+MIN_EXAMPLES = 5
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="configuration file (YAML); also MBCBOT_CONFIG")
+    common.add_argument("--knowledge", metavar="DIR", action="append", default=None,
+                        help="extra knowledge directory, applied after the bundled one (repeatable)")
+    voice = argparse.ArgumentParser(add_help=False)
+    voice.add_argument("--audience", choices=("clinician", "patient"), help="who is asking (default from config)")
+    voice.add_argument("--locale", help="locale id for emergency numbers and fever threshold (e.g. us, uk)")
+    voice.add_argument("--preview", action="store_true", default=None,
+                       help="show content still in review to patients, marked as such (never in production)")
+
+    parser = argparse.ArgumentParser(prog="mbcbot", description="Answers questions about stage 4 breast cancer treatment and side effects.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = sub.add_parser("chat", parents=[common, voice], help="chat in the terminal")
+    chat.add_argument("--store", help="conversation store URL (memory, sqlite, sqlite:///path.db)")
+    chat.add_argument("--conversation", help="conversation id to resume (default: one per user name)")
+
+    ask = sub.add_parser("ask", parents=[common, voice], help="answer one question (or one per input line)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument("question", nargs="?", help="the question; omit to read one question per line from standard input")
+
+    validate = sub.add_parser("validate", parents=[common], help="check the knowledge and report problems")
+    validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+    test = sub.add_parser("test", parents=[common], help="run scripted conversation tests")
+    test.add_argument("paths", nargs="*", help="script files or folders (default: tests/conversations)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.load(args.config)
+    extra = tuple(args.knowledge or ())
+    return settings.with_overrides(
+        audience=getattr(args, "audience", None),
+        locale=getattr(args, "locale", None),
+        preview=getattr(args, "preview", None),
+        knowledge=settings.knowledge + extra if extra else None,
+        store=getattr(args, "store", None),
+    )
+
+
+def _configure_logging(settings: Settings) -> None:
+    level = getattr(logging, settings.log_level.upper(), logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        for key in ("kinds", "topic", "latency_ms"):
+            if hasattr(record, key):
+                data[key] = getattr(record, key)
+        return json.dumps(data)
+
+
+def _knowledge(settings: Settings) -> Knowledge:
+    return load_knowledge(settings.knowledge)
+
+
+# --- commands --------------------------------------------------------------------------------
+def cmd_chat(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _configure_logging(settings)
+    session = build_session(settings)
+    conversation = args.conversation or f"console:{_user()}"
+    return console.chat(session, conversation, settings.audience)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return "local"
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    settings = _settings(args).with_overrides(consent_required=False)
+    _configure_logging(settings)
+    engine = build_engine(settings)
+    questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
+    one_per_line = args.question is None
+    for number, question in enumerate(questions):
+        session = Session(engine, MemoryStore())
+        replies = session.handle(f"ask:{number}", Incoming(text=question, audience=settings.audience))
+        if args.json:
+            print(json.dumps(ask_json(replies), ensure_ascii=False), flush=True)
+        elif one_per_line:
+            print(" ".join(reading_text(replies).split()), flush=True)
+        else:
+            print("\n\n".join(reply_text(r) for r in replies))
+    return EXIT_OK
+
+
+def ask_json(replies: list[Reply]) -> dict[str, Any]:
+    """The public ``mbcbot ask --json`` object for one question."""
+    shown = [r for r in replies if r.kind is not ReplyKind.DISCLAIMER]
+    disclaimers = [r.text for r in replies if r.kind is ReplyKind.DISCLAIMER]
+    sources: list[dict[str, Any]] = []
+    for reply in shown:
+        for source in reply.sources:
+            if all(s["id"] != source.id for s in sources):
+                sources.append(source_dict(source))
+    topic = next((r.topic for r in shown if r.kind is ReplyKind.ANSWER and r.topic), None)
+    topic = topic or next((r.topic for r in shown if r.topic), None)
+    answer = next((r for r in shown if r.kind is ReplyKind.ANSWER), None)
+    return {
+        "kind": headline_kind(shown).value,
+        "text": reading_text(shown),
+        "topic": topic,
+        "sources": sources,
+        "buttons": [{"label": b.label, "payload": b.payload} for r in shown for b in r.buttons],
+        "disclaimer": "\n\n".join(disclaimers) or None,
+        "reviewed_on": answer.reviewed_on.isoformat() if answer and answer.reviewed_on else None,
+        "review_status": answer.review_status if answer else None,
+        "replies": [r.to_dict() for r in replies],
+    }
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        knowledge = _knowledge(settings)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(f"{problem} [{problem.severity}]")
+        errors = sum(1 for p in exc.problems if p.severity == "error")
+        print(f"knowledge has {errors} error(s): the bot will not start")
+        return EXIT_FAIL
+    warnings = list(knowledge.warnings) + stale_reviews(knowledge, date.today())
+    for topic in knowledge.topics.values():
+        if len(topic.examples) < MIN_EXAMPLES:
+            warnings.append(_warning(topic.origin, f"topic '{topic.id}' has {len(topic.examples)} example phrasings (want {MIN_EXAMPLES} or more)"))
+    for warning in warnings:
+        print(f"{warning} [warning]")
+    status: dict[str, int] = {}
+    for topic in knowledge.topics.values():
+        status[topic.review.status] = status.get(topic.review.status, 0) + 1
+    print(
+        f"knowledge OK: {len(knowledge.topics)} topics ({', '.join(f'{n} {s}' for s, n in sorted(status.items()))}), "
+        f"{len(knowledge.sources)} sources, {len(knowledge.red_flags)} red flags, {len(knowledge.locales)} locales; "
+        f"{len(warnings)} warning(s)"
+    )
+    return EXIT_FAIL if args.strict and warnings else EXIT_OK
+
+
+def _warning(origin: Any, message: str) -> Any:
+    from dialogue.errors import Problem
+
+    return Problem(origin.file, origin.line, message, "warning")
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    paths = args.paths or ["tests/conversations"]
+    try:
+        scripts = load_scripts(paths)
+    except ScriptFormatError as exc:
+        raise CliError(str(exc)) from exc
+    if not scripts:
+        raise CliError(f"no conversation scripts found in {', '.join(paths)}")
+    factory = engine_driver_factory(_knowledge(settings))
+    passed = failed = 0
+    for script in scripts:
+        result = run_script(script, factory)
+        if result.passed:
+            passed += 1
+        else:
+            failed += 1
+            print(result.report())
+            print()
+    print(f"{passed} passed, {failed} failed")
+    return EXIT_OK if failed == 0 else EXIT_FAIL
+
+
+COMMANDS = {"chat": cmd_chat, "ask": cmd_ask, "validate": cmd_validate, "test": cmd_test}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"mbcbot: the knowledge has {len(exc.problems)} problem(s); not starting (run 'mbcbot validate')", file=sys.stderr)
+        return EXIT_USAGE
+    except (ConfigError, CliError, ValueError, DialogueError) as exc:
+        print(f"mbcbot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Deployment configuration: one optional YAML file, each key overridable by environment.
+
+Precedence, lowest first: defaults, the file (``--config`` or ``MBCBOT_CONFIG``),
+environment variables, command-line flags. No file is needed to start.
+
+=========================  ===============================  =========================
+key                        environment variable             default
+=========================  ===============================  =========================
+audience                   MBCBOT_AUDIENCE                  clinician
+channels                   MBCBOT_CHANNELS (``C1=patient``)  {}
+locale                     MBCBOT_LOCALE                    us
+disclaimer_interval_hours  MBCBOT_DISCLAIMER_INTERVAL_HOURS 24
+consent_required           MBCBOT_CONSENT_REQUIRED          false
+store                      MBCBOT_STORE                     sqlite (user state dir)
+retention_days             MBCBOT_RETENTION_DAYS            30
+knowledge                  MBCBOT_KNOWLEDGE (``a:b``)       []
+max_message_chars          MBCBOT_MAX_MESSAGE_CHARS         2000
+preview                    MBCBOT_PREVIEW                   false
+log_level                  MBCBOT_LOG_LEVEL                 WARNING
+log_format                 MBCBOT_LOG_FORMAT                text
+=========================  ===============================  =========================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .yamlsrc import YamlSyntaxError, read_yaml
+
+AUDIENCE_VALUES = ("clinician", "patient")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every deployment setting, validated."""
+
+    audience: str = "clinician"
+    channels: dict[str, str] = field(default_factory=dict)
+    locale: str = "us"
+    disclaimer_interval_hours: float = 24.0
+    consent_required: bool = False
+    store: str = "sqlite"
+    retention_days: float = 30.0
+    knowledge: tuple[str, ...] = ()
+    max_message_chars: int = 2000
+    preview: bool = False
+    log_level: str = "WARNING"
+    log_format: str = "text"
+
+    def audience_for(self, channel: str | None) -> str:
+        """The audience of a channel (or the deployment default)."""
+        return self.channels.get(channel or "", self.audience)
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with the given (already typed) values; ``None`` values are ignored."""
+        clean = {k: v for k, v in values.items() if v is not None}
+        return _validated(replace(self, **clean))
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+        """Read defaults, then the file, then the environment.
+
+        Raises:
+            ConfigError: one clear line naming the file, key or variable at fault.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = path or env.get("MBCBOT_CONFIG") or None
+        if path:
+            values.update(_from_file(Path(path)))
+        for f in fields(cls):
+            name = "MBCBOT_" + f.name.upper()
+            if name in env:
+                values[f.name] = _from_env(f.name, name, env[name])
+        return _validated(cls(**values))
+
+
+_TYPES: dict[str, type] = {f.name: f.type for f in fields(Settings)}  # type: ignore[misc]
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        data = read_yaml(path)
+    except YamlSyntaxError as exc:
+        raise ConfigError(f"{exc.file}:{exc.line}: {exc.message}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping of keys")
+    known = {f.name for f in fields(Settings)}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{path}:{data.line_of(key)}: unknown key '{key}' (known: {', '.join(sorted(known))})")
+        out[key] = _coerce(key, value, f"{path}:{data.line_of(key)}: '{key}'")
+    return out
+
+
+def _from_env(key: str, name: str, raw: str) -> Any:
+    if key == "channels":
+        pairs = {}
+        for item in filter(None, (p.strip() for p in raw.split(","))):
+            channel, sep, audience = item.partition("=")
+            if not sep:
+                raise ConfigError(f"{name}: expected CHANNEL=audience pairs separated by commas, got '{item}'")
+            pairs[channel.strip()] = audience.strip()
+        return _coerce(key, pairs, name)
+    if key == "knowledge":
+        return tuple(p for p in raw.split(os.pathsep) if p)
+    return _coerce(key, raw, name)
+
+
+def _coerce(key: str, value: Any, where: str) -> Any:
+    kind = _TYPES[key]
+    kind_name = kind if isinstance(kind, str) else kind.__name__
+    try:
+        if kind_name == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError
+        if kind_name == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind_name == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind_name == "str":
+            if isinstance(value, (dict, list)):
+                raise ValueError
+            return str(value)
+        if kind_name.startswith("dict"):
+            if not isinstance(value, dict):
+                raise ValueError
+            return {str(k): str(v) for k, v in value.items()}
+        if kind_name.startswith("tuple"):
+            if isinstance(value, str):
+                return (value,)
+            if not isinstance(value, list):
+                raise ValueError
+            return tuple(str(v) for v in value)
+    except ValueError:
+        pass
+    raise ConfigError(f"{where}: invalid value {value!r} (expected {kind_name.replace('[str, ...]', ' of text')})")
+
+
+def _validated(settings: Settings) -> Settings:
+    if settings.audience not in AUDIENCE_VALUES:
+        raise ConfigError(f"audience must be clinician or patient, not '{settings.audience}'")
+    for channel, audience in settings.channels.items():
+        if audience not in AUDIENCE_VALUES:
+            raise ConfigError(f"channels: audience of '{channel}' must be clinician or patient, not '{audience}'")
+    if settings.disclaimer_interval_hours < 0 or settings.retention_days <= 0:
+        raise ConfigError("disclaimer_interval_hours must be 0 or more and retention_days more than 0")
+    if not 1 <= settings.max_message_chars <= 100_000:
+        raise ConfigError("max_message_chars must be between 1 and 100000")
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError("log_format must be text or json")
+    return settings

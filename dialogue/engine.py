@@ -1,0 +1,467 @@
+"""The dialogue engine: one message in, the new state and a list of replies out.
+
+:meth:`Engine.step` is pure: it reads the knowledge, the previous state and the clock
+value it is given, and returns a new state without touching the old one. Stores,
+locks and I/O live in :mod:`dialogue.session`.
+
+Order of work in every turn (the safety rules decide the order):
+
+1. clean the input; button presses are checked against what the engine offered;
+2. red flags: an emergency gets the urgent reply first, and nothing else but the
+   disclaimer when it is due;
+3. length limit, commands (start over, help, menu), consent when required;
+4. a pending clarifying question is answered, or abandoned for a new question;
+5. refusals (personal dosing or treatment decisions, for patients) and out of scope;
+6. the topic: answer, one clarifying question, or a fallback saying what the bot can do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .lexicon import Reading
+from .model import Audience, Knowledge, Locale, Topic
+from .replies import Button, Incoming, Reply, ReplyKind, Turn
+from .safety import SafetyCheck, check
+from .state import ConversationState
+from .text import fold, sanitize, tokens
+
+ANSWER_SCORE = 0.42
+CLARIFY_SCORE = 0.24
+CLOSE_MARGIN = 0.05
+SAFETY_SCAN_CHARS = 20_000
+FOLLOW_UP_OPENERS = (("and",), ("what", "about"), ("how", "about"), ("what", "if"), ("also",), ("plus",), ("any",))
+CONTEXT_WEIGHT = 0.5
+MAX_PENDING_RETRIES = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Deployment choices that change behaviour (see :mod:`dialogue.config`)."""
+
+    audience: str = Audience.CLINICIAN.value
+    locale: str = "us"
+    disclaimer_interval_s: float = 24 * 3600.0
+    consent_required: bool = False
+    max_message_chars: int = 2000
+    preview: bool = False
+
+
+class Engine:
+    """Answers messages from compiled knowledge.
+
+    Args:
+        knowledge: the compiled knowledge (see :func:`dialogue.loader.load_knowledge`).
+        options: deployment choices.
+
+    Raises:
+        ValueError: the options name a locale or audience the knowledge does not have.
+    """
+
+    def __init__(self, knowledge: Knowledge, options: EngineOptions | None = None) -> None:
+        self.k = knowledge
+        self.options = options or EngineOptions()
+        if self.options.locale not in knowledge.locales:
+            raise ValueError(
+                f"locale '{self.options.locale}' is not in the knowledge (have: {', '.join(sorted(knowledge.locales))})"
+            )
+        if self.options.audience not in (a.value for a in Audience):
+            raise ValueError(f"audience must be clinician or patient, not '{self.options.audience}'")
+        self.locale: Locale = knowledge.locales[self.options.locale]
+        self._locale_context = self.locale.as_context()
+
+    # --- public ----------------------------------------------------------------------
+    def new_state(self, audience: str | None, now: float) -> ConversationState:
+        return ConversationState(audience=audience or self.options.audience, created_at=now, updated_at=now)
+
+    def step(self, state: ConversationState | None, incoming: Incoming, now: float) -> Turn:
+        """Handle one user action. Never raises for any input."""
+        audience = incoming.audience if incoming.audience in ("clinician", "patient") else None
+        new = state.copy() if state is not None else self.new_state(audience, now)
+        if audience:
+            new.audience = audience
+        new.turn += 1
+        new.updated_at = now
+        turn = _TurnBuilder(self, new, now)
+        if incoming.payload is not None:
+            turn.press(sanitize(incoming.payload)[:200])
+        else:
+            turn.message(sanitize(incoming.text or ""))
+        return Turn(new, turn.finish())
+
+    def forget_reply(self, audience: str) -> Reply:
+        """What the bot says after a conversation was deleted on request."""
+        return Reply(ReplyKind.FALLBACK, self.k.messages["forgotten"].render(audience, self.context({}, audience)))
+
+    # --- helpers shared with the turn builder ---------------------------------------------
+    def context(self, slots: dict[str, str], audience: str) -> dict[str, Any]:
+        ctx: dict[str, Any] = {s: slots.get(s) for s in self.k.slots}
+        ctx["locale"] = self._locale_context
+        ctx["audience"] = audience
+        return ctx
+
+
+class _TurnBuilder:
+    """The work of one turn; collects replies in the order the user will see them."""
+
+    def __init__(self, engine: Engine, state: ConversationState, now: float) -> None:
+        self.e = engine
+        self.k = engine.k
+        self.s = state
+        self.now = now
+        self.urgent: list[Reply] = []
+        self.replies: list[Reply] = []
+        self.disclaimer_done = False
+
+    # --- output ------------------------------------------------------------------------
+    @property
+    def audience(self) -> str:
+        return self.s.audience
+
+    def say(self, name: str, kind: ReplyKind = ReplyKind.FALLBACK, buttons: tuple[Button, ...] = (), **extra: Any) -> None:
+        self.replies.append(Reply(kind, self.render(name, **extra), buttons))
+
+    def render(self, name: str, **extra: Any) -> str:
+        return self.k.messages[name].render(self.audience, {**self.e.context(self.s.slots, self.audience), **extra})
+
+    def finish(self) -> list[Reply]:
+        disclaimer: list[Reply] = []
+        if not self.disclaimer_done and self._disclaimer_due():
+            disclaimer = [self._disclaimer()]
+        return self.urgent + disclaimer + self.replies
+
+    def _disclaimer_due(self) -> bool:
+        last = self.s.disclaimer_at
+        return last is None or self.now - last >= self.e.options.disclaimer_interval_s
+
+    def _disclaimer(self, buttons: tuple[Button, ...] = ()) -> Reply:
+        self.s.disclaimer_at = self.now
+        self.disclaimer_done = True
+        return Reply(ReplyKind.DISCLAIMER, self.k.disclaimers[self.audience], buttons)
+
+    # --- entry points ------------------------------------------------------------------
+    def press(self, payload: str) -> None:
+        kind, _, rest = payload.partition(":")
+        if kind == "t" and rest in self.k.topics:
+            if self._consent_gate(None):
+                self.s.pending = None
+                self.answer_topic(rest)
+        elif kind == "a":
+            self._press_option(rest)
+        elif kind == "c" and rest == "yes":
+            self._give_consent()
+        elif kind == "m" and rest == "":
+            self.menu()
+        elif kind == "m" and rest in self.k.families:
+            self.menu_family(rest)
+        elif kind == "r" and rest == "":
+            self.reset()
+        else:
+            self.say("unknown_button")
+
+    def message(self, text: str) -> None:
+        if not text.strip():
+            self.say("empty")
+            return
+        folded = fold(text[:SAFETY_SCAN_CHARS])
+        safety = check(self.k, folded, self.e.locale)
+        if safety.urgent:
+            self._urgent(safety)
+            return
+        if len(text) > self.e.options.max_message_chars:
+            self.say("too_long", length=len(text), limit=self.e.options.max_message_chars)
+            return
+        words = tokens(text)
+        key = tuple(words)
+        commands = self.k.commands
+        if commands["reset"].match(key):
+            self.reset()
+            return
+        if self.s.consented_at is None and self.e.options.consent_required and self.k.consent_accepts.match(key):
+            self._give_consent()
+            return
+        for name, action in (("help", self.help), ("menu", self.menu), ("greeting", self.greet), ("thanks", self.thanks)):
+            if commands[name].match(key):
+                action()
+                return
+        if not self._consent_gate(text):
+            return
+        reading = self.k.lexicon.read(words)
+        if self.s.pending and self.s.pending.get("kind") == "flow" and self._answer_flow(key, reading, folded):
+            return
+        self.s.pending = None
+        self.understand(reading, folded, safety)
+
+    # --- safety ------------------------------------------------------------------------
+    def _urgent(self, safety: SafetyCheck) -> None:
+        ctx = self.e.context(self.s.slots, self.audience)
+        for flag in safety.urgent[:2]:
+            self.urgent.append(Reply(ReplyKind.URGENT, flag.reply.render(self.audience, ctx), sources=flag.sources))
+
+    # --- consent -----------------------------------------------------------------------
+    def _consent_gate(self, question: str | None) -> bool:
+        """True if answers may be given; otherwise asks for consent and keeps the question."""
+        if not self.e.options.consent_required or self.s.consented_at is not None:
+            return True
+        if question is not None:
+            self.s.pending = {"kind": "consent", "question": question[: self.e.options.max_message_chars]}
+        self.replies.append(self._disclaimer((Button(self.k.consent_button, "c:yes"),)))
+        self.say("consent_needed")
+        return False
+
+    def _give_consent(self) -> None:
+        first = self.s.consented_at is None
+        if first:
+            self.s.consented_at = self.now
+        if not self.disclaimer_done and self.s.disclaimer_at is None:
+            self.s.disclaimer_at = self.now  # the consent prompt showed it
+        self.disclaimer_done = True
+        pending = self.s.pending if self.s.pending and self.s.pending.get("kind") == "consent" else None
+        self.s.pending = None
+        if pending and isinstance(pending.get("question"), str):
+            self.say("consent_thanks")
+            self.message(pending["question"])
+        elif first:
+            self.say("consent_thanks")
+        else:
+            self.help()
+
+    # --- commands ----------------------------------------------------------------------
+    def reset(self) -> None:
+        self.s.slots.clear()
+        self.s.last_topic = None
+        self.s.pending = None
+        self.say("reset_done", buttons=self._family_buttons())
+
+    def help(self) -> None:
+        self.say("help", buttons=self._family_buttons())
+
+    def greet(self) -> None:
+        self.say("greeting", buttons=self._family_buttons())
+
+    def thanks(self) -> None:
+        self.say("thanks")
+
+    def menu(self) -> None:
+        self.say("menu", buttons=self._family_buttons())
+
+    def menu_family(self, family: str) -> None:
+        buttons = tuple(
+            Button(_short(t.title), f"t:{t.id}") for t in self.k.topics.values() if t.family == family and self._servable(t)
+        )
+        self.say("menu_family", buttons=buttons[:12], family=self.k.families[family].title)
+
+    def _family_buttons(self) -> tuple[Button, ...]:
+        used = {t.family for t in self.k.topics.values() if self._servable(t)}
+        return tuple(Button(f.title, f"m:{f.id}") for f in self.k.families.values() if f.id in used)
+
+    # --- clarifying questions -----------------------------------------------------------
+    def _ask(self, topic: Topic, flow_id: str, state_id: str, retry: int = 0) -> None:
+        flow = self.k.flows[flow_id]
+        fstate = flow.states[state_id]
+        self.s.pending = {"kind": "flow", "topic": topic.id, "flow": flow_id, "state": state_id, "turn": self.s.turn, "retry": retry}
+        text = fstate.ask.render(self.audience, self.e.context(self.s.slots, self.audience))
+        buttons = tuple(Button(o.label, f"a:{self.s.turn}:{i}") for i, o in enumerate(fstate.options))
+        self.replies.append(Reply(ReplyKind.CLARIFY, text, buttons, topic=topic.id))
+
+    def _pending_flow(self) -> tuple[Topic, Any, Any] | None:
+        p = self.s.pending or {}
+        topic = self.k.topics.get(str(p.get("topic")))
+        flow = self.k.flows.get(str(p.get("flow")))
+        fstate = flow.states.get(str(p.get("state"))) if flow else None
+        if p.get("kind") != "flow" or topic is None or flow is None or fstate is None:
+            return None
+        return topic, flow, fstate
+
+    def _press_option(self, rest: str) -> None:
+        turn_text, _, index_text = rest.partition(":")
+        found = self._pending_flow()
+        if not (turn_text.isdigit() and index_text.isdigit()):
+            self.say("unknown_button")
+            return
+        if found is None or str(self.s.pending.get("turn")) != turn_text:  # type: ignore[union-attr]
+            self.say("stale_button")
+            return
+        topic, flow, fstate = found
+        index = int(index_text)
+        if index >= len(fstate.options):
+            self.say("unknown_button")
+            return
+        self._choose(topic, flow, fstate.options[index])
+
+    def _choose(self, topic: Topic, flow: Any, option: Any) -> None:
+        self.s.slots.update(dict(option.sets))
+        if option.goto:
+            self._ask(topic, flow.id, option.goto)
+        else:
+            self.s.pending = None
+            self.answer_topic(topic.id)
+
+    def _answer_flow(self, key: tuple[str, ...], reading: Reading, folded: str) -> bool:
+        """Try to read the message as the answer to the pending question."""
+        found = self._pending_flow()
+        if found is None:
+            self.s.pending = None
+            return False
+        topic, flow, fstate = found
+        for option in fstate.options:
+            if key in option.accepts:
+                self._choose(topic, flow, option)
+                return True
+        stated = {slot: value for slot, value in reading.sets.items() if slot in flow.fills}
+        if stated:
+            self.s.slots.update(reading.sets)
+            self.s.pending = None
+            self.answer_topic(topic.id)
+            return True
+        ranked = self.k.index.rank(reading.features(), 1)
+        if ranked and ranked[0].score >= ANSWER_SCORE:
+            return False  # a new question: leave the pending one behind
+        retry = int(self.s.pending.get("retry", 0)) if self.s.pending else 0
+        if retry >= MAX_PENDING_RETRIES:
+            self.s.pending = None
+            return False
+        self.say("not_understood")
+        self._ask(topic, flow.id, fstate.id, retry + 1)
+        return True
+
+    # --- understanding -----------------------------------------------------------------
+    def understand(self, reading: Reading, folded: str, safety: SafetyCheck) -> None:
+        self.s.slots.update(reading.sets)
+        audience = self.audience
+        for rule in self.k.refusals:
+            if rule.matches(folded, audience):
+                self.replies.append(Reply(ReplyKind.REFUSAL, rule.reply.render(audience, self.e.context(self.s.slots, audience))))
+                best = self._rank(reading)
+                if best and best[0].score >= ANSWER_SCORE:
+                    self.say("refusal_general_info")
+                    self.answer_topic(best[0].topic, ask_missing=False)
+                return
+        for rule in self.k.out_of_scope:
+            if rule.matches(folded, audience):
+                self.replies.append(
+                    Reply(ReplyKind.FALLBACK, rule.reply.render(audience, self.e.context(self.s.slots, audience)), self._family_buttons())
+                )
+                return
+        features = reading.features()
+        only_slots = bool(reading.sets) and all(c.kind == "slot" for c in reading.concepts) and not reading.loose
+        if only_slots and self.s.last_topic in self.k.topics:
+            self.answer_topic(self.s.last_topic, advice=safety.about)  # "what if she is premenopausal?"
+            return
+        ranked = self._rank(reading, features)
+        if not ranked and safety.about:
+            flag = safety.about[0]
+            if flag.topic:
+                self.answer_topic(flag.topic, advice=safety.about)
+            else:
+                self._advice_only(safety)
+            return
+        self.decide(ranked, safety)
+
+    def _rank(self, reading: Reading, features: dict[str, float] | None = None) -> list[Any]:
+        features = features if features is not None else reading.features()
+        ranked = self.k.index.rank(features)
+        last = self.s.last_topic
+        if last in self.k.index.context and self._is_follow_up(reading, features):
+            with_context = dict(features)
+            for feature, weight in self.k.index.context[last].items():
+                with_context[feature] = max(with_context.get(feature, 0.0), weight * CONTEXT_WEIGHT)
+            contextual = self.k.index.rank(with_context)
+            if contextual and (not ranked or contextual[0].score > ranked[0].score):
+                return contextual
+        return ranked
+
+    def _is_follow_up(self, reading: Reading, features: dict[str, float]) -> bool:
+        """A short message that leans on the previous answer ("and the side effects?")."""
+        if not any(self.k.index.known(f) for f in features):
+            return False  # nothing in it is about our subject: "what's the weather?"
+        words = reading.words
+        if any(words[: len(o)] == o for o in FOLLOW_UP_OPENERS):
+            return True
+        unknown = any(not self.k.index.known(f) for f in features)
+        own = sum(1 for c in reading.concepts if c.kind != "slot") + len(reading.loose)
+        return own <= 2 and not unknown
+
+    def decide(self, ranked: list[Any], safety: SafetyCheck) -> None:
+        top = ranked[0] if ranked else None
+        second = ranked[1] if len(ranked) > 1 else None
+        if top and top.score >= ANSWER_SCORE and (second is None or top.score - second.score >= CLOSE_MARGIN):
+            self.answer_topic(top.topic, advice=safety.about)
+            return
+        if top and top.score >= CLARIFY_SCORE:
+            close = [c for c in ranked if c.score >= CLARIFY_SCORE and top.score - c.score < CLOSE_MARGIN * 2]
+            close = [c for c in close if self._servable(self.k.topics[c.topic])]
+            if len(close) >= 2:
+                self.s.pending = {"kind": "choose", "candidates": [c.topic for c in close]}
+                buttons = tuple(Button(_short(self.k.topics[c.topic].title), f"t:{c.topic}") for c in close)
+                self.say("clarify_topic", ReplyKind.CLARIFY, buttons + (Button("Something else", "m:"),))
+                return
+            if close:
+                title = self.k.topics[close[0].topic].title
+                buttons = (Button(_short(title), f"t:{close[0].topic}"), Button("Something else", "m:"))
+                self.say("confirm_topic", ReplyKind.CLARIFY, buttons, title=title)
+                return
+        if safety.about:
+            self._advice_only(safety)
+            return
+        self.say("fallback", buttons=self._family_buttons())
+
+    def _advice_only(self, safety: SafetyCheck) -> None:
+        ctx = self.e.context(self.s.slots, self.audience)
+        for flag in safety.about[:1]:
+            self.replies.append(Reply(ReplyKind.ANSWER, flag.advice.render(self.audience, ctx), sources=flag.sources))
+
+    # --- answers -----------------------------------------------------------------------
+    def _servable(self, topic: Topic) -> bool:
+        return self.audience == "clinician" or topic.review.approved or self.e.options.preview
+
+    def answer_topic(self, topic_id: str, ask_missing: bool = True, advice: tuple[Any, ...] = ()) -> None:
+        topic = self.k.topics[topic_id]
+        if not self._servable(topic):
+            self.say("not_approved", buttons=self._family_buttons())
+            return
+        if ask_missing:
+            for slot in topic.needs:
+                if slot not in self.s.slots:
+                    flow = self.k.flows[self.k.flow_for_slot[slot]]
+                    self._ask(topic, flow.id, flow.start)
+                    return
+        audience = self.audience
+        ctx = self.e.context(self.s.slots, audience)
+        parts = []
+        if not topic.review.approved:
+            parts.append(self.render("unapproved_banner", status=topic.review.status.replace("_", " ")))
+        parts.append(topic.answer.render(audience, ctx))
+        sources = list(topic.sources)
+        for flag in advice:
+            parts.append(flag.advice.render(audience, ctx))
+            sources += [s for s in flag.sources if s not in sources]
+        if audience == "patient":
+            parts.append(self.render("patient_nudge"))
+        review = topic.review
+        note = self.render(
+            "reviewed_line",
+            reviewed_on=review.reviewed_on.isoformat(),
+            status=review.status.replace("_", " "),
+            reviewed_by=review.reviewed_by,
+        )
+        buttons = tuple(
+            Button(_short(self.k.topics[r].title), f"t:{r}") for r in topic.related if self._servable(self.k.topics[r])
+        )
+        self.replies.append(
+            Reply(
+                ReplyKind.ANSWER, "\n\n".join(p for p in parts if p), buttons[:6], tuple(sources), topic.id,
+                review.reviewed_on, review.status, note,
+            )
+        )
+        self.s.last_topic = topic.id
+
+
+def _short(label: str, limit: int = 60) -> str:
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
+def utc_now() -> float:
+    return datetime.now(timezone.utc).timestamp()

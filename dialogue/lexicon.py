@@ -1,0 +1,112 @@
+"""Words to concepts: drugs, brand names, misspellings, lay terms and slot expressions.
+
+The lexicon is compiled once into a phrase table keyed by token tuples. A message is
+read by greedy longest match, after typo correction of the words that are not in the
+knowledge's vocabulary (rapidfuzz, optimal string alignment distance: transpositions
+like "hromone" count as one edit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from .text import STOPWORDS
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """What a phrase means."""
+
+    id: str  # "drug:letrozole", "class:aromatase_inhibitor", "term:side_effects", "slot:hr=positive"
+    kind: str  # drug | class | term | slot
+    implies: tuple[str, ...] = ()  # weaker concepts that come with it (a drug's class)
+    sets: tuple[tuple[str, str], ...] = ()  # slot values it states
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A message as the lexicon understood it."""
+
+    words: tuple[str, ...]  # every token after typo correction
+    concepts: tuple[Concept, ...]  # in order of appearance
+    sets: dict[str, str]  # slot values stated in the message (last one wins)
+    loose: tuple[str, ...]  # content words no phrase covered
+
+    def features(self) -> dict[str, float]:
+        """Weighted features for topic matching."""
+        out: dict[str, float] = {}
+        for concept in self.concepts:
+            weight = 0.5 if concept.kind == "slot" else 1.0
+            out[concept.id] = max(out.get(concept.id, 0.0), weight)
+            for implied in concept.implies:
+                out[implied] = max(out.get(implied, 0.0), 0.6)
+        for word in self.loose:
+            out.setdefault("w:" + word, 1.0)
+        return out
+
+
+class Lexicon:
+    """The compiled phrase table plus typo correction."""
+
+    _CACHE_LIMIT = 50_000
+
+    def __init__(self, phrases: dict[tuple[str, ...], Concept]) -> None:
+        self.phrases = phrases
+        self.max_len = max((len(p) for p in phrases), default=1)
+        self.vocabulary: set[str] = {w for p in phrases for w in p}
+        self._choices: list[str] = []
+        self._corrections: dict[str, str] = {}
+        self._refresh()
+
+    def add_vocabulary(self, words: set[str]) -> None:
+        """Words from topic examples: known, so never "corrected" into something else."""
+        self.vocabulary |= words
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._choices = sorted(w for w in self.vocabulary if len(w) >= 4 and w.isalpha())
+        self._corrections.clear()
+
+    def correct(self, word: str) -> str:
+        """The known word a typo was meant to be, or the word itself."""
+        if word in self.vocabulary or word in STOPWORDS or len(word) < 5 or not word.isalpha():
+            return word
+        cached = self._corrections.get(word)
+        if cached is not None:
+            return cached
+        limit = 1 if len(word) < 8 else 2
+        best = process.extractOne(word, self._choices, scorer=OSA.distance, score_cutoff=limit)
+        fixed = word
+        if best is not None:
+            candidate = best[0]
+            # Short words must keep their first letter: "water" is not a typo of "later".
+            if len(word) >= 8 or candidate[0] == word[0]:
+                fixed = candidate
+        if len(self._corrections) < self._CACHE_LIMIT:
+            self._corrections[word] = fixed
+        return fixed
+
+    def read(self, words: list[str]) -> Reading:
+        """Find the concepts in a tokenised message."""
+        fixed = [self.correct(w) for w in words]
+        concepts: list[Concept] = []
+        sets: dict[str, str] = {}
+        loose: list[str] = []
+        i, n = 0, len(fixed)
+        while i < n:
+            for size in range(min(self.max_len, n - i), 0, -1):
+                concept = self.phrases.get(tuple(fixed[i : i + size]))
+                if concept is not None:
+                    concepts.append(concept)
+                    sets.update(concept.sets)
+                    i += size
+                    break
+            else:
+                word = fixed[i]
+                if word not in STOPWORDS and not word.isdigit():
+                    loose.append(word)
+                i += 1
+        return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose))

@@ -1,0 +1,799 @@
+"""Read knowledge directories, validate every reference, and compile them once.
+
+A knowledge directory holds YAML files (any names, any sub-folders). Each file is a
+mapping of sections (``sources``, ``topics``, ``lexicon`` ...; see knowledge/README.md).
+Later directories override earlier ones record by record (same ``id``), which is how a
+deployment adds local phone numbers or approves content without copying it.
+
+Every problem found is collected as ``file:line: what is wrong``; if any is an error,
+:class:`~dialogue.errors.KnowledgeError` is raised with all of them, and nothing runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import KnowledgeError, Problem
+from .lexicon import Concept, Lexicon
+from .matching import TopicIndex
+from .model import (
+    AUDIENCES,
+    REVIEW_STATUSES,
+    SOURCE_KINDS,
+    Family,
+    Flow,
+    FlowState,
+    Knowledge,
+    Locale,
+    Option,
+    Origin,
+    Phrases,
+    RedFlag,
+    Review,
+    Rule,
+    Slot,
+    SlotValue,
+    Source,
+    Topic,
+    Voiced,
+)
+from .text import STOPWORDS, tokens
+from .yamlsrc import Located, YamlSyntaxError, read_yaml
+
+LIST_SECTIONS = (
+    "sources", "families", "topics", "reviews", "slots", "flows", "red_flags", "locales",
+    "refusals", "out_of_scope",
+)
+MAP_SECTIONS = ("lexicon", "safety", "disclaimers", "messages", "commands")
+LEXICON_PARTS = ("drugs", "classes", "terms")
+REQUIRED_MESSAGES = (
+    "fallback", "empty", "too_long", "unknown_button", "stale_button", "reset_done", "greeting",
+    "thanks", "help", "menu", "menu_family", "clarify_topic", "confirm_topic", "not_understood",
+    "consent_needed", "consent_thanks", "not_approved", "unapproved_banner", "patient_nudge",
+    "refusal_general_info", "reviewed_line", "forgotten",
+)
+REQUIRED_COMMANDS = ("reset", "help", "greeting", "thanks", "menu")
+ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+PATIENT_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|microgram|milligram|gy)\b", re.I)
+TEMPLATE_GLOBALS = frozenset({"locale", "audience"})
+#: Extra names the engine passes to messages (never to topic answers).
+MESSAGE_VARIABLES = frozenset({"length", "limit", "family", "title", "status", "reviewed_on", "reviewed_by"})
+
+
+def bundled_knowledge_dir() -> Path:
+    """The knowledge that ships with mbcbot (next to the ``dialogue`` package)."""
+    return Path(__file__).resolve().parent.parent / "knowledge"
+
+
+class _Collector:
+    """Gathers problems instead of stopping at the first one."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def error(self, where: Located | Origin | tuple[str, int], message: str, key: str | None = None) -> None:
+        self._add(where, message, key, "error")
+
+    def warn(self, where: Located | Origin | tuple[str, int], message: str, key: str | None = None) -> None:
+        self._add(where, message, key, "warning")
+
+    def _add(self, where: Any, message: str, key: str | None, severity: str) -> None:
+        if isinstance(where, Located):
+            file, line = where.file, where.line_of(key) if key else where.line
+        elif isinstance(where, Origin):
+            file, line = where.file, where.line
+        else:
+            file, line = where
+        self.problems.append(Problem(file, line, message, severity))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+def _origin(rec: Located) -> Origin:
+    return Origin(rec.file, rec.line)
+
+
+class _Layers:
+    """Records of every section, merged across directories by id."""
+
+    def __init__(self, out: _Collector) -> None:
+        self.out = out
+        self.lists: dict[str, dict[str, Located]] = {s: {} for s in LIST_SECTIONS}
+        self.lexicon: dict[str, dict[str, Located]] = {p: {} for p in LEXICON_PARTS}
+        self.maps: dict[str, dict[str, tuple[Any, Located]]] = {s: {} for s in MAP_SECTIONS if s != "lexicon"}
+        self.directories: list[str] = []
+
+    def add_directory(self, directory: Path) -> None:
+        if not directory.is_dir():
+            self.out.error((str(directory), 0), "knowledge directory not found")
+            return
+        self.directories.append(str(directory))
+        seen: dict[tuple[str, str], Located] = {}
+        files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        for path in files:
+            try:
+                display = str(path.relative_to(Path.cwd()))
+            except ValueError:
+                display = str(path)
+            try:
+                doc = read_yaml(path, display)
+            except YamlSyntaxError as exc:
+                self.out.error((exc.file, exc.line), exc.message)
+                continue
+            if doc is None:
+                continue
+            if not isinstance(doc, Located):
+                self.out.error((display, 1), "a knowledge file must be a mapping of sections")
+                continue
+            self._check_duplicates(doc)
+            for section, body in doc.items():
+                self._add_section(doc, section, body, seen)
+
+    def _check_duplicates(self, mapping: Any) -> None:
+        if isinstance(mapping, Located):
+            for key, line in mapping.duplicates:
+                self.out.error((mapping.file, line), f"key '{key}' appears twice in the same mapping")
+            for value in mapping.values():
+                self._check_duplicates(value)
+        elif isinstance(mapping, list):
+            for item in mapping:
+                self._check_duplicates(item)
+
+    def _add_section(self, doc: Located, section: str, body: Any, seen: dict[tuple[str, str], Located]) -> None:
+        if section in LIST_SECTIONS:
+            self._add_records(doc, section, section, body, self.lists[section], seen)
+        elif section == "lexicon":
+            if not isinstance(body, Located):
+                self.out.error(doc, "lexicon must be a mapping of drugs, classes and terms", section)
+                return
+            for part, records in body.items():
+                if part not in LEXICON_PARTS:
+                    self.out.error(body, f"unknown lexicon part '{part}' (expected one of {', '.join(LEXICON_PARTS)})", part)
+                    continue
+                self._add_records(body, part, f"lexicon.{part}", records, self.lexicon[part], seen)
+        elif section in MAP_SECTIONS:
+            if not isinstance(body, Located):
+                self.out.error(doc, f"{section} must be a mapping", section)
+                return
+            for key, value in body.items():
+                self.maps[section][key] = (value, body)
+        else:
+            expected = ", ".join(LIST_SECTIONS + MAP_SECTIONS)
+            self.out.error(doc, f"unknown section '{section}' (expected one of: {expected})", section)
+
+    def _add_records(
+        self, parent: Located, key: str, name: str, body: Any, into: dict[str, Located],
+        seen: dict[tuple[str, str], Located],
+    ) -> None:
+        if not isinstance(body, list):
+            self.out.error(parent, f"{name} must be a list", key)
+            return
+        id_key = "topic" if name == "reviews" else "id"
+        for rec in body:
+            if not isinstance(rec, Located):
+                self.out.error(parent, f"each entry of {name} must be a mapping", key)
+                continue
+            rid = rec.get(id_key)
+            if not isinstance(rid, str) or not rid:
+                self.out.error(rec, f"{name} entry has no '{id_key}'")
+                continue
+            previous = seen.get((name, rid))
+            if previous is not None:
+                self.out.error(rec, f"duplicate {name} id '{rid}' (first defined at {previous.file}:{previous.line})", id_key)
+                continue
+            seen[(name, rid)] = rec
+            into[rid] = rec
+
+
+class _Compiler:
+    """Turns merged records into the typed, indexed :class:`Knowledge`."""
+
+    def __init__(self, layers: _Layers, out: _Collector) -> None:
+        self.layers = layers
+        self.out = out
+        self.env = SandboxedEnvironment(
+            undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, autoescape=False
+        )
+        self.sources: dict[str, Source] = {}
+        self.slots: dict[str, Slot] = {}
+
+    # --- small typed getters -------------------------------------------------------
+    def text(self, rec: Located, key: str, required: bool = True) -> str:
+        value = rec.get(key)
+        if value is None:
+            if required:
+                self.out.error(rec, f"'{key}' is required")
+            return ""
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            self.out.error(rec, f"'{key}' must be text", key)
+            return ""
+        return str(value).strip()
+
+    def strings(self, rec: Located, key: str, required: bool = False) -> list[str]:
+        value = rec.get(key)
+        if value is None:
+            if required:
+                self.out.error(rec, f"'{key}' is required")
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+            self.out.error(rec, f"'{key}' must be a list of text", key)
+            return []
+        return [str(v) for v in value]
+
+    def check_id(self, rec: Located, key: str = "id") -> str:
+        rid = str(rec.get(key, ""))
+        if not ID_RE.match(rid):
+            self.out.error(rec, f"id '{rid}' must be lower-case letters, digits and _ (at most 40, starting with a letter)", key)
+        return rid
+
+    def source_refs(self, rec: Located, required: bool) -> tuple[Source, ...]:
+        refs = []
+        for sid in self.strings(rec, "sources", required=required):
+            source = self.sources.get(sid)
+            if source is None:
+                self.out.error(rec, f"unknown source id '{sid}'", "sources")
+            else:
+                refs.append(source)
+        if required and not refs and "sources" in rec:
+            self.out.error(rec, "at least one source is required: no source, no answer", "sources")
+        return tuple(refs)
+
+    def patterns(self, rec: Located, key: str, required: bool = False) -> tuple[re.Pattern[str], ...]:
+        compiled = []
+        for pattern in self.strings(rec, key, required=required):
+            try:
+                compiled.append(re.compile(pattern))
+            except re.error as exc:
+                self.out.error(rec, f"invalid pattern {pattern!r}: {exc}", key)
+        return tuple(compiled)
+
+    def template(self, source: str, where: Located, key: str, allowed: frozenset[str], audience: str | None) -> jinja2.Template | None:
+        try:
+            ast = self.env.parse(source)
+        except jinja2.TemplateSyntaxError as exc:
+            self.out.error((where.file, where.line_of(key) + (exc.lineno or 1)), f"template error: {exc.message}")
+            return None
+        unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
+        for name in unknown:
+            self.out.error(where, f"template uses '{name}', which is not a slot or a known name ({', '.join(sorted(allowed))})", key)
+        for compare in ast.find_all(nodes.Compare):
+            self._check_compare(compare, where, key)
+        if audience in (None, "patient") and PATIENT_DOSE.search(source):
+            self.out.error(where, "the patient voice must not give doses", key)
+        template = self.env.from_string(source)
+        if unknown:
+            return template
+        try:
+            sample = {name: "x" for name in allowed}
+            sample.update({s: None for s in self.slots})
+            template.render({**sample, "locale": _DUMMY_LOCALE, "audience": audience or "clinician"})
+        except jinja2.UndefinedError as exc:
+            self.out.error(where, f"template error: {exc.message}", key)
+        except Exception as exc:  # a template must never fail at run time  # noqa: BLE001
+            self.out.error(where, f"template fails to render: {exc}", key)
+        return template
+
+    def _check_compare(self, compare: nodes.Compare, where: Located, key: str) -> None:
+        if not isinstance(compare.expr, nodes.Name) or compare.expr.name not in self.slots:
+            return
+        slot = self.slots[compare.expr.name]
+        allowed = {v.value for v in slot.values}
+        for operand in compare.ops:
+            consts: list[Any] = []
+            if isinstance(operand.expr, nodes.Const):
+                consts = [operand.expr.value]
+            elif isinstance(operand.expr, (nodes.Tuple, nodes.List)):
+                consts = [i.value for i in operand.expr.items if isinstance(i, nodes.Const)]
+            for value in consts:
+                if value is not None and value not in allowed:
+                    self.out.error(where, f"slot '{slot.id}' has no value '{value}' (values: {', '.join(sorted(allowed))})", key)
+
+    def voiced(self, rec: Located, key: str, required: bool = True, both: bool = True,
+               extra: frozenset[str] = frozenset()) -> Voiced:
+        value = rec.get(key)
+        allowed = frozenset(self.slots) | TEMPLATE_GLOBALS | extra
+        templates: dict[str, jinja2.Template] = {}
+        if value is None:
+            if required:
+                self.out.error(rec, f"'{key}' is required")
+            return Voiced({})
+        if isinstance(value, str):
+            if both:
+                self.out.error(rec, f"'{key}' needs a clinician and a patient version", key)
+            compiled = self.template(value, rec, key, allowed, None)
+            return Voiced({a: compiled for a in AUDIENCES} if compiled else {})
+        if not isinstance(value, Located):
+            self.out.error(rec, f"'{key}' must be text or a mapping of clinician and patient text", key)
+            return Voiced({})
+        for audience, text in value.items():
+            if audience not in AUDIENCES:
+                self.out.error(value, f"unknown audience '{audience}' (expected clinician or patient)", audience)
+                continue
+            if not isinstance(text, str) or not text.strip():
+                self.out.error(value, f"the {audience} text must be non-empty text", audience)
+                continue
+            compiled = self.template(text, value, audience, allowed, audience)
+            if compiled:
+                templates[audience] = compiled
+        missing = [a for a in AUDIENCES if a not in value]
+        if both and missing:
+            self.out.error(rec, f"'{key}' has no {' or '.join(missing)} version", key)
+        return Voiced(templates)
+
+    def phrases(self, values: Iterable[str]) -> Phrases:
+        return Phrases(frozenset(tuple(tokens(v)) for v in values if tokens(v)))
+
+    # --- sections --------------------------------------------------------------------
+    def compile(self) -> Knowledge:
+        L = self.layers
+        self.sources = {rid: self.source(rec) for rid, rec in L.lists["sources"].items()}
+        self.slots = {rid: self.slot(rec) for rid, rec in L.lists["slots"].items()}
+        families = {rid: Family(self.check_id(rec), self.text(rec, "title")) for rid, rec in L.lists["families"].items()}
+        flows = {rid: self.flow(rec) for rid, rec in L.lists["flows"].items()}
+        flow_for_slot: dict[str, str] = {}
+        for flow in flows.values():
+            for slot in flow.fills:
+                flow_for_slot.setdefault(slot, flow.id)
+        topics = {rid: self.topic(rec, families, flow_for_slot) for rid, rec in L.lists["topics"].items()}
+        self.apply_reviews(topics)
+        for topic in topics.values():
+            for rel in topic.related:
+                if rel not in topics:
+                    self.out.error(topic.origin, f"topic '{topic.id}' lists unknown related topic '{rel}'")
+        red_flags = tuple(self.red_flag(rec, topics) for rec in L.lists["red_flags"].values())
+        locales = {rid: self.locale(rec) for rid, rec in L.lists["locales"].items()}
+        if not locales:
+            self.out.error(("knowledge", 0), "no locales defined (need at least one, with emergency numbers)")
+        safety = {k: (v, parent) for k, (v, parent) in L.maps["safety"].items()}
+        about = self.map_patterns(safety, "about_patterns")
+        experiencer = self.map_patterns(safety, "experiencer_patterns")
+        negation = self.map_patterns(safety, "negation")
+        disclaimers = self.disclaimers()
+        messages = self.messages()
+        commands = self.commands()
+        lexicon = self.lexicon()
+        index = self.index(topics, lexicon)
+        consent_button, consent_accepts = self.consent()
+        if self.out.errors:
+            raise KnowledgeError(self.out.problems)
+        return Knowledge(
+            sources=self.sources,
+            topics=topics,
+            families=families,
+            slots=self.slots,
+            flows=flows,
+            flow_for_slot=flow_for_slot,
+            red_flags=red_flags,
+            about_patterns=about,
+            experiencer_patterns=experiencer,
+            negation=negation[0] if negation else re.compile(r"(?!)"),
+            locales=locales,
+            disclaimers=disclaimers,
+            consent_button=consent_button,
+            consent_accepts=consent_accepts,
+            refusals=tuple(self.rule(rec) for rec in L.lists["refusals"].values()),
+            out_of_scope=tuple(self.rule(rec) for rec in L.lists["out_of_scope"].values()),
+            commands=commands,
+            messages=messages,
+            lexicon=lexicon,
+            index=index,
+            directories=tuple(L.directories),
+            warnings=[p for p in self.out.problems if p.severity == "warning"],
+        )
+
+    def source(self, rec: Located) -> Source:
+        kind = self.text(rec, "kind")
+        if kind and kind not in SOURCE_KINDS:
+            self.out.error(rec, f"source kind '{kind}' is not one of {', '.join(SOURCE_KINDS)}", "kind")
+        year = rec.get("year")
+        if not isinstance(year, int) or not 1900 <= year <= 2100:
+            self.out.error(rec, "'year' must be a four-digit year", "year")
+            year = 0
+        url = self.text(rec, "url")
+        if url and not url.startswith(("https://", "http://")):
+            self.out.error(rec, "'url' must start with https:// or http://", "url")
+        return Source(self.check_id(rec), self.text(rec, "title"), self.text(rec, "publisher"), year, url, kind)
+
+    def slot(self, rec: Located) -> Slot:
+        values = []
+        raw = rec.get("values")
+        if not isinstance(raw, list) or not raw:
+            self.out.error(rec, "a slot needs a list of 'values'")
+            raw = []
+        for item in raw:
+            if not isinstance(item, Located) or not isinstance(item.get("value"), str):
+                self.out.error(rec, "each slot value needs 'value' (text)", "values")
+                continue
+            values.append(SlotValue(item["value"], str(item.get("label", item["value"]))))
+        if not any(v.value == "unknown" for v in values):
+            values.append(SlotValue("unknown", "not known"))
+        return Slot(self.check_id(rec), self.text(rec, "label"), tuple(values))
+
+    def slot_sets(self, rec: Located, key: str) -> tuple[tuple[str, str], ...]:
+        value = rec.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, Located):
+            self.out.error(rec, f"'{key}' must be a mapping of slot: value", key)
+            return ()
+        pairs = []
+        for slot_id, slot_value in value.items():
+            slot = self.slots.get(slot_id)
+            if slot is None:
+                self.out.error(value, f"unknown slot '{slot_id}'", slot_id)
+            elif str(slot_value) not in {v.value for v in slot.values}:
+                self.out.error(value, f"slot '{slot_id}' has no value '{slot_value}'", slot_id)
+            else:
+                pairs.append((slot_id, str(slot_value)))
+        return tuple(pairs)
+
+    def flow(self, rec: Located) -> Flow:
+        fid = self.check_id(rec)
+        fills = self.strings(rec, "fills", required=True)
+        for slot in fills:
+            if slot not in self.slots:
+                self.out.error(rec, f"flow fills unknown slot '{slot}'", "fills")
+        start = self.text(rec, "start")
+        states: dict[str, FlowState] = {}
+        raw_states = rec.get("states")
+        if not isinstance(raw_states, list) or not raw_states:
+            self.out.error(rec, "a flow needs a list of 'states'")
+            raw_states = []
+        state_recs: dict[str, Located] = {}
+        for srec in raw_states:
+            if not isinstance(srec, Located) or not isinstance(srec.get("id"), str):
+                self.out.error(rec, "each flow state needs an 'id'", "states")
+                continue
+            if srec["id"] in state_recs:
+                self.out.error(srec, f"duplicate state id '{srec['id']}' in flow '{fid}'", "id")
+                continue
+            state_recs[srec["id"]] = srec
+        for sid, srec in state_recs.items():
+            options = []
+            raw_options = srec.get("options")
+            if not isinstance(raw_options, list):
+                raw_options = []
+            for orec in raw_options:
+                if not isinstance(orec, Located):
+                    self.out.error(srec, "each option must be a mapping", "options")
+                    continue
+                goto = orec.get("goto")
+                if goto is not None and goto not in state_recs:
+                    self.out.error(orec, f"option goes to unknown state '{goto}'", "goto")
+                sets = self.slot_sets(orec, "set")
+                if goto is None and not sets:
+                    self.out.error(orec, "an option must 'set' a slot or 'goto' another state")
+                label = self.text(orec, "label")
+                if len(label) > 60:
+                    self.out.error(orec, "a button label must be at most 60 characters", "label")
+                accepts = tuple(tuple(tokens(a)) for a in self.strings(orec, "accepts") + [label] if tokens(a))
+                options.append(Option(label, sets, goto, accepts))
+            states[sid] = FlowState(sid, self.voiced(srec, "ask"), tuple(options))
+        if start not in states:
+            self.out.error(rec, f"start state '{start}' is not one of the flow's states", "start")
+        else:
+            self._check_graph(fid, start, states, state_recs)
+        return Flow(fid, tuple(fills), start, states)
+
+    def _check_graph(self, fid: str, start: str, states: dict[str, FlowState], recs: dict[str, Located]) -> None:
+        reachable, todo = {start}, [start]
+        while todo:
+            for option in states[todo.pop()].options:
+                if option.goto in states and option.goto not in reachable:
+                    reachable.add(option.goto)
+                    todo.append(option.goto)
+        for sid in states:
+            if sid not in reachable:
+                self.out.error(recs[sid], f"flow '{fid}': state '{sid}' cannot be reached from '{start}'")
+        # A way out exists when some option ends the flow, directly or through other states.
+        ends = {sid for sid, s in states.items() if any(o.goto is None for o in s.options)}
+        changed = True
+        while changed:
+            changed = False
+            for sid, s in states.items():
+                if sid not in ends and any(o.goto in ends for o in s.options):
+                    ends.add(sid)
+                    changed = True
+        for sid in states:
+            if sid not in ends:
+                self.out.error(recs[sid], f"flow '{fid}': state '{sid}' has no way out (no option ever ends the flow)")
+
+    def topic(self, rec: Located, families: dict[str, Family], flow_for_slot: dict[str, str]) -> Topic:
+        tid = self.check_id(rec)
+        family = self.text(rec, "family")
+        if family and family not in families:
+            self.out.error(rec, f"unknown family '{family}'", "family")
+        needs = self.strings(rec, "needs")
+        for slot in needs:
+            if slot not in self.slots:
+                self.out.error(rec, f"unknown slot '{slot}'", "needs")
+            elif slot not in flow_for_slot:
+                self.out.error(rec, f"slot '{slot}' is needed but no flow asks for it", "needs")
+        examples = self.strings(rec, "examples", required=True)
+        if not examples:
+            self.out.error(rec, "a topic needs at least one example phrasing", "examples")
+        review = self.review(rec.get("review"), rec)
+        return Topic(
+            id=tid,
+            title=self.text(rec, "title"),
+            family=family,
+            examples=tuple(examples),
+            needs=tuple(needs),
+            sources=self.source_refs(rec, required=True),
+            review=review,
+            related=tuple(self.strings(rec, "related")),
+            answer=self.voiced(rec, "answer"),
+            origin=_origin(rec),
+        )
+
+    def review(self, value: Any, parent: Located) -> Review:
+        if not isinstance(value, Located):
+            self.out.error(parent, "'review' is required: status, reviewed_on, reviewed_by", "review")
+            return Review("draft", date.min, "")
+        status = self.text(value, "status")
+        if status and status not in REVIEW_STATUSES:
+            self.out.error(value, f"review status '{status}' is not one of {', '.join(REVIEW_STATUSES)}", "status")
+        raw_date = self.text(value, "reviewed_on")
+        try:
+            reviewed_on = date.fromisoformat(raw_date)
+        except ValueError:
+            if raw_date:
+                self.out.error(value, f"reviewed_on '{raw_date}' is not a date (YYYY-MM-DD)", "reviewed_on")
+            reviewed_on = date.min
+        if reviewed_on > date.today():
+            self.out.error(value, f"reviewed_on {reviewed_on} is in the future", "reviewed_on")
+        return Review(status or "draft", reviewed_on, self.text(value, "reviewed_by"))
+
+    def apply_reviews(self, topics: dict[str, Topic]) -> None:
+        for tid, rec in self.layers.lists["reviews"].items():
+            topic = topics.get(tid)
+            if topic is None:
+                self.out.error(rec, f"review for unknown topic '{tid}'", "topic")
+                continue
+            topics[tid] = Topic(**{**{f: getattr(topic, f) for f in Topic.__slots__}, "review": self.review(rec, rec)})
+
+    def red_flag(self, rec: Located, topics: dict[str, Topic]) -> RedFlag:
+        topic = rec.get("topic")
+        if topic is not None and topic not in topics:
+            self.out.error(rec, f"unknown topic '{topic}'", "topic")
+        temperature = bool(rec.get("temperature", False))
+        patterns = self.patterns(rec, "patterns")
+        if not patterns and not temperature:
+            self.out.error(rec, "a red flag needs 'patterns' or 'temperature: true'")
+        return RedFlag(
+            id=self.check_id(rec),
+            patterns=patterns,
+            requires=self.patterns(rec, "requires"),
+            temperature=temperature,
+            reply=self.voiced(rec, "reply"),
+            advice=self.voiced(rec, "advice"),
+            sources=self.source_refs(rec, required=True),
+            topic=topic,
+            origin=_origin(rec),
+        )
+
+    def locale(self, rec: Located) -> Locale:
+        def number(key: str) -> float:
+            value = rec.get(key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                self.out.error(rec, f"'{key}' must be a number", key)
+                return 0.0
+            return float(value)
+
+        fever_c, fever_f = number("fever_c"), number("fever_f")
+        if fever_c and not 35.0 <= fever_c <= 40.0:
+            self.out.error(rec, "'fever_c' must be a temperature in Celsius", "fever_c")
+        if fever_f and not 95.0 <= fever_f <= 104.0:
+            self.out.error(rec, "'fever_f' must be a temperature in Fahrenheit", "fever_f")
+        return Locale(
+            id=self.check_id(rec),
+            name=self.text(rec, "name"),
+            emergency_number=self.text(rec, "emergency_number"),
+            crisis_line=self.text(rec, "crisis_line"),
+            fever_c=fever_c,
+            fever_f=fever_f,
+            care_team_advice=self.text(rec, "care_team_advice"),
+            sources=self.source_refs(rec, required=True),
+        )
+
+    def rule(self, rec: Located) -> Rule:
+        audiences = self.strings(rec, "audiences") or list(AUDIENCES)
+        for audience in audiences:
+            if audience not in AUDIENCES:
+                self.out.error(rec, f"unknown audience '{audience}'", "audiences")
+        return Rule(self.check_id(rec), self.patterns(rec, "patterns", required=True), tuple(audiences),
+                    self.voiced(rec, "reply", both=False), _origin(rec))
+
+    def map_patterns(self, safety: dict[str, tuple[Any, Located]], key: str) -> tuple[re.Pattern[str], ...]:
+        if key not in safety:
+            self.out.error(("safety", 0), f"safety.{key} is required")
+            return ()
+        value, parent = safety[key]
+        holder = Located({key: value})
+        holder.file, holder.line, holder.key_lines, holder.duplicates = parent.file, parent.line, dict(parent.key_lines), []
+        return self.patterns(holder, key, required=True)
+
+    def disclaimers(self) -> dict[str, str]:
+        maps = self.layers.maps["disclaimers"]
+        out: dict[str, str] = {}
+        for audience in AUDIENCES:
+            value = maps.get(audience)
+            if value is None or not isinstance(value[0], str) or not value[0].strip():
+                self.out.error(("disclaimers", 0), f"disclaimers.{audience} is required (verbatim text)")
+                continue
+            out[audience] = value[0].strip()
+        return out
+
+    def consent(self) -> tuple[str, Phrases]:
+        maps = self.layers.maps["disclaimers"]
+        button = maps.get("consent_button", ("I understand", None))[0]
+        accepts = maps.get("consent_accepts", ([], None))[0]
+        return str(button), self.phrases([str(a) for a in accepts] + [str(button)])
+
+    def messages(self) -> dict[str, Voiced]:
+        maps = self.layers.maps["messages"]
+        out = {}
+        for name, (value, parent) in maps.items():
+            out[name] = self.voiced(parent, name, both=False, extra=MESSAGE_VARIABLES)
+        for name in REQUIRED_MESSAGES:
+            if name not in maps:
+                self.out.error(("messages", 0), f"messages.{name} is required")
+        return out
+
+    def commands(self) -> dict[str, Phrases]:
+        maps = self.layers.maps["commands"]
+        out = {}
+        for name, (value, parent) in maps.items():
+            if not isinstance(value, list):
+                self.out.error(parent, f"commands.{name} must be a list of phrases", name)
+                continue
+            out[name] = self.phrases(str(v) for v in value)
+        for name in REQUIRED_COMMANDS:
+            if name not in maps:
+                self.out.error(("commands", 0), f"commands.{name} is required")
+        return out
+
+    def lexicon(self) -> Lexicon:
+        table: dict[tuple[str, ...], Concept] = {}
+        owner: dict[tuple[str, ...], str] = {}
+
+        def add(phrase: str, concept: Concept, rec: Located, key: str) -> None:
+            key_tokens = tuple(tokens(phrase))
+            if not key_tokens:
+                self.out.error(rec, f"phrase {phrase!r} has no words", key)
+                return
+            if key_tokens in table and table[key_tokens].id != concept.id:
+                self.out.error(rec, f"phrase {phrase!r} already means '{owner[key_tokens]}'", key)
+                return
+            table[key_tokens] = concept
+            owner[key_tokens] = concept.id
+
+        classes = self.layers.lexicon["classes"]
+        for cid, rec in classes.items():
+            self.check_id(rec)
+            concept = Concept("class:" + cid, "class")
+            for phrase in [self.text(rec, "name")] + self.strings(rec, "phrases"):
+                add(phrase, concept, rec, "phrases")
+        for did, rec in self.layers.lexicon["drugs"].items():
+            self.check_id(rec)
+            implied = []
+            for cls in self.strings(rec, "class", required=True):
+                if cls not in classes:
+                    self.out.error(rec, f"unknown drug class '{cls}'", "class")
+                implied.append("class:" + cls)
+            concept = Concept("drug:" + did, "drug", tuple(implied))
+            names = [self.text(rec, "generic")] + self.strings(rec, "also") + self.strings(rec, "misspellings")
+            brands = rec.get("brands")
+            if isinstance(brands, Located):
+                for region, names_in_region in brands.items():
+                    if region not in ("us", "ca", "uk", "eu", "au", "intl"):
+                        self.out.error(brands, f"unknown brand region '{region}'", region)
+                    if isinstance(names_in_region, str):
+                        names_in_region = [names_in_region]
+                    names += [str(n) for n in names_in_region or []]
+            elif brands is not None:
+                self.out.error(rec, "'brands' must be a mapping of region: [names]", "brands")
+            for name in names:
+                if name:
+                    add(name, concept, rec, "generic")
+        for tid, rec in self.layers.lexicon["terms"].items():
+            self.check_id(rec)
+            concept = Concept("term:" + tid, "term", sets=self.slot_sets(rec, "sets"))
+            for phrase in self.strings(rec, "phrases", required=True):
+                add(phrase, concept, rec, "phrases")
+        for sid, rec in self.layers.lists["slots"].items():
+            for item in rec.get("values") or []:
+                if not isinstance(item, Located):
+                    continue
+                value = str(item.get("value"))
+                concept = Concept(f"slot:{sid}={value}", "slot", sets=((sid, value),))
+                for phrase in self.strings(item, "phrases"):
+                    add(phrase, concept, item, "phrases")
+        return Lexicon(table)
+
+    def index(self, topics: dict[str, Topic], lexicon: Lexicon) -> TopicIndex:
+        vocabulary: set[str] = set()
+        for topic in topics.values():
+            for phrase in (topic.title, *topic.examples):
+                vocabulary.update(w for w in tokens(phrase) if w not in STOPWORDS)
+        lexicon.add_vocabulary(vocabulary)
+        rows: list[tuple[str, dict[str, float]]] = []
+        seen: dict[tuple[tuple[str, float], ...], str] = {}
+        for topic in topics.values():
+            for phrase in (topic.title, *topic.examples):
+                features = lexicon.read(tokens(phrase)).features()
+                if not features:
+                    self.out.error(topic.origin, f"example {phrase!r} has no meaningful words")
+                    continue
+                signature = tuple(sorted(features.items()))
+                other = seen.get(signature)
+                if other is not None and other != topic.id:
+                    self.out.warn(topic.origin, f"ambiguous: example {phrase!r} reads the same as an example of topic '{other}'")
+                seen[signature] = topic.id
+                rows.append((topic.id, features))
+        index = TopicIndex(rows)
+        for topic in topics.values():
+            context = lexicon.read(tokens(topic.title)).features()
+            for phrase in topic.examples:
+                for concept in lexicon.read(tokens(phrase)).concepts:
+                    if concept.kind != "slot":
+                        context.setdefault(concept.id, 0.6)
+            index.context[topic.id] = context
+        return index
+
+
+class _DummyLocale(dict):  # type: ignore[type-arg]
+    def __getattr__(self, name: str) -> str:
+        return "0"
+
+
+_DUMMY_LOCALE = _DummyLocale(
+    id="xx", name="x", emergency_number="0", crisis_line="0", fever_c="38.0", fever_f="100.4", care_team_advice="x"
+)
+
+
+def load_knowledge(directories: Iterable[Path | str] | None = None, *, include_bundled: bool = True) -> Knowledge:
+    """Load, validate and compile knowledge.
+
+    Args:
+        directories: extra directories, applied in order after the bundled knowledge.
+        include_bundled: start from the knowledge shipped with mbcbot.
+
+    Raises:
+        KnowledgeError: with every problem found, each ``file:line: what is wrong``.
+    """
+    out = _Collector()
+    layers = _Layers(out)
+    dirs = [bundled_knowledge_dir()] if include_bundled else []
+    dirs += [Path(d) for d in directories or []]
+    if not dirs:
+        raise KnowledgeError([Problem("knowledge", 0, "no knowledge directory given")])
+    for directory in dirs:
+        layers.add_directory(directory)
+    return _Compiler(layers, out).compile()
+
+
+def stale_reviews(knowledge: Knowledge, today: date, max_age_days: int = 365) -> list[Problem]:
+    """Topics whose last review is older than ``max_age_days``."""
+    problems = []
+    for topic in knowledge.topics.values():
+        age = (today - topic.review.reviewed_on).days
+        if age > max_age_days:
+            problems.append(Problem(topic.origin.file, topic.origin.line,
+                                    f"topic '{topic.id}' was last reviewed {topic.review.reviewed_on} ({age} days ago)", "warning"))
+    return problems
+
+
+Check = Callable[[Knowledge], list[Problem]]

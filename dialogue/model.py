@@ -1,0 +1,253 @@
+"""The compiled knowledge: typed, validated, indexed once at load.
+
+Everything here is immutable after :func:`dialogue.loader.load_knowledge` returns, so one
+:class:`Knowledge` can serve every conversation and thread at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from .lexicon import Lexicon
+    from .matching import TopicIndex
+
+
+class Audience(str, Enum):
+    """Who is reading: decides the voice of every reply."""
+
+    CLINICIAN = "clinician"
+    PATIENT = "patient"
+
+
+AUDIENCES = tuple(a.value for a in Audience)
+REVIEW_STATUSES = ("draft", "in_review", "approved")
+SOURCE_KINDS = ("guideline", "drug_label", "trial", "patient_education", "review", "regulatory", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a record was written, for error messages."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A citable document."""
+
+    id: str
+    title: str
+    publisher: str
+    year: int
+    url: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """Clinical review metadata of a piece of content."""
+
+    status: str
+    reviewed_on: date
+    reviewed_by: str
+
+    @property
+    def approved(self) -> bool:
+        return self.status == "approved"
+
+
+class Voiced:
+    """Compiled templates, one per audience."""
+
+    __slots__ = ("templates",)
+
+    def __init__(self, templates: dict[str, jinja2.Template]) -> None:
+        self.templates = templates
+
+    def render(self, audience: str, context: dict[str, Any]) -> str:
+        template = self.templates.get(audience) or next(iter(self.templates.values()))
+        return tidy(template.render(context))
+
+
+_BLANKS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+
+def tidy(text: str) -> str:
+    """Trim a rendered template: no trailing spaces, at most one blank line in a row."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return _BLANKS.sub("\n\n", "\n".join(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One answerable question, in two voices."""
+
+    id: str
+    title: str
+    family: str
+    examples: tuple[str, ...]
+    needs: tuple[str, ...]
+    sources: tuple[Source, ...]
+    review: Review
+    related: tuple[str, ...]
+    answer: Voiced
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A group of topics, used for menus and coverage."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlotValue:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A fact about the patient that answers may depend on (hr, her2, menopause...)."""
+
+    id: str
+    label: str
+    values: tuple[SlotValue, ...]
+
+    def label_of(self, value: str) -> str:
+        for v in self.values:
+            if v.value == value:
+                return v.label
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A button of a clarifying question, also reachable by typing one of ``accepts``."""
+
+    label: str
+    sets: tuple[tuple[str, str], ...]
+    goto: str | None
+    accepts: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowState:
+    id: str
+    ask: Voiced
+    options: tuple[Option, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """The clarifying questions that fill one or more slots."""
+
+    id: str
+    fills: tuple[str, ...]
+    start: str
+    states: dict[str, FlowState]
+
+
+@dataclass(frozen=True, slots=True)
+class RedFlag:
+    """An emergency described in a message: its reply comes before anything else."""
+
+    id: str
+    patterns: tuple[re.Pattern[str], ...]
+    requires: tuple[re.Pattern[str], ...]
+    temperature: bool
+    reply: Voiced
+    advice: Voiced
+    sources: tuple[Source, ...]
+    topic: str | None
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class Locale:
+    """Country-specific safety facts: emergency numbers and fever threshold."""
+
+    id: str
+    name: str
+    emergency_number: str
+    crisis_line: str
+    fever_c: float
+    fever_f: float
+    care_team_advice: str
+    sources: tuple[Source, ...]
+
+    def as_context(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "emergency_number": self.emergency_number,
+            "crisis_line": self.crisis_line,
+            "fever_c": f"{self.fever_c:.1f}",
+            "fever_f": f"{self.fever_f:.1f}",
+            "care_team_advice": self.care_team_advice,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A pattern-triggered reply: a refusal or an out-of-scope answer."""
+
+    id: str
+    patterns: tuple[re.Pattern[str], ...]
+    audiences: tuple[str, ...]
+    reply: Voiced
+    origin: Origin
+
+    def matches(self, folded: str, audience: str) -> bool:
+        return audience in self.audiences and any(p.search(folded) for p in self.patterns)
+
+
+@dataclass(frozen=True, slots=True)
+class Phrases:
+    """Compiled plain-phrase triggers for small talk and commands."""
+
+    items: frozenset[tuple[str, ...]]
+
+    def match(self, words: tuple[str, ...]) -> bool:
+        return words in self.items
+
+
+@dataclass(slots=True)
+class Knowledge:
+    """Everything the engine needs, compiled and validated."""
+
+    sources: dict[str, Source]
+    topics: dict[str, Topic]
+    families: dict[str, Family]
+    slots: dict[str, Slot]
+    flows: dict[str, Flow]
+    flow_for_slot: dict[str, str]
+    red_flags: tuple[RedFlag, ...]
+    about_patterns: tuple[re.Pattern[str], ...]
+    experiencer_patterns: tuple[re.Pattern[str], ...]
+    negation: re.Pattern[str]
+    locales: dict[str, Locale]
+    disclaimers: dict[str, str]
+    consent_button: str
+    consent_accepts: Phrases
+    refusals: tuple[Rule, ...]
+    out_of_scope: tuple[Rule, ...]
+    commands: dict[str, Phrases]
+    messages: dict[str, Voiced]
+    lexicon: Lexicon
+    index: TopicIndex
+    directories: tuple[str, ...]
+    warnings: list[Any] = field(default_factory=list)

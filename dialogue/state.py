@@ -1,0 +1,90 @@
+"""Conversation state: everything the engine remembers between two messages.
+
+It is small and JSON-serialisable so that any store (memory, SQLite, Redis) can keep
+it. :meth:`ConversationState.from_dict` validates strictly: a corrupted record is
+refused rather than half-trusted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+STATE_VERSION = 1
+
+
+@dataclass(slots=True)
+class ConversationState:
+    audience: str
+    slots: dict[str, str] = field(default_factory=dict)
+    last_topic: str | None = None
+    pending: dict[str, Any] | None = None
+    disclaimer_at: float | None = None
+    consented_at: float | None = None
+    turn: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def copy(self) -> ConversationState:
+        return ConversationState(
+            audience=self.audience,
+            slots=dict(self.slots),
+            last_topic=self.last_topic,
+            pending=dict(self.pending) if self.pending else None,
+            disclaimer_at=self.disclaimer_at,
+            consented_at=self.consented_at,
+            turn=self.turn,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": STATE_VERSION,
+            "audience": self.audience,
+            "slots": dict(self.slots),
+            "last_topic": self.last_topic,
+            "pending": self.pending,
+            "disclaimer_at": self.disclaimer_at,
+            "consented_at": self.consented_at,
+            "turn": self.turn,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ConversationState:
+        """Rebuild a state; raises ValueError if the record is not a valid state."""
+        if not isinstance(data, dict) or data.get("v") != STATE_VERSION:
+            raise ValueError("not a conversation state of this version")
+        slots = data.get("slots")
+        if not isinstance(slots, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in slots.items()):
+            raise ValueError("bad slots")
+        pending = data.get("pending")
+        if pending is not None and not isinstance(pending, dict):
+            raise ValueError("bad pending question")
+
+        def opt_float(key: str) -> float | None:
+            value = data.get(key)
+            if value is None:
+                return None
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ValueError(f"bad {key}")
+            return float(value)
+
+        audience, last_topic, turn = data.get("audience"), data.get("last_topic"), data.get("turn")
+        if not isinstance(audience, str) or not (last_topic is None or isinstance(last_topic, str)):
+            raise ValueError("bad audience or topic")
+        if not isinstance(turn, int) or isinstance(turn, bool):
+            raise ValueError("bad turn")
+        return cls(
+            audience=audience,
+            slots=dict(slots),
+            last_topic=last_topic,
+            pending=pending,
+            disclaimer_at=opt_float("disclaimer_at"),
+            consented_at=opt_float("consented_at"),
+            turn=turn,
+            created_at=opt_float("created_at") or 0.0,
+            updated_at=opt_float("updated_at") or 0.0,
+        )

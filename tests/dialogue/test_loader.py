@@ -1,0 +1,213 @@
+"""Loading knowledge: every broken script fails at load with file:line: what is wrong."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dialogue.errors import KnowledgeError
+from dialogue.loader import load_knowledge
+
+from ..conftest import CORE, FIXTURES
+
+GOOD_TOPIC = """
+  - id: {id}
+    title: "A test topic"
+    family: basics
+    examples: [an example about stage 4, another stage 4 example]
+    sources: [fx_guideline]
+    review: {{status: approved, reviewed_on: 2026-01-01, reviewed_by: tester}}
+    answer:
+      clinician: "Clinician text."
+      patient: "Patient text."
+"""
+
+
+def load_with(tmp_path: Path, text: str, name: str = "extra.yaml"):
+    (tmp_path / name).write_text(textwrap.dedent(text))
+    return load_knowledge([CORE, FIXTURES / "topics", tmp_path], include_bundled=False)
+
+
+def errors_of(tmp_path: Path, text: str, name: str = "extra.yaml") -> list[str]:
+    with pytest.raises(KnowledgeError) as info:
+        load_with(tmp_path, text, name)
+    return [str(p) for p in info.value.problems if p.severity == "error"]
+
+
+def test_the_bundled_knowledge_loads_cleanly(bundled) -> None:
+    assert bundled.topics and bundled.red_flags and "us" in bundled.locales
+
+
+def test_invalid_yaml_is_reported_with_its_line(tmp_path: Path) -> None:
+    problems = errors_of(tmp_path, "topics:\n  - id: x\n    title: [unclosed\n")
+    assert len(problems) == 1 and problems[0].startswith(str(tmp_path / "extra.yaml")) and ":4:" in problems[0]
+
+
+def test_unknown_source_id(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace("[fx_guideline]", "[no_such_source]")
+    problems = errors_of(tmp_path, text)
+    assert any("extra.yaml:" in p and "unknown source id 'no_such_source'" in p for p in problems)
+
+
+def test_topic_without_sources_is_refused(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace("    sources: [fx_guideline]\n", "")
+    assert any("'sources' is required" in p for p in errors_of(tmp_path, text))
+
+
+def test_unknown_slot_in_needs(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace("    sources:", "    needs: [blood_type]\n    sources:")
+    assert any("unknown slot 'blood_type'" in p for p in errors_of(tmp_path, text))
+
+
+def test_template_with_an_undefined_name(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace('"Clinician text."', '"Dose for {{ weight }} kg."')
+    problems = errors_of(tmp_path, text)
+    assert any("template uses 'weight'" in p and "extra.yaml:" in p for p in problems)
+
+
+def test_template_comparing_a_slot_with_a_value_it_cannot_have(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace('"Clinician text."', '"{% if her2 == \'postive\' %}x{% endif %}"')
+    assert any("slot 'her2' has no value 'postive'" in p for p in errors_of(tmp_path, text))
+
+
+def test_template_syntax_error(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace('"Clinician text."', '"{% if hr %}unclosed"')
+    assert any("template error" in p for p in errors_of(tmp_path, text))
+
+
+def test_duplicate_ids_in_one_folder(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one") + GOOD_TOPIC.format(id="t_one")
+    problems = errors_of(tmp_path, text)
+    assert any("duplicate topics id 't_one'" in p for p in problems)
+
+
+def test_duplicate_keys_in_a_mapping(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace('    title: "A test topic"\n', '    title: "A"\n    title: "B"\n')
+    assert any("key 'title' appears twice" in p for p in errors_of(tmp_path, text))
+
+
+def test_patient_voice_may_not_give_doses(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace('"Patient text."', '"Take 2.5 mg a day."')
+    assert any("patient voice must not give doses" in p for p in errors_of(tmp_path, text))
+
+
+def test_a_topic_needs_both_voices(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace('      patient: "Patient text."\n', "")
+    assert any("has no patient version" in p for p in errors_of(tmp_path, text))
+
+
+FLOW = """
+flows:
+  - id: fx_flow
+    fills: [line]
+    start: a
+    states:
+      - id: a
+        ask: {{clinician: "A?", patient: "A?"}}
+        options:
+          - {{label: "Go", goto: b}}
+      - id: b
+        ask: {{clinician: "B?", patient: "B?"}}
+        options:
+          - {{label: "Back", goto: a}}
+{extra}
+"""
+
+
+def test_flow_state_with_no_way_out(tmp_path: Path) -> None:
+    problems = errors_of(tmp_path, FLOW.format(extra=""))
+    assert any("state 'a' has no way out" in p for p in problems)
+    assert any("state 'b' has no way out" in p for p in problems)
+
+
+def test_flow_state_that_cannot_be_reached(tmp_path: Path) -> None:
+    extra = """      - id: orphan
+        ask: {clinician: "C?", patient: "C?"}
+        options:
+          - {label: "Done", set: {line: first}}"""
+    text = FLOW.format(extra=extra).replace('{label: "Back", goto: a}', '{label: "Done", set: {line: first}}')
+    problems = errors_of(tmp_path, text)
+    assert problems == [p for p in problems if "'orphan' cannot be reached" in p] and problems
+
+
+def test_flow_option_going_to_an_unknown_state(tmp_path: Path) -> None:
+    text = FLOW.format(extra="").replace("goto: b", "goto: nowhere")
+    assert any("unknown state 'nowhere'" in p for p in errors_of(tmp_path, text))
+
+
+def test_invalid_red_flag_pattern(tmp_path: Path) -> None:
+    text = """
+    red_flags:
+      - id: broken
+        patterns: ['(unclosed']
+        reply: {clinician: "x", patient: "x"}
+        advice: {clinician: "x", patient: "x"}
+        sources: [fx_guideline]
+    """
+    assert any("invalid pattern" in p for p in errors_of(tmp_path, text))
+
+
+def test_unknown_section_and_phrase_claimed_twice(tmp_path: Path) -> None:
+    text = """
+    topicz: []
+    lexicon:
+      terms:
+        - {id: fx_term, phrases: [letrozole]}
+    """
+    problems = errors_of(tmp_path, text)
+    assert any("unknown section 'topicz'" in p for p in problems)
+    assert any("phrase 'letrozole' already means 'drug:letrozole'" in p for p in problems)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace("[fx_guideline]", "[nope]").replace('"Clinician text."', '"{{ x }}"')
+    assert len(errors_of(tmp_path, text)) >= 2
+
+
+def test_a_later_folder_overrides_by_id_and_adds(tmp_path: Path) -> None:
+    text = """
+    locales:
+      - id: us
+        name: United States (hospital)
+        emergency_number: "911"
+        crisis_line: "988"
+        fever_c: 38.0
+        fever_f: 100.4
+        care_team_advice: "Call the Mercy oncology line on 555-0100."
+        sources: [cdc_fever]
+    """
+    knowledge = load_with(tmp_path, text)
+    assert knowledge.locales["us"].care_team_advice.endswith("555-0100.")
+    assert "uk" in knowledge.locales
+
+
+def test_a_deployment_approves_content_with_a_reviews_section(tmp_path: Path) -> None:
+    text = """
+    reviews:
+      - topic: fx_draft
+        status: approved
+        reviewed_on: 2026-11-20
+        reviewed_by: "Dr A. Smith"
+    """
+    knowledge = load_with(tmp_path, text)
+    assert knowledge.topics["fx_draft"].review.approved
+    assert knowledge.topics["fx_draft"].review.reviewed_by == "Dr A. Smith"
+
+
+def test_a_review_for_an_unknown_topic_is_an_error(tmp_path: Path) -> None:
+    text = "reviews:\n  - {topic: nope, status: approved, reviewed_on: 2026-01-01, reviewed_by: x}\n"
+    assert any("review for unknown topic 'nope'" in p for p in errors_of(tmp_path, text))
+
+
+def test_a_missing_directory_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge([tmp_path / "missing"])
+    assert "knowledge directory not found" in str(info.value)
+
+
+def test_shared_example_phrasings_are_reported_as_ambiguous(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace("[an example about stage 4, another stage 4 example]", "[letrozole side effects]")
+    knowledge = load_with(tmp_path, text)
+    assert any("ambiguous" in str(w) for w in knowledge.warnings)

@@ -1,0 +1,136 @@
+"""Stores keep conversations safely: round trips, retention, forget, claims, processes racing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from dialogue.engine import Engine, EngineOptions
+from dialogue.errors import ConfigError, StoreError
+from dialogue.replies import Incoming, ReplyKind
+from dialogue.session import Session
+from dialogue.state import ConversationState
+from dialogue.stores import MemoryStore, SQLiteStore, open_store
+
+from ..conftest import CORE, FIXTURES
+
+
+def make_state(turn: int = 1) -> ConversationState:
+    return ConversationState(audience="patient", slots={"hr": "positive"}, last_topic="t", turn=turn, updated_at=100.0)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path: Path):
+    s = MemoryStore(retention_s=1000) if request.param == "memory" else SQLiteStore(tmp_path / "c.db", retention_s=1000)
+    yield s
+    s.close()
+
+
+def test_a_saved_conversation_comes_back_unchanged(store) -> None:
+    state = make_state()
+    store.save("k", state, 100.0)
+    assert store.load("k", 101.0) == state
+
+
+def test_conversations_expire_after_the_retention_time(store) -> None:
+    store.save("k", make_state(), 100.0)
+    assert store.load("k", 1101.0) is None
+    store.save("old", make_state(), 100.0)
+    store.save("new", make_state(), 900.0)
+    store.purge(1500.0)
+    assert store.load("new", 1500.0) is not None
+
+
+def test_forget_removes_the_conversation_and_its_claims(store) -> None:
+    store.save("k", make_state(), 100.0)
+    assert store.claim("slack-event", "Ev1", 60, 100.0, owner="k")
+    assert store.delete("k") is True
+    assert store.load("k", 100.0) is None
+    assert store.claim("slack-event", "Ev1", 60, 100.0, owner="k")  # the claim went too
+    assert store.delete("k") is False
+
+
+def test_a_claim_is_granted_once_until_it_expires(store) -> None:
+    assert store.claim("ns", "e1", 10, 0.0)
+    assert not store.claim("ns", "e1", 10, 5.0)
+    assert store.claim("ns", "e1", 10, 11.0)
+
+
+def test_a_corrupted_record_is_discarded_not_trusted(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "c.db")
+    db = sqlite3.connect(tmp_path / "c.db")
+    db.execute("INSERT INTO conversations VALUES ('k', '{\"v\": 1, \"slots\": 5}', 1e12)")
+    db.commit()
+    assert store.load("k", 1e12) is None
+
+
+def test_open_store_urls(tmp_path: Path) -> None:
+    assert isinstance(open_store("memory"), MemoryStore)
+    assert isinstance(open_store(f"sqlite://{tmp_path}/a.db"), SQLiteStore)
+    assert (tmp_path / "a.db").exists()
+    with pytest.raises(ConfigError, match="unknown store"):
+        open_store("mongodb://x")
+
+
+def test_an_unwritable_sqlite_path_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError):
+        SQLiteStore(tmp_path / "file" / "c.db")
+
+
+def _race(path: str, count: int) -> None:
+    from dialogue.loader import load_knowledge
+
+    knowledge = load_knowledge([CORE, FIXTURES / "topics"], include_bundled=False)
+    session = Session(Engine(knowledge, EngineOptions()), SQLiteStore(path))
+    for i in range(count):
+        session.handle("shared", Incoming(text="letrozole side effects" if i % 2 else "ibrance side effects"))
+        session.handle(f"own-{multiprocessing.current_process().pid}-{i}", Incoming(text="hello"))
+
+
+def test_two_processes_on_one_conversation_lose_no_update(tmp_path: Path) -> None:
+    path = str(tmp_path / "c.db")
+    SQLiteStore(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_race, args=(path, 40)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
+    state = SQLiteStore(path).load("shared", __import__("time").time())
+    assert state is not None and state.turn == 80
+    count = sqlite3.connect(path).execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
+    assert count == 81
+
+
+class BrokenStore(MemoryStore):
+    def load(self, key, now):  # noqa: ANN001, ANN201
+        raise StoreError("disk I/O error")
+
+
+def test_a_failing_store_still_gets_urgent_replies_out_and_apologises(knowledge) -> None:
+    session = Session(Engine(knowledge, EngineOptions(audience="patient")), BrokenStore())
+    replies = session.handle("k", Incoming(text="I have a fever of 39"))
+    assert [r.kind for r in replies] == [ReplyKind.URGENT, ReplyKind.FALLBACK]
+    assert "try again" in replies[-1].text
+    calm = session.handle("k", Incoming(text="letrozole side effects"))
+    assert [r.kind for r in calm] == [ReplyKind.FALLBACK]
+
+
+def test_sqlite_locked_by_another_writer_times_out_into_an_apology(tmp_path: Path, knowledge) -> None:
+    path = tmp_path / "c.db"
+    store = SQLiteStore(path, busy_timeout_s=0.2)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        session = Session(Engine(knowledge, EngineOptions()), store)
+        replies = session.handle("k", Incoming(text="letrozole side effects"))
+        assert replies[-1].kind is ReplyKind.FALLBACK and "try again" in replies[-1].text
+    finally:
+        blocker.execute("ROLLBACK")
+    replies = session.handle("k", Incoming(text="letrozole side effects"))
+    assert any(r.kind is ReplyKind.ANSWER for r in replies)
