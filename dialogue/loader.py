@@ -293,7 +293,8 @@ class _Compiler:
         for operand in compare.ops:
             consts: list[Any] = []
             if isinstance(operand.expr, nodes.Const):
-                consts = [operand.expr.value]
+                value = operand.expr.value
+                consts = list(value) if isinstance(value, (tuple, list)) else [value]
             elif isinstance(operand.expr, (nodes.Tuple, nodes.List)):
                 consts = [i.value for i in operand.expr.items if isinstance(i, nodes.Const)]
             for value in consts:

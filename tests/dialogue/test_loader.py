@@ -211,3 +211,10 @@ def test_shared_example_phrasings_are_reported_as_ambiguous(tmp_path: Path) -> N
     text = "topics:" + GOOD_TOPIC.format(id="t_one").replace("[an example about stage 4, another stage 4 example]", "[letrozole side effects]")
     knowledge = load_with(tmp_path, text)
     assert any("ambiguous" in str(w) for w in knowledge.warnings)
+
+
+def test_membership_tests_on_slot_values_are_checked(tmp_path: Path) -> None:
+    ok = "topics:" + GOOD_TOPIC.format(id="t_one").replace('"Clinician text."', "\"{% if her2 in ('low', 'ultralow') %}x{% endif %}\"")
+    assert load_with(tmp_path, ok).topics["t_one"]
+    bad = ok.replace("'ultralow'", "'ultra'")
+    assert any("slot 'her2' has no value 'ultra'" in p for p in errors_of(tmp_path, bad))

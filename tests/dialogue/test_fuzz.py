@@ -1,0 +1,53 @@
+"""Property-based: any text or payload, over many turns, never crashes and keeps state sound."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dialogue.engine import Engine, EngineOptions
+from dialogue.replies import Incoming, Reply, ReplyKind
+from dialogue.state import ConversationState
+
+WORDS = ["letrozole", "ibrance", "er+", "her2-", "fever", "39", "side", "effects", "start over", "1l", "options",
+         "premenopausal", "what", "about", "and", "no", "I", "can't", "breathe", "should", "stop", "😢", "<!channel>",
+         "<b>", "&amp;", "\x00", "\ud800", "triple negative", "I understand", "menu", "a:1:0", "t:fx_first_line"]
+
+texts = st.one_of(
+    st.text(max_size=300),
+    st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join),
+    st.binary(max_size=200).map(lambda b: b.decode("utf-8", "surrogateescape")),
+)
+payloads = st.one_of(
+    st.text(max_size=80),
+    st.sampled_from(["t:fx_first_line", "t:nope", "a:1:0", "a:2:1", "a:0:9", "c:yes", "m:", "m:treatment", "r:", "m:zz"]),
+)
+actions = st.one_of(texts.map(lambda t: Incoming(text=t)), payloads.map(lambda p: Incoming(payload=p)))
+
+
+def well_formed(reply: Reply) -> bool:
+    return (
+        isinstance(reply.kind, ReplyKind)
+        and isinstance(reply.text, str)
+        and bool(reply.text.strip())
+        and all(b.label and len(b.payload.encode("utf-8", "surrogatepass")) <= 64 for b in reply.buttons)
+        and (reply.kind is not ReplyKind.ANSWER or bool(reply.sources))
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(conversation=st.lists(actions, min_size=1, max_size=8), audience=st.sampled_from(["clinician", "patient"]),
+       consent=st.booleans())
+def test_any_conversation_is_handled(knowledge, conversation, audience, consent) -> None:  # noqa: ANN001
+    engine = Engine(knowledge, EngineOptions(audience=audience, consent_required=consent))
+    state = None
+    for i, incoming in enumerate(conversation):
+        turn = engine.step(state, incoming, float(i))
+        assert turn.replies and all(well_formed(r) for r in turn.replies)
+        urgent = [r.kind is ReplyKind.URGENT for r in turn.replies]
+        assert urgent == sorted(urgent, reverse=True)  # urgent replies come first
+        round_trip = ConversationState.from_dict(json.loads(json.dumps(turn.state.to_dict())))
+        assert round_trip == turn.state
+        state = turn.state
