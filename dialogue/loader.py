@@ -193,6 +193,28 @@ class _Layers:
                 continue
             seen[(name, rid)] = rec
             into[rid] = rec
+            allowed = RECORD_KEYS.get(name, frozenset())
+            for key in rec:
+                if key not in allowed:
+                    self.out.error(rec, f"unknown key '{key}' in {name} (expected one of: {', '.join(sorted(allowed))})", key)
+
+
+#: The keys each kind of record may have: anything else is a typo to report.
+RECORD_KEYS: dict[str, frozenset[str]] = {
+    "sources": frozenset({"id", "title", "publisher", "year", "url", "kind", "note"}),
+    "families": frozenset({"id", "title"}),
+    "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer"}),
+    "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by"}),
+    "slots": frozenset({"id", "label", "values"}),
+    "flows": frozenset({"id", "fills", "start", "states"}),
+    "red_flags": frozenset({"id", "patterns", "requires", "temperature", "reply", "advice", "sources", "topic"}),
+    "locales": frozenset({"id", "name", "emergency_number", "crisis_line", "fever_c", "fever_f", "care_team_advice", "sources"}),
+    "refusals": frozenset({"id", "patterns", "audiences", "reply"}),
+    "out_of_scope": frozenset({"id", "patterns", "audiences", "reply"}),
+    "lexicon.drugs": frozenset({"id", "generic", "class", "brands", "also", "misspellings"}),
+    "lexicon.classes": frozenset({"id", "name", "phrases"}),
+    "lexicon.terms": frozenset({"id", "phrases", "sets"}),
+}
 
 
 class _Compiler:

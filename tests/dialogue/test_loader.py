@@ -218,3 +218,8 @@ def test_membership_tests_on_slot_values_are_checked(tmp_path: Path) -> None:
     assert load_with(tmp_path, ok).topics["t_one"]
     bad = ok.replace("'ultralow'", "'ultra'")
     assert any("slot 'her2' has no value 'ultra'" in p for p in errors_of(tmp_path, bad))
+
+
+def test_a_misspelt_key_is_reported(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace("    examples:", "    exmaples: [x]\n    examples:")
+    assert any("unknown key 'exmaples' in topics" in p for p in errors_of(tmp_path, text))
