@@ -17,12 +17,13 @@ Order of work in every turn (the safety rules decide the order):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from .lexicon import Reading
-from .model import Audience, Knowledge, Locale, Topic
+from .model import Audience, Knowledge, Locale, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .safety import SafetyCheck, check
 from .state import ConversationState
@@ -335,7 +336,7 @@ class _TurnBuilder:
             if rule.matches(folded, audience):
                 self.replies.append(Reply(ReplyKind.REFUSAL, rule.reply.render(audience, self.e.context(self.s.slots, audience))))
                 best = self._rank(reading)
-                if best and best[0].score >= ANSWER_SCORE:
+                if best and best[0].score >= ANSWER_SCORE and self._servable(self.k.topics[best[0].topic]):
                     self.say("refusal_general_info")
                     self.answer_topic(best[0].topic, ask_missing=False)
                 return
@@ -369,7 +370,11 @@ class _TurnBuilder:
             for feature, weight in self.k.index.context[last].items():
                 with_context[feature] = max(with_context.get(feature, 0.0), weight * CONTEXT_WEIGHT)
             contextual = self.k.index.rank(with_context)
-            if contextual and (not ranked or contextual[0].score > ranked[0].score):
+            # "what about X?" leans on the last answer even when X alone matches elsewhere
+            opener = any(reading.words[: len(o)] == o for o in FOLLOW_UP_OPENERS)
+            if contextual and (
+                not ranked or contextual[0].score > ranked[0].score or (opener and contextual[0].score >= CLARIFY_SCORE)
+            ):
                 return contextual
         return ranked
 
@@ -433,8 +438,8 @@ class _TurnBuilder:
         parts = []
         if not topic.review.approved:
             parts.append(self.render("unapproved_banner", status=topic.review.status.replace("_", " ")))
-        parts.append(topic.answer.render(audience, ctx))
-        sources = list(topic.sources)
+        text, sources = cite(topic.answer.render(audience, ctx), topic.sources)
+        parts.append(text)
         for flag in advice:
             parts.append(flag.advice.render(audience, ctx))
             sources += [s for s in flag.sources if s not in sources]
@@ -457,6 +462,27 @@ class _TurnBuilder:
             )
         )
         self.s.last_topic = topic.id
+
+
+_CITATION = re.compile(r"\[\[([a-z][a-z0-9_]*)\]\]")
+
+
+def cite(text: str, listed: tuple[Source, ...]) -> tuple[str, list[Source]]:
+    """Number the ``[[source_id]]`` markers of a rendered answer and keep only the sources it cites.
+
+    An answer without markers cites every source of its topic.
+    """
+    by_id = {s.id: s for s in listed}
+    order: list[Source] = []
+
+    def number(match: re.Match[str]) -> str:
+        source = by_id[match.group(1)]
+        if source not in order:
+            order.append(source)
+        return f"[{order.index(source) + 1}]"
+
+    numbered = _CITATION.sub(number, text)
+    return (numbered, order) if order else (text, list(listed))
 
 
 def _short(label: str, limit: int = 60) -> str:

@@ -62,6 +62,7 @@ REQUIRED_MESSAGES = (
 )
 REQUIRED_COMMANDS = ("reset", "help", "greeting", "thanks", "menu")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+CITATION = re.compile(r"\[\[([a-z][a-z0-9_]*)\]\]")
 PATIENT_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|microgram|milligram|gy)\b", re.I)
 TEMPLATE_GLOBALS = frozenset({"locale", "audience"})
 #: Extra names the engine passes to messages (never to topic answers).
@@ -209,8 +210,8 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "flows": frozenset({"id", "fills", "start", "states"}),
     "red_flags": frozenset({"id", "patterns", "requires", "temperature", "reply", "advice", "sources", "topic"}),
     "locales": frozenset({"id", "name", "emergency_number", "crisis_line", "fever_c", "fever_f", "care_team_advice", "sources"}),
-    "refusals": frozenset({"id", "patterns", "audiences", "reply"}),
-    "out_of_scope": frozenset({"id", "patterns", "audiences", "reply"}),
+    "refusals": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
+    "out_of_scope": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
     "lexicon.drugs": frozenset({"id", "generic", "class", "brands", "also", "misspellings"}),
     "lexicon.classes": frozenset({"id", "name", "phrases"}),
     "lexicon.terms": frozenset({"id", "phrases", "sets"}),
@@ -548,6 +549,13 @@ class _Compiler:
         if not examples:
             self.out.error(rec, "a topic needs at least one example phrasing", "examples")
         review = self.review(rec.get("review"), rec)
+        listed = set(self.strings(rec, "sources"))
+        answer = rec.get("answer")
+        texts = answer.values() if isinstance(answer, Located) else [answer] if isinstance(answer, str) else []
+        for text in texts:
+            for cited in CITATION.findall(text if isinstance(text, str) else ""):
+                if cited not in listed:
+                    self.out.error(rec, f"answer cites [[{cited}]], which is not in the topic's sources", "answer")
         return Topic(
             id=tid,
             title=self.text(rec, "title"),
@@ -636,8 +644,8 @@ class _Compiler:
         for audience in audiences:
             if audience not in AUDIENCES:
                 self.out.error(rec, f"unknown audience '{audience}'", "audiences")
-        return Rule(self.check_id(rec), self.patterns(rec, "patterns", required=True), tuple(audiences),
-                    self.voiced(rec, "reply", both=False), _origin(rec))
+        return Rule(self.check_id(rec), self.patterns(rec, "patterns", required=True), self.patterns(rec, "unless"),
+                    tuple(audiences), self.voiced(rec, "reply", both=False), _origin(rec))
 
     def map_patterns(self, safety: dict[str, tuple[Any, Located]], key: str) -> tuple[re.Pattern[str], ...]:
         if key not in safety:

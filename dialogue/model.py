@@ -207,12 +207,17 @@ class Rule:
 
     id: str
     patterns: tuple[re.Pattern[str], ...]
+    unless: tuple[re.Pattern[str], ...]
     audiences: tuple[str, ...]
     reply: Voiced
     origin: Origin
 
     def matches(self, folded: str, audience: str) -> bool:
-        return audience in self.audiences and any(p.search(folded) for p in self.patterns)
+        return (
+            audience in self.audiences
+            and any(p.search(folded) for p in self.patterns)
+            and not any(p.search(folded) for p in self.unless)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -260,3 +260,15 @@ def test_buttons_payloads_fit_telegram(clinician: Chat) -> None:
     for text in ["1L options MBC", "hello", "side effects of letrozole and ibrance"]:
         for reply in clinician.say(text):
             assert all(len(b.payload.encode()) <= 64 for b in reply.buttons)
+
+
+def test_citation_markers_are_numbered_and_only_cited_sources_are_listed(tmp_path) -> None:
+    from dialogue.engine import cite
+    from dialogue.model import Source
+
+    a = Source("a", "A", "P", 2020, "https://a", "trial")
+    b = Source("b", "B", "P", 2021, "https://b", "trial")
+    c = Source("c", "C", "P", 2022, "https://c", "trial")
+    text, sources = cite("x [[b]] y [[a]] z [[b]]", (a, b, c))
+    assert text == "x [1] y [2] z [1]" and sources == [b, a]
+    assert cite("no markers", (a, b)) == ("no markers", [a, b])

@@ -223,3 +223,8 @@ def test_membership_tests_on_slot_values_are_checked(tmp_path: Path) -> None:
 def test_a_misspelt_key_is_reported(tmp_path: Path) -> None:
     text = "topics:" + GOOD_TOPIC.format(id="t_one").replace("    examples:", "    exmaples: [x]\n    examples:")
     assert any("unknown key 'exmaples' in topics" in p for p in errors_of(tmp_path, text))
+
+
+def test_a_citation_marker_must_name_one_of_the_topic_sources(tmp_path: Path) -> None:
+    text = "topics:" + GOOD_TOPIC.format(id="t_one").replace('"Clinician text."', '"Fact [[esmo_abc5]]."')
+    assert any("cites [[esmo_abc5]], which is not in the topic's sources" in p for p in errors_of(tmp_path, text))
