@@ -80,11 +80,9 @@ class Lexicon:
         limit = 1 if len(word) < 8 else 2
         best = process.extractOne(word, self._choices, scorer=OSA.distance, score_cutoff=limit)
         fixed = word
-        if best is not None:
-            candidate = best[0]
-            # Short words must keep their first letter: "water" is not a typo of "later".
-            if len(word) >= 8 or candidate[0] == word[0]:
-                fixed = candidate
+        # A typo keeps its first letter: "water" is not "later", "treating" is not "sweating".
+        if best is not None and best[0][0] == word[0]:
+            fixed = best[0]
         if len(self._corrections) < self._CACHE_LIMIT:
             self._corrections[word] = fixed
         return fixed

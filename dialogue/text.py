@@ -64,10 +64,14 @@ def fold(text: str) -> str:
 
 
 def stem(token: str) -> str:
-    """A light plural stripper: enough to make "effects" meet "effect"."""
+    """A light suffix stripper: "effects" meets "effect", "treated" and "treating" meet "treat"."""
     if len(token) > 4 and not token[-1].isdigit():
         if token.endswith("ies"):
             return token[:-3] + "y"
+        if token.endswith("ing") and len(token) >= 7:
+            return token[:-3]
+        if token.endswith("ed") and len(token) >= 6 and not token.endswith("eed"):
+            return token[:-2]
         if token.endswith("s") and not token.endswith(("ss", "us", "is")):
             return token[:-1]
     return token
