@@ -29,13 +29,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dialogue.convtest import load_scripts  # noqa: E402
-from dialogue.engine import Engine, EngineOptions  # noqa: E402
-from dialogue.loader import bundled_knowledge_dir, load_knowledge  # noqa: E402
-from dialogue.model import Knowledge  # noqa: E402
-from dialogue.replies import Incoming  # noqa: E402
-from dialogue.session import Session  # noqa: E402
-from dialogue.stores import MemoryStore, SQLiteStore  # noqa: E402
+from dialogue.convtest import load_scripts
+from dialogue.engine import Engine, EngineOptions
+from dialogue.loader import bundled_knowledge_dir, load_knowledge
+from dialogue.model import Knowledge
+from dialogue.replies import Incoming
+from dialogue.session import Session
+from dialogue.stores import MemoryStore, SQLiteStore
 
 SYLLABLES = ["ka", "lo", "mi", "ne", "zu", "ri", "ta", "vo", "pe", "su", "qua", "dex", "bri", "tol", "fen"]
 
@@ -112,7 +112,7 @@ def measure_turns(knowledge: Knowledge, messages: list[str], audience: str = "cl
     return times
 
 
-def measure_session(knowledge: Knowledge, messages: list[str], store) -> list[float]:  # noqa: ANN001
+def measure_session(knowledge: Knowledge, messages: list[str], store) -> list[float]:
     session = Session(Engine(knowledge, EngineOptions()), store)
     times = []
     for i, text in enumerate(messages):

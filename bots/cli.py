@@ -13,7 +13,6 @@ import json
 import logging
 import sys
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from dialogue.config import Settings

@@ -63,7 +63,7 @@ REQUIRED_MESSAGES = (
 REQUIRED_COMMANDS = ("reset", "help", "greeting", "thanks", "menu")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CITATION = re.compile(r"\[\[([a-z][a-z0-9_]*)\]\]")
-PATIENT_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|microgram|milligram|gy)\b", re.I)
+PATIENT_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|microgram|milligram|gy)\b", re.IGNORECASE)
 TEMPLATE_GLOBALS = frozenset({"locale", "audience"})
 #: Extra names the engine passes to messages (never to topic answers).
 MESSAGE_VARIABLES = frozenset({"length", "limit", "family", "title", "status", "reviewed_on", "reviewed_by"})
@@ -195,9 +195,9 @@ class _Layers:
             seen[(name, rid)] = rec
             into[rid] = rec
             allowed = RECORD_KEYS.get(name, frozenset())
-            for key in rec:
-                if key not in allowed:
-                    self.out.error(rec, f"unknown key '{key}' in {name} (expected one of: {', '.join(sorted(allowed))})", key)
+            for field_name in rec:
+                if field_name not in allowed:
+                    self.out.error(rec, f"unknown key '{field_name}' in {name} (expected one of: {', '.join(sorted(allowed))})", field_name)
 
 
 #: The keys each kind of record may have: anything else is a typo to report.

@@ -41,12 +41,13 @@ def temperature_at_or_over(folded: str, locale: Locale) -> bool:
     for match in _TEMPERATURE.finditer(folded):
         value = float(match.group(1).replace(",", "."))
         unit = (match.group(2) or "")[:1]
-        if unit == "c" or (not unit and 34.0 <= value <= 43.0):
-            if 34.0 <= value <= 43.0 and value >= locale.fever_c:
+        celsius = 34.0 <= value <= 43.0
+        fahrenheit = 93.0 <= value <= 110.0
+        if unit == "c" or (not unit and celsius):
+            if celsius and value >= locale.fever_c:
                 return True
-        elif unit == "f" or (not unit and 93.0 <= value <= 110.0):
-            if 93.0 <= value <= 110.0 and value >= locale.fever_f:
-                return True
+        elif (unit == "f" or (not unit and fahrenheit)) and fahrenheit and value >= locale.fever_f:
+            return True
     return False
 
 

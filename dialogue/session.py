@@ -48,7 +48,7 @@ class Session:
             return turn.replies
         except StoreError as exc:
             log.error("conversation store unavailable: %s", type(exc.__cause__ or exc).__name__)
-        except Exception:  # a bug must not silence the bot  # noqa: BLE001
+        except Exception:  # a bug must not silence the bot
             log.exception("turn failed")
         return self._degraded(incoming, now)
 
@@ -58,7 +58,7 @@ class Session:
         try:
             turn = self.engine.step(None, incoming, now)
             urgent = [r for r in turn.replies if r.kind is ReplyKind.URGENT]
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("safety check failed")
         return urgent + [Reply(ReplyKind.FALLBACK, STORE_APOLOGY)]
 

@@ -48,7 +48,7 @@ class Chat:
         self.last = self.session.handle("c1", Incoming(payload=payload))
         return self.last
 
-    def state(self):  # noqa: ANN201
+    def state(self):
         return self.session.store.load("c1", self.now)
 
 

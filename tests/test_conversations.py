@@ -13,11 +13,11 @@ SCRIPTS = load_scripts([Path(__file__).parent / "conversations"])
 
 
 @pytest.fixture(scope="module")
-def factory():  # noqa: ANN201
+def factory():
     return engine_driver_factory(load_knowledge())
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[f"{Path(s.file).stem}:{s.name}" for s in SCRIPTS])
-def test_conversation(script, factory) -> None:  # noqa: ANN001
+def test_conversation(script, factory) -> None:
     result = run_script(script, factory)
     assert result.passed, result.report()

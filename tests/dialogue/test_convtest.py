@@ -10,17 +10,17 @@ import pytest
 from dialogue.convtest import ScriptFormatError, engine_driver_factory, load_scripts, run_script
 
 
-def scripts_from(tmp_path: Path, text: str):  # noqa: ANN201
+def scripts_from(tmp_path: Path, text: str):
     (tmp_path / "s.yaml").write_text(textwrap.dedent(text))
     return load_scripts([tmp_path])
 
 
 @pytest.fixture
-def factory(knowledge):  # noqa: ANN001, ANN201
+def factory(knowledge):
     return engine_driver_factory(knowledge)
 
 
-def test_a_passing_script_with_buttons(tmp_path: Path, factory) -> None:  # noqa: ANN001
+def test_a_passing_script_with_buttons(tmp_path: Path, factory) -> None:
     [script] = scripts_from(tmp_path, """
         name: flow
         turns:
@@ -47,13 +47,13 @@ def test_a_passing_script_with_buttons(tmp_path: Path, factory) -> None:  # noqa
         ("[{kind: answer}, {kind: answer}]", "expected 2 replies, got 1"),
     ],
 )
-def test_each_expectation_can_fail(tmp_path: Path, factory, expect: str, message: str) -> None:  # noqa: ANN001
+def test_each_expectation_can_fail(tmp_path: Path, factory, expect: str, message: str) -> None:
     [script] = scripts_from(tmp_path, f"turns:\n  - user: ibrance side effects\n    expect: {expect}\n")
     result = run_script(script, factory)
     assert not result.passed and any(message in f for f in result.failures), result.failures
 
 
-def test_pressing_a_button_that_was_not_offered_fails(tmp_path: Path, factory) -> None:  # noqa: ANN001
+def test_pressing_a_button_that_was_not_offered_fails(tmp_path: Path, factory) -> None:
     [script] = scripts_from(tmp_path, "turns:\n  - user: hello\n  - press: Imaginary\n")
     assert "no button 'Imaginary' to press" in run_script(script, factory).failures[0]
 

@@ -40,7 +40,7 @@ def well_formed(reply: Reply) -> bool:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(conversation=st.lists(actions, min_size=1, max_size=8), audience=st.sampled_from(["clinician", "patient"]),
        consent=st.booleans())
-def test_any_conversation_is_handled(knowledge, conversation, audience, consent) -> None:  # noqa: ANN001
+def test_any_conversation_is_handled(knowledge, conversation, audience, consent) -> None:
     engine = Engine(knowledge, EngineOptions(audience=audience, consent_required=consent))
     state = None
     for i, incoming in enumerate(conversation):

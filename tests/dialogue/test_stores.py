@@ -108,7 +108,7 @@ def test_two_processes_on_one_conversation_lose_no_update(tmp_path: Path) -> Non
 
 
 class BrokenStore(MemoryStore):
-    def load(self, key, now):  # noqa: ANN001, ANN201
+    def load(self, key, now):
         raise StoreError("disk I/O error")
 
 
