@@ -39,12 +39,21 @@ class Session:
     def handle(self, conversation_id: str, incoming: Incoming) -> list[Reply]:
         """Answer one user action in a conversation; never raises."""
         now = self.clock()
+        started = time.perf_counter()
         try:
             with self.store.locked(conversation_id):
                 state = self.store.load(conversation_id, now)
                 turn = self.engine.step(state, incoming, now)
                 self.store.save(conversation_id, turn.state, now)
-            log.info("turn handled", extra={"kinds": [r.kind.value for r in turn.replies]})
+            # Kinds, topic and timing only: never message text, slots or user names.
+            log.info(
+                "turn handled",
+                extra={
+                    "kinds": [r.kind.value for r in turn.replies],
+                    "topic": next((r.topic for r in turn.replies if r.topic), None),
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )
             return turn.replies
         except StoreError as exc:
             log.error("conversation store unavailable: %s", type(exc.__cause__ or exc).__name__)

@@ -134,3 +134,17 @@ def test_sqlite_locked_by_another_writer_times_out_into_an_apology(tmp_path: Pat
         blocker.execute("ROLLBACK")
     replies = session.handle("k", Incoming(text="letrozole side effects"))
     assert any(r.kind is ReplyKind.ANSWER for r in replies)
+
+
+def test_logs_of_a_conversation_hold_no_message_text_or_slots(knowledge, caplog) -> None:
+    import logging
+
+    session = Session(Engine(knowledge, EngineOptions(audience="patient")), MemoryStore())
+    secret = "my mum Jane Doe is ER+ HER2- postmenopausal, what first line treatment"
+    with caplog.at_level(logging.DEBUG):
+        for text in [secret, "I have a fever of 39", "should I stop my letrozole"]:
+            session.handle("conversation-42", Incoming(text=text))
+    logged = " ".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+    assert caplog.records
+    for fragment in ["Jane", "ER+", "postmenopausal", "fever", "letrozole", "positive"]:
+        assert fragment not in logged
