@@ -123,3 +123,13 @@ def test_the_test_command_rejects_a_malformed_script(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("name: x\nturns:\n  - usr: hello\n")
     out = mbcbot("test", str(tmp_path))
     assert out.returncode == 2 and "bad.yaml:3: unknown key 'usr'" in out.stderr
+
+
+def test_validate_reports_stale_reviews_and_strict_fails_on_them(tmp_path: Path) -> None:
+    (tmp_path / "reviews.yaml").write_text(
+        "reviews:\n  - {topic: stage4_meaning, status: approved, reviewed_on: 2020-01-01, reviewed_by: Dr X}\n"
+    )
+    out = mbcbot("validate", "--knowledge", str(tmp_path))
+    assert out.returncode == 0
+    assert "topic 'stage4_meaning' was last reviewed 2020-01-01" in out.stdout and "[warning]" in out.stdout
+    assert mbcbot("validate", "--strict", "--knowledge", str(tmp_path)).returncode == 1
