@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .lexicon import Reading
-from .model import Audience, Knowledge, Locale, Source, Topic
+from .model import Audience, Flow, Knowledge, Locale, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .safety import SafetyCheck, check
 from .state import ConversationState
@@ -267,6 +267,16 @@ class _TurnBuilder:
         buttons = tuple(Button(o.label, f"a:{self.s.turn}:{i}") for i, o in enumerate(fstate.options))
         self.replies.append(Reply(ReplyKind.CLARIFY, text, buttons, topic=topic.id))
 
+    def _flow_for(self, slot: str) -> Flow:
+        """The flow to ask a missing slot: one that asks nothing already known, if there is one.
+
+        With nothing known, "Which subtype?" asks HR and HER2 at once; once HER2 is known,
+        only the HR question is asked.
+        """
+        candidates = [self.k.flows[f] for f in self.k.flow_for_slot[slot]]
+        fresh = [f for f in candidates if not any(s in self.s.slots for s in f.fills)]
+        return (fresh or sorted(candidates, key=lambda f: len(f.fills)))[0]
+
     def _pending_flow(self) -> tuple[Topic, Any, Any] | None:
         p = self.s.pending or {}
         topic = self.k.topics.get(str(p.get("topic")))
@@ -430,7 +440,7 @@ class _TurnBuilder:
         if ask_missing:
             for slot in topic.needs:
                 if slot not in self.s.slots:
-                    flow = self.k.flows[self.k.flow_for_slot[slot]]
+                    flow = self._flow_for(slot)
                     self._ask(topic, flow.id, flow.start)
                     return
         audience = self.audience

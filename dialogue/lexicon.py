@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .text import STOPWORDS
+from .text import NEGATIONS, STOPWORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,11 @@ class Lexicon:
             for size in range(min(self.max_len, n - i), 0, -1):
                 concept = self.phrases.get(tuple(fixed[i : i + size]))
                 if concept is not None:
+                    negated = any(w in NEGATIONS for w in fixed[max(0, i - 3) : i])
+                    if concept.sets and negated:
+                        # "not postmenopausal", "hasn't been through menopause": never guess the
+                        # opposite value; leave the slot unstated so the bot asks.
+                        concept = Concept(concept.id, concept.kind, concept.implies)
                     concepts.append(concept)
                     sets.update(concept.sets)
                     i += size

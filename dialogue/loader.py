@@ -366,10 +366,10 @@ class _Compiler:
         self.slots = {rid: self.slot(rec) for rid, rec in L.lists["slots"].items()}
         families = {rid: Family(self.check_id(rec), self.text(rec, "title")) for rid, rec in L.lists["families"].items()}
         flows = {rid: self.flow(rec) for rid, rec in L.lists["flows"].items()}
-        flow_for_slot: dict[str, str] = {}
+        flow_for_slot: dict[str, tuple[str, ...]] = {}
         for flow in flows.values():
             for slot in flow.fills:
-                flow_for_slot.setdefault(slot, flow.id)
+                flow_for_slot[slot] = flow_for_slot.get(slot, ()) + (flow.id,)
         topics = {rid: self.topic(rec, families, flow_for_slot) for rid, rec in L.lists["topics"].items()}
         self.apply_reviews(topics)
         for topic in topics.values():
@@ -534,7 +534,7 @@ class _Compiler:
             if sid not in ends:
                 self.out.error(recs[sid], f"flow '{fid}': state '{sid}' has no way out (no option ever ends the flow)")
 
-    def topic(self, rec: Located, families: dict[str, Family], flow_for_slot: dict[str, str]) -> Topic:
+    def topic(self, rec: Located, families: dict[str, Family], flow_for_slot: dict[str, tuple[str, ...]]) -> Topic:
         tid = self.check_id(rec)
         family = self.text(rec, "family")
         if family and family not in families:

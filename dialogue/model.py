@@ -239,7 +239,7 @@ class Knowledge:
     families: dict[str, Family]
     slots: dict[str, Slot]
     flows: dict[str, Flow]
-    flow_for_slot: dict[str, str]
+    flow_for_slot: dict[str, tuple[str, ...]]  # every flow that can fill a slot, in file order
     red_flags: tuple[RedFlag, ...]
     about_patterns: tuple[re.Pattern[str], ...]
     experiencer_patterns: tuple[re.Pattern[str], ...]

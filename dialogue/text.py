@@ -21,7 +21,8 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "let", "me", "more", "most", "my", "myself", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "im", "ive", "id", "dont", "doesnt", "cant", "ok", "okay", "please", "thanks", "thank", "hi", "hello", "hey", "tell", "know", "want", "like", "get", "got", "go", "going", "really", "much", "many", "mum", "mom", "mother", "wife", "sister", "friend", "dad", "husband", "partner", "daughter", "son", "aunt", "doctor", "dr", "oncologist", "us", "one", "whats", "hows", "thats", "theres", "someone", "anyone", "anything", "something", "thing", "things", "give", "need", "say", "said", "would", "could", "might", "may", "must", "shall", "will", "yes", "no", "not", "ever", "still", "even", "quite", "bit", "lot", "lots", "kind", "sort", "actually", "its", "wait", "sorry", "oops", "instead", "correction", "rather", "oh", "well", "um", "umm", "hmm", "now", "case", "suppose", "meant", "mean"]
+    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "let", "me", "more", "most", "my", "myself", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "im", "ive", "id", "dont", "doesnt", "cant", "ok", "okay", "please", "thanks", "thank", "hi", "hello", "hey", "tell", "know", "want", "like", "get", "got", "go", "going", "really", "much", "many", "mum", "mom", "mother", "wife", "sister", "friend", "dad", "husband", "partner", "daughter", "son", "aunt", "doctor", "dr", "oncologist", "us", "one", "whats", "hows", "thats", "theres", "someone", "anyone", "anything", "something", "thing", "things", "give", "need", "say", "said", "would", "could", "might", "may", "must", "shall", "will", "yes", "no", "not", "ever", "still", "even", "quite", "bit", "lot", "lots", "kind", "sort", "actually", "its", "wait", "sorry", "oops", "instead", "correction", "rather", "oh", "well", "um", "umm", "hmm", "now", "case", "suppose", "meant", "mean",
+     "shes", "hes", "theyre", "youre", "whos", "wheres", "heres", "lets", "yet", "ya", "u", "ur", "pls", "plz"]
 )
 
 
@@ -68,6 +69,12 @@ def stem(token: str) -> str:
 def tokens(text: str) -> list[str]:
     """Split folded text into word tokens (stemmed, stopwords kept)."""
     return [stem(t) for t in _TOKEN.findall(fold(text))]
+
+
+#: Words that reverse what follows: "hasn't been through menopause" is not postmenopausal.
+NEGATIONS = frozenset(
+    "not no never isnt isn arent wasnt hasnt havent hadnt doesnt dont didnt nor without non neither".split()
+)
 
 
 def content(words: list[str]) -> list[str]:

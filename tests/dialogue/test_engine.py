@@ -272,3 +272,19 @@ def test_citation_markers_are_numbered_and_only_cited_sources_are_listed(tmp_pat
     text, sources = cite("x [[b]] y [[a]] z [[b]]", (a, b, c))
     assert text == "x [1] y [2] z [1]" and sources == [b, a]
     assert cite("no markers", (a, b)) == ("no markers", [a, b])
+
+
+def test_a_negated_slot_phrase_is_never_read_as_its_opposite(clinician: Chat) -> None:
+    clinician.say("1L options for ER+ HER2- postmenopausal")
+    pre = body(clinician.say("what if she hasn't been through menopause yet?"))
+    assert "ovarian suppression" in pre[0].text
+    assert clinician.state().slots["menopause"] == "pre"
+    chat_slots = clinician.session.engine.k.lexicon.read(["she", "is", "not", "her2", "positive"]).sets
+    assert "her2" not in chat_slots
+
+
+def test_only_the_missing_part_of_the_subtype_is_asked(clinician: Chat) -> None:
+    replies = body(clinician.say("1L options MBC, HER2 positive"))
+    assert kinds(replies) == ["clarify"]
+    labels = [b.label for b in replies[0].buttons]
+    assert "HR-positive" in labels and "HR+ / HER2-" not in labels
