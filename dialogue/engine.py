@@ -379,7 +379,12 @@ class _TurnBuilder:
             with_context = dict(features)
             for feature, weight in self.k.index.context[last].items():
                 with_context[feature] = max(with_context.get(feature, 0.0), weight * CONTEXT_WEIGHT)
-            contextual = self.k.index.rank(with_context)
+            contextual = self.k.index.rank(with_context, 4)
+            own = {f for f in features if self.k.index.known(f) and not f.startswith("slot:")}
+            if own and own.isdisjoint(self.k.index.context[last]):
+                # "and the side effects?" after a treatment answer asks about something the
+                # last topic does not cover: a related topic, not the same answer again.
+                contextual = [c for c in contextual if c.topic != last]
             # "what about X?" leans on the last answer even when X alone matches elsewhere
             opener = any(reading.words[: len(o)] == o for o in FOLLOW_UP_OPENERS)
             if contextual and (

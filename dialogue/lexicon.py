@@ -24,6 +24,7 @@ class Concept:
     kind: str  # drug | class | term | slot
     implies: tuple[str, ...] = ()  # weaker concepts that come with it (a drug's class)
     sets: tuple[tuple[str, str], ...] = ()  # slot values it states
+    weight: float = 1.0  # how much it says about the topic (patient facts say less than drug names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class Reading:
         """Weighted features for topic matching."""
         out: dict[str, float] = {}
         for concept in self.concepts:
-            weight = 0.5 if concept.kind == "slot" else 1.0
+            weight = concept.weight
             out[concept.id] = max(out.get(concept.id, 0.0), weight)
             for implied in concept.implies:
                 out[implied] = max(out.get(implied, 0.0), 0.6)
@@ -102,7 +103,7 @@ class Lexicon:
                     if concept.sets and negated:
                         # "not postmenopausal", "hasn't been through menopause": never guess the
                         # opposite value; leave the slot unstated so the bot asks.
-                        concept = Concept(concept.id, concept.kind, concept.implies)
+                        concept = Concept(concept.id, concept.kind, concept.implies, (), concept.weight)
                     concepts.append(concept)
                     sets.update(concept.sets)
                     i += size

@@ -64,6 +64,8 @@ REQUIRED_COMMANDS = ("reset", "help", "greeting", "thanks", "menu")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CITATION = re.compile(r"\[\[([a-z][a-z0-9_]*)\]\]")
 PATIENT_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|microgram|milligram|gy)\b", re.IGNORECASE)
+#: Slot phrases ("ER+", "postmenopausal") describe the person more than the question.
+DEFAULT_SLOT_WEIGHT = 0.5
 TEMPLATE_GLOBALS = frozenset({"locale", "audience"})
 #: Extra names the engine passes to messages (never to topic answers).
 MESSAGE_VARIABLES = frozenset({"length", "limit", "family", "title", "status", "reviewed_on", "reviewed_by"})
@@ -206,7 +208,7 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "families": frozenset({"id", "title"}),
     "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer"}),
     "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by"}),
-    "slots": frozenset({"id", "label", "values"}),
+    "slots": frozenset({"id", "label", "values", "weight"}),
     "flows": frozenset({"id", "fills", "start", "states"}),
     "red_flags": frozenset({"id", "patterns", "requires", "temperature", "reply", "advice", "sources", "topic"}),
     "locales": frozenset({"id", "name", "emergency_number", "crisis_line", "fever_c", "fever_f", "care_team_advice", "sources"}),
@@ -745,11 +747,15 @@ class _Compiler:
             for phrase in self.strings(rec, "phrases", required=True):
                 add(phrase, concept, rec, "phrases")
         for sid, rec in self.layers.lists["slots"].items():
+            weight = rec.get("weight", DEFAULT_SLOT_WEIGHT)
+            if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 < weight <= 1:
+                self.out.error(rec, "'weight' must be a number above 0 and at most 1", "weight")
+                weight = DEFAULT_SLOT_WEIGHT
             for item in rec.get("values") or []:
                 if not isinstance(item, Located):
                     continue
                 value = str(item.get("value"))
-                concept = Concept(f"slot:{sid}={value}", "slot", sets=((sid, value),))
+                concept = Concept(f"slot:{sid}={value}", "slot", sets=((sid, value),), weight=float(weight))
                 for phrase in self.strings(item, "phrases"):
                     add(phrase, concept, item, "phrases")
         return Lexicon(table)
