@@ -17,7 +17,8 @@ from typing import Any
 
 from dialogue.config import Settings
 from dialogue.convtest import ScriptFormatError, engine_driver_factory, load_scripts, run_script
-from dialogue.errors import ConfigError, DialogueError, KnowledgeError
+from dialogue.coverage import coverage
+from dialogue.errors import ConfigError, DialogueError, KnowledgeError, Problem
 from dialogue.loader import load_knowledge, stale_reviews
 from dialogue.model import Knowledge
 from dialogue.replies import Incoming, Reply, ReplyKind, headline_kind, source_dict
@@ -60,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", parents=[common], help="check the knowledge and report problems")
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+    approve = sub.add_parser("approve", parents=[common],
+                             help="print a reviews: block approving topics as they are now (for a deployment's folder)")
+    approve.add_argument("topics", nargs="+", metavar="TOPIC", help="topic ids (or 'all')")
+    approve.add_argument("--by", required=True, help="who reviewed, e.g. 'Dr A. Smith, medical oncologist'")
 
     test = sub.add_parser("test", parents=[common], help="run scripted conversation tests")
     test.add_argument("paths", nargs="*", help="script files or folders (default: tests/conversations)")
@@ -174,8 +180,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for topic in knowledge.topics.values():
         if len(topic.examples) < MIN_EXAMPLES:
             warnings.append(_warning(topic.origin, f"topic '{topic.id}' has {len(topic.examples)} example phrasings (want {MIN_EXAMPLES} or more)"))
+    report = coverage(knowledge)
+    for drug in report.drugs_missing:
+        warnings.append(_warning(("knowledge", 0), f"drug '{drug}' has no side-effect content"))
+    for seed in report.seeds_missing:
+        warnings.append(_warning(("knowledge", 0), f"seed document '{seed}' is cited nowhere"))
+    for source in report.uncited_sources:
+        if not source.startswith("seed_"):
+            print(f"note: source '{source}' is listed but cited by nothing")
     for warning in warnings:
         print(f"{warning} [warning]")
+    print(report.summary())
     status: dict[str, int] = {}
     for topic in knowledge.topics.values():
         status[topic.review.status] = status.get(topic.review.status, 0) + 1
@@ -187,10 +202,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_FAIL if args.strict and warnings else EXIT_OK
 
 
-def _warning(origin: Any, message: str) -> Any:
-    from dialogue.errors import Problem
-
-    return Problem(origin.file, origin.line, message, "warning")
+def _warning(origin: Any, message: str) -> Problem:
+    file, line = (origin.file, origin.line) if hasattr(origin, "file") else origin
+    return Problem(file, line, message, "warning")
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -216,7 +230,26 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_OK if failed == 0 else EXIT_FAIL
 
 
-COMMANDS = {"chat": cmd_chat, "ask": cmd_ask, "validate": cmd_validate, "test": cmd_test}
+def cmd_approve(args: argparse.Namespace) -> int:
+    knowledge = _knowledge(_settings(args))
+    ids = list(knowledge.topics) if args.topics == ["all"] else args.topics
+    unknown = [t for t in ids if t not in knowledge.topics]
+    if unknown:
+        raise CliError(f"unknown topic(s): {', '.join(unknown)}")
+    print("# Approvals: keep in your deployment's knowledge folder (mbcbot --knowledge DIR).")
+    print("# Each approval holds only while the topic's content matches its content_hash.")
+    print("reviews:")
+    for tid in ids:
+        topic = knowledge.topics[tid]
+        print(f"  - topic: {tid}")
+        print("    status: approved")
+        print(f"    reviewed_on: {date.today().isoformat()}")
+        print(f"    reviewed_by: {json.dumps(args.by)}")
+        print(f"    content_hash: {topic.content_hash}")
+    return EXIT_OK
+
+
+COMMANDS = {"chat": cmd_chat, "ask": cmd_ask, "validate": cmd_validate, "test": cmd_test, "approve": cmd_approve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -207,7 +207,7 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "sources": frozenset({"id", "title", "publisher", "year", "url", "kind", "note"}),
     "families": frozenset({"id", "title"}),
     "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer"}),
-    "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by"}),
+    "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by", "content_hash"}),
     "slots": frozenset({"id", "label", "values", "weight"}),
     "flows": frozenset({"id", "fills", "start", "states"}),
     "red_flags": frozenset({"id", "patterns", "requires", "temperature", "reply", "advice", "sources", "topic"}),
@@ -339,7 +339,8 @@ class _Compiler:
             if both:
                 self.out.error(rec, f"'{key}' needs a clinician and a patient version", key)
             compiled = self.template(value, rec, key, allowed, None)
-            return Voiced({a: compiled for a in AUDIENCES} if compiled else {})
+            return Voiced({a: compiled for a in AUDIENCES} if compiled else {}, self._slot_names([value]),
+                          {a: value for a in AUDIENCES})
         if not isinstance(value, Located):
             self.out.error(rec, f"'{key}' must be text or a mapping of clinician and patient text", key)
             return Voiced({})
@@ -356,7 +357,17 @@ class _Compiler:
         missing = [a for a in AUDIENCES if a not in value]
         if both and missing:
             self.out.error(rec, f"'{key}' has no {' or '.join(missing)} version", key)
-        return Voiced(templates)
+        return Voiced(templates, self._slot_names([t for t in value.values() if isinstance(t, str)]),
+                      {a: t for a, t in value.items() if isinstance(t, str)})
+
+    def _slot_names(self, sources: list[str]) -> frozenset[str]:
+        names: set[str] = set()
+        for source in sources:
+            try:
+                names |= meta.find_undeclared_variables(self.env.parse(source))
+            except jinja2.TemplateSyntaxError:
+                pass
+        return frozenset(names & set(self.slots))
 
     def phrases(self, values: Iterable[str]) -> Phrases:
         return Phrases(frozenset(tuple(tokens(v)) for v in values if tokens(v)))
@@ -594,6 +605,12 @@ class _Compiler:
             topic = topics.get(tid)
             if topic is None:
                 self.out.error(rec, f"review for unknown topic '{tid}'", "topic")
+                continue
+            pinned = rec.get("content_hash")
+            if pinned is not None and str(pinned) != topic.content_hash:
+                # The topic changed after it was approved: the approval no longer applies.
+                self.out.warn(rec, f"review of '{tid}' was for other content (hash {pinned}, now {topic.content_hash}); "
+                                   f"the topic keeps status '{topic.review.status}' until it is reviewed again", "content_hash")
                 continue
             topics[tid] = Topic(**{**{f: getattr(topic, f) for f in Topic.__slots__}, "review": self.review(rec, rec)})
 

@@ -68,12 +68,19 @@ class Review:
 
 
 class Voiced:
-    """Compiled templates, one per audience."""
+    """Compiled templates, one per audience, and the slot names they branch on."""
 
-    __slots__ = ("templates",)
+    __slots__ = ("sources", "templates", "variables")
 
-    def __init__(self, templates: dict[str, jinja2.Template]) -> None:
+    def __init__(
+        self,
+        templates: dict[str, jinja2.Template],
+        variables: frozenset[str] = frozenset(),
+        sources: dict[str, str] | None = None,
+    ) -> None:
         self.templates = templates
+        self.variables = variables
+        self.sources = sources or {}  # the template text as written, for coverage reports
 
     def render(self, audience: str, context: dict[str, Any]) -> str:
         template = self.templates.get(audience) or next(iter(self.templates.values()))
@@ -103,6 +110,14 @@ class Topic:
     related: tuple[str, ...]
     answer: Voiced
     origin: Origin
+
+    @property
+    def content_hash(self) -> str:
+        """Fingerprint of what a reviewer approves: both answer texts and the sources cited."""
+        import hashlib
+
+        parts = [self.answer.sources.get(a, "") for a in sorted(self.answer.sources)] + [s.id for s in self.sources]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,3 +133,18 @@ def test_validate_reports_stale_reviews_and_strict_fails_on_them(tmp_path: Path)
     assert out.returncode == 0
     assert "topic 'stage4_meaning' was last reviewed 2020-01-01" in out.stdout and "[warning]" in out.stdout
     assert mbcbot("validate", "--strict", "--knowledge", str(tmp_path)).returncode == 1
+
+
+def test_approve_prints_pinned_approvals_that_lapse_when_content_changes(tmp_path: Path) -> None:
+    out = mbcbot("approve", "stage4_meaning", "--by", "Dr A. Smith")
+    assert out.returncode == 0 and "content_hash:" in out.stdout
+    (tmp_path / "approvals.yaml").write_text(out.stdout)
+    approved = mbcbot("ask", "--json", "--audience", "patient", "--knowledge", str(tmp_path), "what does stage 4 mean")
+    data = json.loads(approved.stdout)
+    assert data["kind"] == "answer" and data["review_status"] == "approved"
+    assert "Not yet clinically approved" not in data["text"]
+    stale = out.stdout.replace("content_hash: ", "content_hash: 0")
+    (tmp_path / "approvals.yaml").write_text(stale)
+    lapsed = mbcbot("ask", "--json", "--audience", "patient", "--knowledge", str(tmp_path), "what does stage 4 mean")
+    assert json.loads(lapsed.stdout)["kind"] == "fallback"
+    assert "was for other content" in mbcbot("validate", "--knowledge", str(tmp_path)).stdout

@@ -1,0 +1,78 @@
+"""What the knowledge covers: reported by ``mbcbot validate`` and checked by the test suite.
+
+- every drug in the lexicon has side-effect content: a topic of the ``side_effects``
+  family, or one asked about side effects in its examples, that names the drug in its
+  title, examples or clinician text;
+- every seed document (sources whose id starts with ``seed_``) is cited somewhere;
+- sources that nothing cites.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import Knowledge
+from .text import tokens
+
+SIDE_EFFECTS_FAMILY = "side_effects"
+SIDE_EFFECTS_TERM = "term:side_effects"
+SEED_PREFIX = "seed_"
+_MARKER = re.compile(r"\[\[([a-z][a-z0-9_]*)\]\]")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    drugs: dict[str, list[str]]  # drug id -> side-effect topics that cover it
+    seeds: dict[str, list[str]]  # seed source id -> what cites it
+    uncited_sources: list[str]
+
+    @property
+    def drugs_missing(self) -> list[str]:
+        return sorted(d for d, topics in self.drugs.items() if not topics)
+
+    @property
+    def seeds_missing(self) -> list[str]:
+        return sorted(s for s, users in self.seeds.items() if not users)
+
+    def summary(self) -> str:
+        covered = len(self.drugs) - len(self.drugs_missing)
+        seeds = len(self.seeds) - len(self.seeds_missing)
+        return (
+            f"coverage: {covered}/{len(self.drugs)} drugs have side-effect content; "
+            f"{seeds}/{len(self.seeds)} seed documents cited; {len(self.uncited_sources)} sources cited by nothing"
+        )
+
+
+def coverage(knowledge: Knowledge) -> Coverage:
+    drug_ids = sorted({c.id for c in knowledge.lexicon.phrases.values() if c.kind == "drug"})
+    names: dict[str, set[str]] = {d: set() for d in drug_ids}
+    for phrase, concept in knowledge.lexicon.phrases.items():
+        if concept.kind == "drug":
+            names[concept.id].add(" ".join(phrase))
+    drugs: dict[str, list[str]] = {d.split(":", 1)[1]: [] for d in drug_ids}
+    for topic in knowledge.topics.values():
+        readings = [knowledge.lexicon.read(tokens(phrase)) for phrase in (topic.title, *topic.examples)]
+        about_side_effects = any(c.id == SIDE_EFFECTS_TERM for r in readings for c in r.concepts)
+        if topic.family != SIDE_EFFECTS_FAMILY and not about_side_effects:
+            continue
+        mentioned = {c.id for r in readings for c in r.concepts if c.kind == "drug"}
+        text = " ".join(tokens(topic.answer.sources.get("clinician", "")))
+        for drug_id, drug_names in names.items():
+            if drug_id in mentioned or any(f" {n} " in f" {text} " for n in drug_names):
+                drugs[drug_id.split(":", 1)[1]].append(topic.id)
+    cited: dict[str, list[str]] = {sid: [] for sid in knowledge.sources}
+    for topic in knowledge.topics.values():
+        texts = " ".join(topic.answer.sources.values())
+        markers = set(_MARKER.findall(texts))
+        for source in topic.sources:
+            if not markers or source.id in markers:
+                cited[source.id].append(topic.id)
+    for flag in knowledge.red_flags:
+        for source in flag.sources:
+            cited[source.id].append(f"red flag {flag.id}")
+    for locale in knowledge.locales.values():
+        for source in locale.sources:
+            cited[source.id].append(f"locale {locale.id}")
+    seeds = {sid: users for sid, users in cited.items() if sid.startswith(SEED_PREFIX)}
+    return Coverage(drugs, seeds, sorted(sid for sid, users in cited.items() if not users))
