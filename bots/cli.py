@@ -2,7 +2,8 @@
 
 Commands: ``chat`` (console), ``ask`` (one question, or one per line of standard input;
 ``--json`` for tools), ``validate`` (check knowledge), ``test`` (run conversation
-scripts). Errors are one clear line and a non-zero exit status.
+scripts), ``telegram`` (the Telegram bot; needs the ``telegram`` extra). Errors are one
+clear line and a non-zero exit status.
 """
 
 from __future__ import annotations
@@ -69,6 +70,19 @@ def _parser() -> argparse.ArgumentParser:
 
     test = sub.add_parser("test", parents=[common], help="run scripted conversation tests")
     test.add_argument("paths", nargs="*", help="script files or folders (default: tests/conversations)")
+
+    telegram = sub.add_parser("telegram", parents=[common],
+                              help="run the Telegram bot (TELEGRAM_BOT_TOKEN; long polling unless --webhook)")
+    # The Telegram bot is for patients and families: a clinician default in a shared config
+    # (for Slack, say) must not change its voice, so only this flag does. (Its own argument:
+    # set_defaults on a shared parent argument would change every command's default.)
+    telegram.add_argument("--audience", choices=("clinician", "patient"), default="patient",
+                          help="who the bot talks to (default patient, whatever the configuration says)")
+    telegram.add_argument("--locale", help="locale id for emergency numbers and fever threshold (e.g. us, uk)")
+    telegram.add_argument("--store", help="conversation store URL (memory, sqlite, sqlite:///path.db)")
+    telegram.add_argument("--webhook", metavar="URL", help="public HTTPS URL Telegram posts updates to (instead of polling)")
+    telegram.add_argument("--port", type=int, help="local port of the webhook server (with --webhook)")
+    telegram.add_argument("--listen", default="0.0.0.0", metavar="ADDR", help="local address of the webhook server")
     return parser
 
 
@@ -249,7 +263,22 @@ def cmd_approve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"chat": cmd_chat, "ask": cmd_ask, "validate": cmd_validate, "test": cmd_test, "approve": cmd_approve}
+def cmd_telegram(args: argparse.Namespace) -> int:
+    if args.webhook and args.port is None:
+        raise CliError("--webhook needs --port (the local port your HTTPS proxy forwards to)")
+    settings = _settings(args)
+    if settings.audience == "patient":
+        settings = settings.with_overrides(consent_required=True)
+    try:
+        from .telegram import app as telegram_app
+    except ImportError as exc:
+        raise CliError("the Telegram bot needs python-telegram-bot: pip install 'mbcbot[telegram]'") from exc
+    _configure_logging(settings)
+    return telegram_app.main(args, settings)
+
+
+COMMANDS = {"chat": cmd_chat, "ask": cmd_ask, "validate": cmd_validate, "test": cmd_test, "approve": cmd_approve,
+            "telegram": cmd_telegram}
 
 
 def main(argv: list[str] | None = None) -> int:

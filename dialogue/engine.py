@@ -115,6 +115,7 @@ class _TurnBuilder:
         self.urgent: list[Reply] = []
         self.replies: list[Reply] = []
         self.disclaimer_done = False
+        self.offer_consent = False  # a greeting before consent shows the consent prompt
 
     # --- output ------------------------------------------------------------------------
     @property
@@ -129,9 +130,16 @@ class _TurnBuilder:
 
     def finish(self) -> list[Reply]:
         disclaimer: list[Reply] = []
-        if not self.disclaimer_done and self._disclaimer_due():
+        if not self.disclaimer_done and (self._disclaimer_due() or (self.offer_consent and self._consent_pending())):
+            # While consent is pending, the disclaimer carries the button that gives it.
+            if self._consent_pending():
+                # a welcome, then the note and its "I understand" button, last
+                return self.urgent + self.replies + [self._disclaimer((Button(self.k.consent_button, "c:yes"),))]
             disclaimer = [self._disclaimer()]
         return self.urgent + disclaimer + self.replies
+
+    def _consent_pending(self) -> bool:
+        return self.e.options.consent_required and self.s.consented_at is None
 
     def _disclaimer_due(self) -> bool:
         last = self.s.disclaimer_at
@@ -222,10 +230,9 @@ class _TurnBuilder:
         pending = self.s.pending if self.s.pending and self.s.pending.get("kind") == "consent" else None
         self.s.pending = None
         if pending and isinstance(pending.get("question"), str):
-            self.say("consent_thanks")
-            self.message(pending["question"])
+            self.message(pending["question"])  # answer what was asked before consent
         elif first:
-            self.say("consent_thanks")
+            self.say("consent_thanks", buttons=self._family_buttons())
         else:
             self.help()
 
@@ -240,7 +247,8 @@ class _TurnBuilder:
         self.say("help", buttons=self._family_buttons())
 
     def greet(self) -> None:
-        self.say("greeting", buttons=self._family_buttons())
+        self.offer_consent = True
+        self.say("greeting", buttons=() if self._consent_pending() else self._family_buttons())
 
     def thanks(self) -> None:
         self.say("thanks")

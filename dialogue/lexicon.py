@@ -73,12 +73,14 @@ class Lexicon:
 
     def correct(self, word: str) -> str:
         """The known word a typo was meant to be, or the word itself."""
-        if word in self.vocabulary or word in STOPWORDS or len(word) < 5 or not word.isalpha():
+        # Words under 6 letters are too often real words one letter away from a term
+        # ("think" is not "thin"); drug names and their common misspellings are longer.
+        if word in self.vocabulary or word in STOPWORDS or len(word) < 6 or not word.isalpha():
             return word
         cached = self._corrections.get(word)
         if cached is not None:
             return cached
-        limit = 1 if len(word) < 8 else 2
+        limit = 1 if len(word) < 9 else 2
         best = process.extractOne(word, self._choices, scorer=OSA.distance, score_cutoff=limit)
         fixed = word
         # A typo keeps its first letter: "water" is not "later", "treating" is not "sweating".

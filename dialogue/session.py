@@ -15,6 +15,7 @@ from collections.abc import Callable
 from .engine import Engine
 from .errors import StoreError
 from .replies import Incoming, Reply, ReplyKind
+from .state import ConversationState
 from .stores import ConversationStore
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,13 @@ class Session:
         except Exception:
             log.exception("safety check failed")
         return urgent + [Reply(ReplyKind.FALLBACK, STORE_APOLOGY)]
+
+    def peek(self, conversation_id: str) -> ConversationState | None:
+        """The stored state of a conversation, read-only (None if none, expired or unreadable)."""
+        try:
+            return self.store.load(conversation_id, self.clock())
+        except StoreError:
+            return None
 
     def forget(self, conversation_id: str, audience: str | None = None) -> list[Reply]:
         """Delete everything stored about a conversation."""

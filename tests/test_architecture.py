@@ -34,3 +34,13 @@ def test_knowledge_is_data_only() -> None:
 def test_public_api_is_sorted_and_complete() -> None:
     assert list(dialogue.__all__) == sorted(dialogue.__all__)
     assert all(hasattr(dialogue, name) for name in dialogue.__all__)
+
+
+def test_the_cli_loads_a_platform_sdk_only_for_its_own_command() -> None:
+    """``mbcbot chat`` and the rest work without the platform extras installed."""
+    import subprocess
+    import sys
+
+    probe = "import sys, bots.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('telegram', 'slack_bolt')))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"

@@ -203,8 +203,18 @@ def test_consent_is_asked_before_the_first_answer_and_the_question_is_kept(knowl
     assert kinds(replies) == ["disclaimer", "fallback"]
     assert replies[0].buttons[0].payload == "c:yes"
     after = chat.press("I understand")
-    assert [r.topic for r in after if r.kind is ReplyKind.ANSWER] == ["fx_ai_side_effects"]
-    assert "disclaimer" not in kinds(after)
+    assert kinds(after) == ["answer"] and after[0].topic == "fx_ai_side_effects"
+
+
+def test_a_greeting_before_consent_carries_the_consent_button(knowledge) -> None:
+    chat = Chat(knowledge, audience="patient", consent_required=True)
+    first = chat.say("hello")
+    assert kinds(first) == ["fallback", "disclaimer"]  # the welcome, then the note and its button
+    assert first[-1].buttons[0].payload == "c:yes"
+    again = chat.say("hello")  # the disclaimer is not due again, but consent still is
+    assert again[-1].kind is ReplyKind.DISCLAIMER and again[-1].buttons[0].payload == "c:yes"
+    chat.press("I understand")
+    assert chat.session.peek("c1").consented_at is not None
 
 
 def test_red_flags_are_answered_even_before_consent(knowledge) -> None:

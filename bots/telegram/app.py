@@ -1,0 +1,406 @@
+"""Wiring: python-telegram-bot handlers around the engine session, and ``mbcbot telegram``.
+
+Every update takes the same path (:meth:`TelegramBot._serve`): answer a button press at
+once, pass the chat's flood gate, wait for the chat's turn (updates of one chat are
+handled in order, different chats concurrently), claim the update id so a redelivered
+update is not answered twice, run the engine in a worker thread (the session is
+synchronous and may touch SQLite), and send the rendered replies. Any failure is logged
+by type only, never with message text or names, and the user gets a short apology.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlparse
+
+from telegram import BotCommand, CallbackQuery, LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseHandler,
+    BaseRateLimiter,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from dialogue.config import Settings
+from dialogue.errors import ConfigError
+from dialogue.replies import Button, Incoming, Reply
+from dialogue.runtime import build_session
+from dialogue.session import STORE_APOLOGY, Session
+
+from .flood import Admission, ChatRateLimiter, FloodGate
+from .inbound import Target, addressed, payload_incoming, target, text_incoming
+from .render import Outgoing, html_to_plain, plain_message, render_replies
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Start, and what I can and cannot do"),
+    ("help", "How to ask a question"),
+    ("topics", "Browse the topics"),
+    ("reset", "Start over"),
+    ("forget", "Delete everything stored about this chat"),
+)
+#: Buttons of the adapter's own; engine payloads never start with "tg:".
+FORGET_YES, FORGET_NO = "tg:forget", "tg:keep"
+#: Only these updates are asked for; anything else is ignored anyway.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+UPDATE_CLAIM_NAMESPACE = "telegram-update"
+UPDATE_CLAIM_TTL_S = 48 * 3600.0  # Telegram keeps undelivered updates for 24 hours
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+UNSUPPORTED = "I can only read typed messages. Please type your question in words."
+SLOW_DOWN = "You are sending messages faster than I can answer. Please wait a few seconds, then send your question again."
+FORGET_CONFIRM = "Delete everything stored about this chat? This cannot be undone."
+FORGET_KEPT = "OK, nothing was deleted."
+FORGET_BUTTONS = (Button("Yes, delete", FORGET_YES), Button("No, keep it", FORGET_NO))
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class ChatLocks:
+    """One asyncio lock per chat, dropped when nobody holds or waits for it.
+
+    Taken before the first real await of a handler, so updates of a chat run in the
+    order Telegram delivered them (asyncio locks are first come, first served).
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, chat_id: int) -> AsyncIterator[None]:
+        lock, users = self._locks.get(chat_id, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[chat_id]
+            if users <= 1:
+                del self._locks[chat_id]
+            else:
+                self._locks[chat_id] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class TelegramBot:
+    """The mbcbot handlers for one session: translates updates, renders replies.
+
+    Args:
+        session: the engine session (conversations, consent, forgetting).
+        settings: the deployment settings (audience per chat via ``channels``).
+        gate: the per-chat flood gate for incoming updates.
+    """
+
+    def __init__(self, session: Session, settings: Settings, gate: FloodGate | None = None) -> None:
+        self.session = session
+        self.settings = settings
+        self.gate = gate or FloodGate()
+        self.locks = ChatLocks()
+
+    def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
+        new = filters.UpdateType.MESSAGE  # edits are ignored: the question was answered already
+        return [
+            CommandHandler("start", self.on_start, filters=new),
+            CommandHandler("help", self.on_help, filters=new),
+            CommandHandler("topics", self.on_topics, filters=new),
+            CommandHandler("reset", self.on_reset, filters=new),
+            CommandHandler("forget", self.on_forget, filters=new),
+            CallbackQueryHandler(self.on_callback),
+            MessageHandler(new & filters.TEXT, self.on_text),
+            MessageHandler(new & ~filters.TEXT & ~filters.StatusUpdate.ALL, self.on_other),
+        ]
+
+    # --- handlers ---------------------------------------------------------------------
+    async def on_start(self, update: Update, context: Context) -> None:
+        await self._serve(update, context, "start", lambda where: self._engine_turn(context, where, self._start))
+
+    async def on_help(self, update: Update, context: Context) -> None:
+        await self._serve(update, context, "help", lambda where: self._turn(context, where, Incoming(text="help")))
+
+    async def on_topics(self, update: Update, context: Context) -> None:
+        await self._serve(update, context, "topics", lambda where: self._turn(context, where, Incoming(payload="m:")))
+
+    async def on_reset(self, update: Update, context: Context) -> None:
+        await self._serve(update, context, "reset", lambda where: self._turn(context, where, Incoming(payload="r:")))
+
+    async def on_forget(self, update: Update, context: Context) -> None:
+        confirm = plain_message(FORGET_CONFIRM, FORGET_BUTTONS)
+        await self._serve(update, context, "forget", lambda where: self._send(context, where, [confirm]))
+
+    async def on_text(self, update: Update, context: Context) -> None:
+        message = update.message
+        if message is None or not addressed(message, context.bot.id, context.bot.username):
+            return
+        incoming = text_incoming(message, context.bot.username)
+        await self._serve(update, context, "message", lambda where: self._turn(context, where, incoming))
+
+    async def on_other(self, update: Update, context: Context) -> None:
+        message = update.message
+        if message is None or not addressed(message, context.bot.id, context.bot.username):
+            return
+        await self._serve(update, context, "non-text", lambda where: self._send(context, where, [plain_message(UNSUPPORTED)]))
+
+    async def on_callback(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        data = query.data if isinstance(query.data, str) else None
+
+        async def work(where: Target) -> None:
+            if data in (FORGET_YES, FORGET_NO):
+                await self._forget(context, where, query, confirmed=data == FORGET_YES)
+            elif data:
+                await self._turn(context, where, payload_incoming(data))
+
+        await self._serve(update, context, "button", work)
+
+    # --- the common path -------------------------------------------------------------------
+    async def _serve(self, update: Update, context: Context, label: str, work: Callable[[Target], Awaitable[None]]) -> None:
+        """Order, deduplicate, flood-control and guard one update (no await before the lock)."""
+        answering = asyncio.ensure_future(self._answer(update.callback_query)) if update.callback_query else None
+        try:
+            where = target(update)
+            if where is None:
+                return
+            admission = self.gate.admit(where.chat_id)
+            if admission is not Admission.ADMIT:
+                if admission is Admission.NOTIFY:
+                    log.warning("a chat is over its message rate; dropping its updates for a moment")
+                    with suppress(TelegramError):
+                        await self._send(context, where, [plain_message(SLOW_DOWN)])
+                return
+            async with self.locks.hold(where.chat_id):
+                if not await self._claim(update.update_id, where.conversation_id):
+                    log.info("update %s was already answered", update.update_id)
+                    return
+                try:
+                    await work(where)
+                except Exception as exc:  # noqa: BLE001 - the bot must keep serving everyone
+                    log.error("telegram %s update %s failed: %s", label, update.update_id, type(exc).__name__)
+                    await self._apologise(context, where)
+        finally:
+            if answering is not None:
+                await answering
+
+    async def _answer(self, query: CallbackQuery) -> None:
+        """Stop the button's spinner; always, even for presses we ignore."""
+        try:
+            await query.answer()
+        except TelegramError as exc:  # e.g. "query is too old" after a restart
+            log.info("could not answer a button press: %s", type(exc).__name__)
+
+    async def _claim(self, update_id: int, conversation_id: str) -> bool:
+        store, now = self.session.store, self.session.clock()
+        try:
+            return await asyncio.to_thread(
+                store.claim, UPDATE_CLAIM_NAMESPACE, str(update_id), UPDATE_CLAIM_TTL_S, now, conversation_id
+            )
+        except Exception as exc:  # noqa: BLE001 - better answer twice than never
+            log.error("could not record update %s: %s", update_id, type(exc).__name__)
+            return True
+
+    def _audience(self, where: Target) -> str:
+        return self.settings.audience_for(str(where.chat_id))
+
+    async def _turn(self, context: Context, where: Target, incoming: Incoming) -> None:
+        """One engine turn: the incoming action with this chat's audience, then the replies."""
+        incoming = replace(incoming, audience=self._audience(where))
+        await self._engine_turn(context, where, lambda conversation_id, _: self.session.handle(conversation_id, incoming))
+
+    async def _engine_turn(self, context: Context, where: Target, call: Callable[[str, str], list[Reply]]) -> None:
+        """``call(conversation_id, audience)`` in a worker thread, with "typing" shown meanwhile."""
+        await self._typing(context, where)
+        replies = await asyncio.to_thread(call, where.conversation_id, self._audience(where))
+        await self._send(context, where, render_replies(replies))
+
+    def _start(self, conversation_id: str, audience: str) -> list[Reply]:
+        """The welcome: the engine greets, and while consent is pending its disclaimer
+        carries the "I understand" button."""
+        return self.session.handle(conversation_id, Incoming(text="hello", audience=audience))
+
+    async def _forget(self, context: Context, where: Target, query: CallbackQuery, confirmed: bool) -> None:
+        if confirmed:
+            replies = await asyncio.to_thread(self.session.forget, where.conversation_id, self._audience(where))
+            outgoing = render_replies(replies)
+        else:
+            outgoing = [plain_message(FORGET_KEPT)]
+        message = query.message
+        if outgoing and isinstance(message, Message):
+            try:
+                await context.bot.edit_message_text(
+                    outgoing[0].text, chat_id=where.chat_id, message_id=message.message_id,
+                    parse_mode=ParseMode.HTML, reply_markup=None, link_preview_options=NO_PREVIEW,
+                )
+                outgoing = outgoing[1:]
+            except TelegramError as exc:  # the confirmation is too old to edit: say it anew
+                log.info("could not edit the confirmation: %s", type(exc).__name__)
+        await self._send(context, where, outgoing)
+
+    # --- sending ---------------------------------------------------------------------------
+    async def _typing(self, context: Context, where: Target) -> None:
+        try:
+            await context.bot.send_chat_action(where.chat_id, ChatAction.TYPING, message_thread_id=where.thread_id)
+        except TelegramError as exc:  # cosmetic: never let it stop the answer
+            log.info("typing action failed: %s", type(exc).__name__)
+
+    async def _send(self, context: Context, where: Target, outgoing: Sequence[Outgoing]) -> None:
+        for number, out in enumerate(outgoing):
+            kwargs: dict[str, Any] = {
+                "chat_id": where.chat_id,
+                "reply_markup": out.keyboard,
+                "message_thread_id": where.thread_id,
+                "link_preview_options": NO_PREVIEW,
+            }
+            if number == 0 and where.reply_to is not None:  # in groups, quote the question
+                kwargs["reply_parameters"] = ReplyParameters(where.reply_to, allow_sending_without_reply=True)
+            try:
+                await context.bot.send_message(text=out.text, parse_mode=ParseMode.HTML, **kwargs)
+            except BadRequest as exc:
+                if "can't parse entities" not in exc.message.lower():
+                    raise
+                log.warning("Telegram could not parse a message as HTML; resending it as plain text")
+                await context.bot.send_message(text=html_to_plain(out.text), parse_mode=None, **kwargs)
+
+    async def _apologise(self, context: Context, where: Target) -> None:
+        try:
+            await self._send(context, where, [plain_message(STORE_APOLOGY)])
+        except Exception as exc:  # noqa: BLE001 - nothing more we can do for this update
+            log.error("could not send the apology: %s", type(exc).__name__)
+
+
+# --- building and running --------------------------------------------------------------------
+async def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Tell Telegram our commands (the menu next to the text box)."""
+    try:
+        await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    except TelegramError as exc:
+        log.warning("could not register the bot's commands: %s", type(exc).__name__)
+
+
+def add_handlers(application: Application[Any, Any, Any, Any, Any, Any], session: Session, settings: Settings,
+                 *, group: int = 0, gate: FloodGate | None = None) -> TelegramBot:
+    """Add the mbcbot handlers to an Application you already run (plugin mode).
+
+    The commands are registered with Telegram at start-up (chained to any ``post_init``
+    you set; if the application is already running, await :func:`register_commands`).
+    For ordering per chat with other chats served concurrently, build the application
+    with ``concurrent_updates(True)``; for flood control, with a rate limiter such as
+    :class:`~bots.telegram.flood.ChatRateLimiter`.
+    """
+    bot = TelegramBot(session, settings, gate)
+    application.add_handlers(bot.handlers(), group=group)
+    previous = application.post_init
+
+    async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        if previous is not None:
+            await previous(app)
+        await register_commands(app)
+
+    application.post_init = post_init
+    return bot
+
+
+async def _on_error(update: object, context: Context) -> None:
+    """Errors outside our handlers (polling, network): the type only, never the update."""
+    log.error("telegram error: %s", type(context.error).__name__)
+
+
+def api_urls(base: str) -> tuple[str, str]:
+    """Bot API and file URLs for a server root (``http://host:8081``) or a ``.../bot`` URL."""
+    base = base.rstrip("/")
+    if "{token}" in base:
+        return base, base.replace("/bot", "/file/bot", 1)
+    root = base.removesuffix("/bot")
+    return f"{root}/bot", f"{root}/file/bot"
+
+
+def build_application(session: Session, settings: Settings, token: str, base_url: str | None = None, *,
+                      rate_limiter: BaseRateLimiter[Any] | None = None,
+                      gate: FloodGate | None = None) -> Application[Any, Any, Any, Any, Any, Any]:
+    """An Application serving mbcbot: concurrent across chats, in order within one, flood-controlled.
+
+    Args:
+        base_url: a Bot API server other than Telegram's (self-hosted, or a test fake).
+    """
+    builder = ApplicationBuilder().token(token).concurrent_updates(True).rate_limiter(rate_limiter or ChatRateLimiter())
+    if base_url:
+        api, files = api_urls(base_url)
+        builder = builder.base_url(api).base_file_url(files)
+    application = builder.build()
+    add_handlers(application, session, settings, gate=gate)
+    application.add_error_handler(_on_error)
+    return application
+
+
+@dataclass(frozen=True)
+class TelegramEnv:
+    """What ``mbcbot telegram`` reads from the environment (tokens never come from files)."""
+
+    token: str
+    api_url: str | None
+    webhook_secret: str | None
+
+
+def read_env(env: Mapping[str, str], webhook: bool) -> TelegramEnv:
+    """Raises: ConfigError: one line naming the variable at fault."""
+    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set (the token @BotFather gave you for the bot)")
+    secret = None
+    if webhook:
+        secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or secrets.token_urlsafe(32)
+        if not SECRET_PATTERN.fullmatch(secret):
+            raise ConfigError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    return TelegramEnv(token, env.get("TELEGRAM_API_URL", "").strip() or None, secret)
+
+
+def quiet_library_logs() -> None:
+    """httpx logs request URLs, which contain the bot token; PTB logs whole updates at DEBUG."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    telegram_log = logging.getLogger("telegram")
+    telegram_log.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+
+
+def main(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None) -> int:
+    """Run the bot until interrupted: long polling, or a webhook with ``args.webhook``.
+
+    Raises:
+        ConfigError: a missing or invalid setting (one line).
+    """
+    env = os.environ if env is None else env
+    config = read_env(env, bool(args.webhook))
+    os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter as a timedelta, without deprecation warnings
+    quiet_library_logs()
+    session = build_session(settings)
+    application = build_application(session, settings, config.token, config.api_url)
+    if args.webhook:
+        application.run_webhook(
+            listen=args.listen, port=args.port, url_path=urlparse(args.webhook).path.lstrip("/"),
+            webhook_url=args.webhook, secret_token=config.webhook_secret, allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    session.store.close()
+    return 0
