@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2 import meta, nodes
+from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import KnowledgeError, Problem
@@ -231,6 +231,7 @@ class _Compiler:
         )
         self.sources: dict[str, Source] = {}
         self.slots: dict[str, Slot] = {}
+        self._names_seen: dict[str, frozenset[str]] = {}  # template text -> the names it reads
 
     # --- small typed getters -------------------------------------------------------
     def text(self, rec: Located, key: str, required: bool = True) -> str:
@@ -290,14 +291,17 @@ class _Compiler:
         except jinja2.TemplateSyntaxError as exc:
             self.out.error((where.file, where.line_of(key) + (exc.lineno or 1)), f"template error: {exc.message}")
             return None
-        unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
+        used = _names_read(ast)
+        self._names_seen[source] = used
+        unknown = sorted(used - allowed)
         for name in unknown:
             self.out.error(where, f"template uses '{name}', which is not a slot or a known name ({', '.join(sorted(allowed))})", key)
         for compare in ast.find_all(nodes.Compare):
             self._check_compare(compare, where, key)
         if audience in (None, "patient") and PATIENT_DOSE.search(source):
             self.out.error(where, "the patient voice must not give doses", key)
-        template = self.env.from_string(source)
+        # One parse serves the checks and the compiled template.
+        template = self.env.template_class.from_code(self.env, self.env.compile(ast), self.env.make_globals(None), None)
         if unknown:
             return template
         try:
@@ -363,10 +367,7 @@ class _Compiler:
     def _slot_names(self, sources: list[str]) -> frozenset[str]:
         names: set[str] = set()
         for source in sources:
-            try:
-                names |= meta.find_undeclared_variables(self.env.parse(source))
-            except jinja2.TemplateSyntaxError:
-                pass
+            names |= self._names_seen.get(source, frozenset())
         return frozenset(names & set(self.slots))
 
     def phrases(self, values: Iterable[str]) -> Phrases:
@@ -785,9 +786,13 @@ class _Compiler:
         lexicon.add_vocabulary(vocabulary)
         rows: list[tuple[str, dict[str, float]]] = []
         seen: dict[tuple[tuple[str, float], ...], str] = {}
+        readings: dict[str, Any] = {}
         for topic in topics.values():
             for phrase in (topic.title, *topic.examples):
-                features = lexicon.read(tokens(phrase)).features()
+                reading = readings.get(phrase)
+                if reading is None:
+                    reading = readings[phrase] = lexicon.read(tokens(phrase))
+                features = reading.features()
                 if not features:
                     self.out.error(topic.origin, f"example {phrase!r} has no meaningful words")
                     continue
@@ -799,13 +804,22 @@ class _Compiler:
                 rows.append((topic.id, features))
         index = TopicIndex(rows)
         for topic in topics.values():
-            context = lexicon.read(tokens(topic.title)).features()
+            context = readings[topic.title].features() if topic.title in readings else {}
             for phrase in topic.examples:
-                for concept in lexicon.read(tokens(phrase)).concepts:
+                for concept in readings[phrase].concepts if phrase in readings else ():
                     if concept.kind != "slot":
                         context.setdefault(concept.id, 0.6)
             index.context[topic.id] = context
         return index
+
+
+def _names_read(ast: nodes.Template) -> frozenset[str]:
+    """The variables a template reads from its context (loop and set targets excluded).
+
+    A walk of the syntax tree: cheaper than jinja2.meta, which runs the code generator.
+    """
+    stored = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    return frozenset(n.name for n in ast.find_all(nodes.Name) if n.ctx == "load" and n.name not in stored)
 
 
 class _DummyLocale(dict):  # type: ignore[type-arg]

@@ -58,12 +58,19 @@ def stem(token: str) -> str:
         if token.endswith("ies"):
             return token[:-3] + "y"
         if token.endswith("ing") and len(token) >= 7:
-            return token[:-3]
+            return _undouble(token[:-3])
         if token.endswith("ed") and len(token) >= 6 and not token.endswith("eed"):
-            return token[:-2]
+            return _undouble(token[:-2])
         if token.endswith("s") and not token.endswith(("ss", "us", "is")):
             return token[:-1]
     return token
+
+
+def _undouble(stem_: str) -> str:
+    """"stopp" (from stopped, stopping) -> "stop", as "stops" gives."""
+    if len(stem_) >= 4 and stem_[-1] == stem_[-2] and stem_[-1] not in "aeiouylsz":
+        return stem_[:-1]
+    return stem_
 
 
 def tokens(text: str) -> list[str]:
