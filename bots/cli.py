@@ -2,8 +2,8 @@
 
 Commands: ``chat`` (console), ``ask`` (one question, or one per line of standard input;
 ``--json`` for tools), ``validate`` (check knowledge), ``test`` (run conversation
-scripts), ``telegram`` (the Telegram bot; needs the ``telegram`` extra). Errors are one
-clear line and a non-zero exit status.
+scripts), ``telegram`` (the Telegram bot; needs the ``telegram`` extra), ``slack`` (the
+Slack bot; needs the ``slack`` extra). Errors are one clear line and a non-zero exit status.
 """
 
 from __future__ import annotations
@@ -83,6 +83,25 @@ def _parser() -> argparse.ArgumentParser:
     telegram.add_argument("--webhook", metavar="URL", help="public HTTPS URL Telegram posts updates to (instead of polling)")
     telegram.add_argument("--port", type=int, help="local port of the webhook server (with --webhook)")
     telegram.add_argument("--listen", default="0.0.0.0", metavar="ADDR", help="local address of the webhook server")
+
+    slack = sub.add_parser("slack", parents=[common],
+                           help="run the Slack bot (SLACK_BOT_TOKEN; Socket Mode with SLACK_APP_TOKEN unless --http), "
+                                "or print its app manifest ('mbcbot slack manifest')")
+    slack.add_argument("action", nargs="?", choices=("run", "manifest"), default="run",
+                       help="run the bot (default), or print the Slack app manifest")
+    # Clinical teams: a patient default in a shared config (for Telegram, say) must not change
+    # the Slack bot's voice; only this flag does, and `channels` per channel.
+    slack.add_argument("--audience", choices=("clinician", "patient"), default="clinician",
+                       help="who the bot talks to (default clinician, whatever the configuration says)")
+    slack.add_argument("--locale", help="locale id for emergency numbers and fever threshold (e.g. us, uk)")
+    slack.add_argument("--store", help="conversation store URL (memory, sqlite, sqlite:///path.db)")
+    slack.add_argument("--http", action="store_true", help="serve the Events API over HTTP instead of Socket Mode "
+                                                           "(SLACK_SIGNING_SECRET)")
+    slack.add_argument("--port", type=int, help="local port of the HTTP server (with --http)")
+    slack.add_argument("--listen", default="0.0.0.0", metavar="ADDR", help="local address of the HTTP server")
+    slack.add_argument("--path", default="/slack/events", help="URL path of the HTTP endpoint (default /slack/events)")
+    slack.add_argument("--request-url", metavar="URL",
+                       help="with 'manifest': the public https:// address Slack posts to (a manifest for --http)")
     return parser
 
 
@@ -277,8 +296,27 @@ def cmd_telegram(args: argparse.Namespace) -> int:
     return telegram_app.main(args, settings)
 
 
+def cmd_slack(args: argparse.Namespace) -> int:
+    if args.action == "manifest":
+        from .slack.manifest import http_manifest_text, manifest_text
+
+        print(http_manifest_text(args.request_url) if args.request_url else manifest_text(), end="")
+        return EXIT_OK
+    if args.request_url:
+        raise CliError("--request-url goes with 'mbcbot slack manifest'; the bot itself listens with --http --port")
+    if args.http and args.port is None:
+        raise CliError("--http needs --port (the local port your HTTPS proxy forwards Slack's requests to)")
+    settings = _settings(args)
+    try:
+        from .slack import app as slack_app
+    except ImportError as exc:
+        raise CliError("the Slack bot needs slack-bolt: pip install 'mbcbot[slack]'") from exc
+    _configure_logging(settings)
+    return slack_app.main(args, settings)
+
+
 COMMANDS = {"chat": cmd_chat, "ask": cmd_ask, "validate": cmd_validate, "test": cmd_test, "approve": cmd_approve,
-            "telegram": cmd_telegram}
+            "telegram": cmd_telegram, "slack": cmd_slack}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -116,6 +116,17 @@ def split_paragraphs(text: str, limit: int) -> list[str]:
 def _fit(para: str, limit: int) -> list[str]:
     if len(para) <= limit:
         return [para]
+    if "\n" in para:  # a bullet list: keep whole lines (bullets) together where they fit
+        out, current = [], ""
+        for line in para.split("\n"):
+            for piece in _fit(line, limit):
+                candidate = f"{current}\n{piece}" if current else piece
+                if len(candidate) <= limit:
+                    current = candidate
+                else:
+                    out.append(current)
+                    current = piece
+        return out + ([current] if current else [])
     out, current = [], ""
     for word in re.split(r"(?<=\s)", para):
         while len(word) > limit:  # one enormous "word"

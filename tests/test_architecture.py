@@ -27,6 +27,37 @@ def test_dialogue_imports_no_platform_and_no_adapter() -> None:
         assert not imports_of(path) & set(FORBIDDEN), path
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Full module names a file imports (relative imports resolved against its package)."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+PLATFORM_SDKS = {"slack": ("slack_bolt", "slack_sdk", "waitress"), "telegram": ("telegram",)}
+
+
+def test_each_platform_sdk_is_imported_by_its_adapter_only_and_adapters_never_import_each_other() -> None:
+    for path in (ROOT / "bots").rglob("*.py"):
+        modules = imported_modules(path)
+        tops = {m.split(".")[0] for m in modules}
+        own = path.relative_to(ROOT / "bots").parts[0] if len(path.relative_to(ROOT / "bots").parts) > 1 else None
+        for platform, sdks in PLATFORM_SDKS.items():
+            if platform != own:
+                assert not tops & set(sdks), f"{path} imports {platform}'s SDK"
+                if own in PLATFORM_SDKS:
+                    assert not any(m.startswith(f"bots.{platform}") for m in modules), f"{path} imports bots.{platform}"
+
+
 def test_knowledge_is_data_only() -> None:
     assert not list((ROOT / "knowledge").rglob("*.py"))
 
@@ -37,10 +68,11 @@ def test_public_api_is_sorted_and_complete() -> None:
 
 
 def test_the_cli_loads_a_platform_sdk_only_for_its_own_command() -> None:
-    """``mbcbot chat`` and the rest work without the platform extras installed."""
+    """``mbcbot chat`` and the rest (``mbcbot slack manifest`` too) work without the platform extras installed."""
     import subprocess
     import sys
 
-    probe = "import sys, bots.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('telegram', 'slack_bolt')))"
+    probe = ("import sys, bots.cli, bots.slack.manifest; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('telegram', 'slack_bolt', 'slack_sdk', 'waitress')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

@@ -33,3 +33,10 @@ def test_split_respects_paragraphs_and_the_limit() -> None:
 def test_split_cuts_a_giant_paragraph_and_a_giant_word() -> None:
     pieces = split_paragraphs("x" * 2500 + " tail", 1000)
     assert all(len(p) <= 1000 for p in pieces) and "".join(pieces).replace(" ", "").startswith("x" * 2500)
+
+
+def test_split_keeps_bullets_whole_when_a_list_is_too_long() -> None:
+    text = "\n".join(f"- bullet {i} " + "word " * 30 for i in range(40))
+    pieces = split_paragraphs(text, 1000)
+    assert all(len(p) <= 1000 for p in pieces)
+    assert all(line.startswith("- bullet") for p in pieces for line in p.split("\n"))

@@ -1,0 +1,435 @@
+"""Wiring: slack-bolt listeners around the engine session, and ``mbcbot slack``.
+
+Every listener is split in two. The *ack* runs inside the request and only
+acknowledges, so Slack hears back within its 3 seconds whatever else is going on
+(``process_before_response``). The *answer* runs as a lazy listener on a worker
+thread and takes the same path for every event (:meth:`SlackBot._serve`): wait for the
+conversation's turn (the answers of one conversation are posted in order), claim the
+event so a redelivered one is not answered twice, run the engine, post the rendered
+replies. Claiming happens here, when the event is processed, not when it is received:
+a retry whose original never arrived is answered.
+
+Web API calls retry connection errors and rate limits (waiting as long as Slack's
+``Retry-After`` says); a message whose blocks Slack rejects is resent as plain text;
+any other failure is logged by type and Slack's error code, never with message text,
+names or tokens, and the user gets a short apology instead of silence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import signal
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.error import URLError
+
+import waitress
+from slack_bolt import Ack, App, BoltContext
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackObjectFormationError
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, RetryHandler
+from slack_sdk.webhook import WebhookClient
+
+from dialogue.config import Settings
+from dialogue.errors import ConfigError
+from dialogue.replies import Incoming
+from dialogue.runtime import build_session
+from dialogue.session import STORE_APOLOGY, Session
+
+from .inbound import (
+    Payload,
+    Target,
+    action_target,
+    command_incoming,
+    command_target,
+    dm_target,
+    event_keys,
+    from_person,
+    interaction_keys,
+    mention_target,
+    pressed_payload,
+    text_incoming,
+)
+from .render import ACTION_PREFIX, SlackMessage, plain_message, render_replies
+
+log = logging.getLogger(__name__)
+#: Bolt's own loggers take their level and filters from this one (see :func:`quiet_library_logs`).
+BOLT_LOG = logging.getLogger("bots.slack.bolt")
+
+SLASH_COMMAND = "/mbc"
+#: What the adapter listens to, and the bot scopes that needs: manifest.yaml asks for exactly these.
+EVENTS = ("app_mention", "message.im")
+SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history")
+EVENTS_PATH = "/slack/events"
+CLAIM_TTL_S = 6 * 3600.0  # Slack retries within minutes; Socket Mode redelivers after reconnecting
+WORKERS = 8  # answers in progress at once (each a worker thread)
+HTTP_THREADS = 8
+#: Slack's errors for blocks it will not show; the message then goes out as plain text.
+BLOCK_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"}
+
+
+class _NotTheUnusedTokenWarning(logging.Filter):
+    """Bolt warns "`token` will be unused" whenever SLACK_BOT_TOKEN is set and an App gets a
+    client, which is how SLACK_API_URL is applied; the client carries that very token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+BOLT_LOG.addFilter(_NotTheUnusedTokenWarning())
+
+
+class ResponseUrlError(Exception):
+    """A ``response_url`` POST failed (Slack answers those with a status and a short error code)."""
+
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(f"response_url answered {status} {error}")
+        self.status = status
+        self.error = error
+
+
+def describe(exc: BaseException) -> str:
+    """An error for the logs: its type and Slack's error code, never content or tokens."""
+    if isinstance(exc, SlackApiError):
+        needed = exc.response.get("needed")
+        return f"SlackApiError {exc.response.status_code} {exc.response.get('error')}" + (f" (needed: {needed})" if needed else "")
+    if isinstance(exc, ResponseUrlError):
+        return f"ResponseUrlError {exc.status} {exc.error}"
+    return type(exc).__name__
+
+
+def _blocks_rejected(exc: BaseException) -> bool:
+    if isinstance(exc, SlackObjectFormationError):  # our blocks broke a limit slack_sdk checks
+        return True
+    if isinstance(exc, SlackApiError):
+        return exc.response.get("error") in BLOCK_ERRORS
+    return isinstance(exc, ResponseUrlError) and exc.error in BLOCK_ERRORS
+
+
+def default_retry_handlers() -> list[RetryHandler]:
+    """Retry what Slack did not receive or refused for now. Not 5xx: the message may have been
+    posted, and answering twice is worse than an apology."""
+    return [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3)]
+
+
+class ConversationLocks:
+    """One lock per conversation, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users <= 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+def _ack(ack: Ack) -> None:
+    """Acknowledge at once; the answer follows from a worker thread."""
+    ack()
+
+
+def _in_dm(event: Payload) -> bool:
+    return event.get("channel_type") == "im"
+
+
+class SlackBot:
+    """The mbcbot listeners for one session: translates events, renders replies.
+
+    Args:
+        session: the engine session (conversations, and the claims that deduplicate events).
+        settings: the deployment settings (audience per channel via ``channels``).
+        command: the slash command to answer.
+    """
+
+    def __init__(self, session: Session, settings: Settings, *, command: str = SLASH_COMMAND) -> None:
+        self.session = session
+        self.settings = settings
+        self.command = command
+        self.locks = ConversationLocks()
+        self.retry_handlers = default_retry_handlers()
+
+    def register(self, app: App) -> None:
+        """Add the listeners to a Bolt app: mentions, DMs, the slash command and our buttons only."""
+        app.event("app_mention")(ack=_ack, lazy=[self.on_mention])
+        app.event("message", matchers=[_in_dm])(ack=_ack, lazy=[self.on_direct_message])
+        app.command(self.command)(ack=_ack, lazy=[self.on_command])
+        app.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))(ack=_ack, lazy=[self.on_button])
+
+    # --- listeners (lazy: on a worker thread, after the ack) -------------------------------
+    def on_mention(self, body: Payload, context: BoltContext, client: WebClient) -> None:
+        event: Payload = body.get("event") or {}
+        where = mention_target(body, event) if from_person(event, context.bot_user_id) else None
+        if where is not None:
+            incoming = text_incoming(event, context.bot_user_id)
+            self._serve("mention", where, event_keys(body, event, where), incoming, client)
+
+    def on_direct_message(self, body: Payload, context: BoltContext, client: WebClient) -> None:
+        event: Payload = body.get("event") or {}
+        where = dm_target(body, event) if from_person(event, context.bot_user_id) else None
+        if where is not None:
+            incoming = text_incoming(event, context.bot_user_id)
+            self._serve("message", where, event_keys(body, event, where), incoming, client)
+
+    def on_command(self, command: Payload, client: WebClient) -> None:
+        where = command_target(command)
+        if where is not None:
+            self._serve("command", where, interaction_keys(command), command_incoming(command), client)
+
+    def on_button(self, body: Payload, client: WebClient) -> None:
+        where, payload = action_target(body), pressed_payload(body, ACTION_PREFIX)
+        if where is not None and payload is not None:
+            self._serve("button", where, interaction_keys(body), Incoming(payload=payload), client)
+
+    # --- the common path ---------------------------------------------------------------------
+    def _serve(self, label: str, where: Target, keys: Sequence[tuple[str, str]], incoming: Incoming,
+               client: WebClient) -> None:
+        """Order, deduplicate and guard one event; answer it, or apologise."""
+        api = self._with_retries(client)
+        with self.locks.hold(where.conversation_id):
+            if not self._claim(keys, where.conversation_id):
+                log.info("slack %s was already answered", label)
+                return
+            try:
+                incoming = replace(incoming, audience=self.settings.audience_for(where.channel))
+                replies = self.session.handle(where.conversation_id, incoming)
+                for message in render_replies(replies):
+                    self._post(api, where, message)
+            except Exception as exc:  # noqa: BLE001 - the bot must keep serving everyone
+                log.error("slack %s failed: %s", label, describe(exc))
+                self._apologise(api, where)
+
+    def _claim(self, keys: Sequence[tuple[str, str]], owner: str) -> bool:
+        store, now = self.session.store, self.session.clock()
+        try:
+            return all(store.claim(namespace, key, CLAIM_TTL_S, now, owner) for namespace, key in keys)
+        except Exception as exc:  # noqa: BLE001 - better answer twice than never
+            log.error("could not record a Slack event: %s", describe(exc))
+            return True
+
+    def _with_retries(self, client: WebClient) -> WebClient:
+        """The request's client with our retry handlers (a copy: a host app's client is left alone)."""
+        return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
+                         proxy=client.proxy, headers=client.headers, logger=client.logger,
+                         retry_handlers=self.retry_handlers)
+
+    # --- sending -------------------------------------------------------------------------------
+    def _post(self, api: WebClient, where: Target, message: SlackMessage) -> None:
+        """Post one message; if Slack rejects its blocks, post its text instead."""
+        try:
+            self._send(api, where, message.text, message.block_dicts())
+        except (SlackApiError, ResponseUrlError, SlackObjectFormationError) as exc:
+            if not _blocks_rejected(exc):
+                raise
+            log.warning("Slack rejected a message's blocks (%s); sending its text instead", describe(exc))
+            self._send(api, where, message.text, None)
+
+    def _send(self, api: WebClient, where: Target, text: str, blocks: list[dict[str, Any]] | None) -> None:
+        if where.response_url is not None:  # only the caller sees it
+            hook = WebhookClient(where.response_url, ssl=api.ssl, proxy=api.proxy, retry_handlers=self.retry_handlers)
+            response = hook.send(text=text, blocks=blocks, response_type="ephemeral", replace_original=False,
+                                 unfurl_links=False, unfurl_media=False)
+            if response.status_code != 200:
+                raise ResponseUrlError(response.status_code, (response.body or "")[:40])
+            return
+        api.chat_postMessage(channel=where.channel, thread_ts=where.thread_ts, text=text, blocks=blocks,
+                             unfurl_links=False, unfurl_media=False)
+
+    def _apologise(self, api: WebClient, where: Target) -> None:
+        try:
+            self._send(api, where, plain_message(STORE_APOLOGY).text, None)
+        except Exception as exc:  # noqa: BLE001 - nothing more we can do for this event
+            log.error("could not send the apology: %s", describe(exc))
+
+
+# --- building and running --------------------------------------------------------------------
+def register(app: App, session: Session, settings: Settings, *, command: str = SLASH_COMMAND) -> SlackBot:
+    """Add the mbcbot listeners to a Bolt App you already run (plugin mode).
+
+    They claim ``app_mention`` events, ``message`` events in DMs, the slash command and
+    buttons whose action id starts with ``mbcbot:``; your other listeners keep the rest.
+    Each acknowledges at once and answers on a worker thread (lazy listeners), in either
+    of Bolt's ``process_before_response`` modes.
+    """
+    bot = SlackBot(session, settings, command=command)
+    bot.register(app)
+    return bot
+
+
+def _on_error(error: Exception) -> None:
+    """Errors outside our listeners: the type only, never the request."""
+    log.error("slack error: %s", describe(error))
+
+
+def api_base_url(url: str | None) -> str:
+    """The Web API base URL (``https://slack.com/api/`` unless given), with its trailing slash."""
+    return (url or WebClient.BASE_URL).rstrip("/") + "/"
+
+
+def web_client(token: str, api_url: str | None = None) -> WebClient:
+    """A Web API client for the bot token; ``api_url`` for GovSlack (``https://slack-gov.com/api/``) or a test fake."""
+    return WebClient(token=token, base_url=api_base_url(api_url), retry_handlers=default_retry_handlers())
+
+
+def build_app(session: Session, settings: Settings, client: WebClient, *, signing_secret: str | None = None,
+              executor: Executor | None = None, command: str = SLASH_COMMAND) -> App:
+    """A Bolt App serving mbcbot (calls ``auth.test`` on the client at once, as Bolt does).
+
+    Args:
+        client: the Web API client (see :func:`web_client`).
+        signing_secret: verifies HTTP requests; not needed in Socket Mode.
+        executor: runs the answers (lazy listeners); a pool of ``WORKERS`` threads by default.
+    """
+    quiet_library_logs()
+    app = App(client=client, signing_secret=signing_secret or "", process_before_response=True,
+              listener_executor=executor or ThreadPoolExecutor(WORKERS, thread_name_prefix="mbcbot-slack"),
+              logger=BOLT_LOG, name=BOLT_LOG.name)
+    register(app, session, settings, command=command)
+    app.error(_on_error)
+    return app
+
+
+def http_server(app: App, host: str, port: int, path: str = EVENTS_PATH) -> Any:
+    """The Events API endpoint on waitress (a production WSGI server); ``port=0`` picks a free one."""
+    return waitress.create_server(SlackRequestHandler(app, path), host=host, port=port, threads=HTTP_THREADS,
+                                  ident="mbcbot", clear_untrusted_proxy_headers=True)
+
+
+def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
+    """A Socket Mode connection for the app, its address already fetched (so a bad token is one clear error).
+
+    Raises:
+        ConfigError: Slack did not accept the app-level token.
+    """
+    handler = SocketModeHandler(app, app_token, logger=BOLT_LOG)
+    try:
+        handler.client.wss_uri = app.client.apps_connections_open(app_token=app_token)["url"]
+    except SlackApiError as exc:
+        raise ConfigError(f"SLACK_APP_TOKEN was not accepted by Slack ({exc.response.get('error')})") from exc
+    return handler
+
+
+@dataclass(frozen=True)
+class SlackEnv:
+    """What ``mbcbot slack`` reads from the environment (tokens never come from files)."""
+
+    bot_token: str
+    app_token: str | None
+    signing_secret: str | None
+    api_url: str | None
+
+
+def read_env(env: Mapping[str, str], http: bool) -> SlackEnv:
+    """Raises: ConfigError: one line naming the variable at fault."""
+    bot = env.get("SLACK_BOT_TOKEN", "").strip()
+    if not bot:
+        raise ConfigError("SLACK_BOT_TOKEN is not set (the app's Bot User OAuth Token, xoxb-..., from OAuth & Permissions)")
+    if not bot.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be the bot token, which starts with xoxb-")
+    api_url = env.get("SLACK_API_URL", "").strip() or None
+    if http:
+        secret = env.get("SLACK_SIGNING_SECRET", "").strip()
+        if not secret:
+            raise ConfigError("SLACK_SIGNING_SECRET is not set (Basic Information > App Credentials; --http needs it)")
+        return SlackEnv(bot, None, secret, api_url)
+    app_token = env.get("SLACK_APP_TOKEN", "").strip()
+    if not app_token:
+        raise ConfigError("SLACK_APP_TOKEN is not set (an app-level token, xapp-..., with connections:write, "
+                          "for Socket Mode; or run with --http)")
+    if not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token, which starts with xapp-")
+    return SlackEnv(bot, app_token, None, api_url)
+
+
+def check_token(client: WebClient) -> None:
+    """Fail fast, in one line, on a token Slack refuses or a Web API we cannot reach.
+
+    Raises:
+        ConfigError: what is wrong.
+    """
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        raise ConfigError(f"SLACK_BOT_TOKEN was not accepted by Slack ({exc.response.get('error')})") from exc
+    except (URLError, OSError) as exc:
+        raise ConfigError(f"cannot reach the Slack Web API at {client.base_url} ({type(exc).__name__})") from exc
+
+
+def quiet_library_logs() -> None:
+    """slack_sdk logs request bodies (message text) at DEBUG, Bolt logs request bodies when a
+    signature is wrong: keep both at INFO or above, whatever MBCBOT_LOG_LEVEL says."""
+    level = max(logging.INFO, logging.getLogger().getEffectiveLevel())
+    for name in ("slack_sdk", "slack_bolt", BOLT_LOG.name, "waitress"):
+        logging.getLogger(name).setLevel(level)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None) -> int:
+    """Run the bot until interrupted (SIGINT or SIGTERM): Socket Mode, or the Events API with ``args.http``.
+
+    In-flight answers are finished before it returns.
+
+    Raises:
+        ConfigError: a missing or invalid setting (one line).
+    """
+    env = os.environ if env is None else env
+    config = read_env(env, bool(args.http))
+    quiet_library_logs()
+    client = web_client(config.bot_token, config.api_url)
+    check_token(client)
+    session = build_session(settings)
+    executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="mbcbot-slack")
+    app = build_app(session, settings, client, signing_secret=config.signing_secret, executor=executor)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if args.http:
+            server = http_server(app, args.listen, args.port, args.path)
+            log.info("listening for Slack requests on port %s, path %s", server.effective_port, args.path)
+            server.run()  # until interrupted (waitress stops on KeyboardInterrupt)
+            server.close()
+        else:
+            assert config.app_token is not None
+            handler = socket_mode_handler(app, config.app_token)
+            try:
+                handler.connect()
+            except OSError as exc:
+                raise ConfigError(f"cannot open the Socket Mode connection to Slack ({type(exc).__name__})") from exc
+            log.info("connected to Slack (Socket Mode)")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                handler.close()
+    finally:
+        executor.shutdown(wait=True)
+        session.store.close()
+    return 0

@@ -1,0 +1,197 @@
+"""Slack events as engine input: who is talking, in which conversation, saying what.
+
+Bolt hands listeners plain dicts, so this module needs no SDK. Conversations are:
+
+- a thread in a channel, ``slack:<team>:<channel>:<thread ts>``: the mention that starts
+  it and every later mention in the same thread (the bot only reads messages that
+  mention it, never the rest of a channel);
+- a direct message with the bot, ``slack:<team>:<dm channel>``;
+- ``/mbc`` in a channel, ``slack:<team>:<channel>:user:<user>``: answers only the caller
+  sees, so nobody else's thread is involved.
+
+Slack sends message text already escaped (``&amp;``, ``&lt;``, ``&gt;``) with mentions,
+channel names and links as ``<...>`` tokens. The engine gets readable text instead:
+the bot's own mention removed, the tokens turned into words, the escapes undone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dialogue.replies import Incoming
+
+#: Claim namespaces (see :meth:`dialogue.stores.ConversationStore.claim`).
+EVENT_NAMESPACE = "slack-event"  # an Events API event_id
+MESSAGE_NAMESPACE = "slack-message"  # one user message, whatever events announce it
+INTERACTION_NAMESPACE = "slack-interaction"  # a slash command or a button press (trigger_id)
+
+Payload = Mapping[str, Any]
+
+_TOKEN = re.compile(r"<([^<>]*)>")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where an event came from and where its answers go."""
+
+    team: str
+    channel: str
+    conversation_id: str
+    thread_ts: str | None = None  # answer in this thread; None: at the top level (DMs)
+    response_url: str | None = None  # answer only the caller, through this URL (ephemeral)
+
+    @property
+    def ephemeral(self) -> bool:
+        return self.response_url is not None
+
+
+def is_dm(channel: str, channel_type: str | None = None) -> bool:
+    """A direct message with the bot (Slack's DM channel ids start with D)."""
+    return channel_type == "im" or channel.startswith("D")
+
+
+def thread_id(team: str, channel: str, thread_ts: str) -> str:
+    return f"slack:{team}:{channel}:{thread_ts}"
+
+
+def dm_id(team: str, channel: str) -> str:
+    return f"slack:{team}:{channel}"
+
+
+def command_id(team: str, channel: str, user: str) -> str:
+    return f"slack:{team}:{channel}:user:{user}"
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def team_of(body: Payload, event: Payload | None = None) -> str:
+    """The workspace: ``team_id`` of an event or command, ``team.id`` of an interaction."""
+    team = body.get("team")
+    return (_str(body.get("team_id")) or (_str(team.get("id")) if isinstance(team, Mapping) else "")
+            or _str((event or {}).get("team")))
+
+
+def from_person(event: Payload, bot_user_id: str | None) -> bool:
+    """A new message typed by a person: not the bot itself, not another bot (two bots must not
+    talk each other into a loop), not an edit, deletion, join, file share or other subtype."""
+    return (
+        not event.get("subtype")
+        and not event.get("bot_id")
+        and not event.get("hidden")
+        and bool(_str(event.get("user")))
+        and event.get("user") != bot_user_id
+        and bool(_str(event.get("channel")))
+        and bool(_str(event.get("ts")))
+    )
+
+
+def mention_target(body: Payload, event: Payload) -> Target | None:
+    """A mention answers in its thread (a new one on the mentioning message); in a DM, in the DM."""
+    channel, team = _str(event.get("channel")), team_of(body, event)
+    if not channel:
+        return None
+    if is_dm(channel, _str(event.get("channel_type")) or None):
+        return dm_target(body, event)
+    root = _str(event.get("thread_ts")) or _str(event.get("ts"))
+    return Target(team, channel, thread_id(team, channel, root), thread_ts=root)
+
+
+def dm_target(body: Payload, event: Payload) -> Target | None:
+    """The whole DM is one conversation; a message written in a thread of it is answered there."""
+    channel, team = _str(event.get("channel")), team_of(body, event)
+    if not channel:
+        return None
+    return Target(team, channel, dm_id(team, channel), thread_ts=_str(event.get("thread_ts")) or None)
+
+
+def command_target(command: Payload) -> Target | None:
+    """``/mbc``: one conversation per person and channel, answered through the response URL."""
+    channel, user, url = (_str(command.get(k)) for k in ("channel_id", "user_id", "response_url"))
+    if not (channel and user and url):
+        return None
+    team = team_of(command)
+    return Target(team, channel, command_id(team, channel, user), response_url=url)
+
+
+def action_target(body: Payload) -> Target | None:
+    """A button press continues the conversation of the message that carries the button."""
+    container: Payload = body.get("container") or {}
+    channel_info: Payload = body.get("channel") or {}
+    user_info: Payload = body.get("user") or {}
+    channel = _str(channel_info.get("id")) or _str(container.get("channel_id"))
+    team = team_of(body) or _str(user_info.get("team_id"))
+    if not channel:
+        return None  # not from a message (e.g. a Home tab): nothing of ours
+    if container.get("is_ephemeral"):  # our answers to /mbc: only the presser sees them
+        url, user = _str(body.get("response_url")), _str(user_info.get("id"))
+        if not (url and user):
+            return None
+        return Target(team, channel, command_id(team, channel, user), response_url=url)
+    message: Payload = body.get("message") or {}
+    thread = _str(message.get("thread_ts")) or _str(container.get("thread_ts")) or None
+    if is_dm(channel):
+        return Target(team, channel, dm_id(team, channel), thread_ts=thread)
+    root = thread or _str(message.get("ts")) or _str(container.get("message_ts"))
+    if not root:
+        return None
+    return Target(team, channel, thread_id(team, channel, root), thread_ts=root)
+
+
+def event_keys(body: Payload, event: Payload, target: Target) -> tuple[tuple[str, str], ...]:
+    """What a message is claimed under: its event id (Slack retries redeliver it) and the
+    message itself (Slack can announce one message in two events, with two ids)."""
+    keys = []
+    if _str(body.get("event_id")):
+        keys.append((EVENT_NAMESPACE, str(body["event_id"])))
+    keys.append((MESSAGE_NAMESPACE, f"{target.team}:{target.channel}:{event.get('ts')}"))
+    return tuple(keys)
+
+
+def interaction_keys(payload: Payload) -> tuple[tuple[str, str], ...]:
+    trigger = _str(payload.get("trigger_id"))
+    return ((INTERACTION_NAMESPACE, trigger),) if trigger else ()
+
+
+def _token_words(match: re.Match[str], bot_user_id: str | None) -> str:
+    """One ``<...>`` token as the words a reader sees."""
+    inner = match.group(1)
+    target, _, label = inner.partition("|")
+    if target.startswith("@"):
+        return "" if bot_user_id and target[1:] == bot_user_id else "@someone"
+    if target.startswith("#"):
+        return f"#{label}" if label else "#channel"
+    if target.startswith("!"):
+        name = target[1:].split("^")[0]
+        return label or f"@{name}"
+    return label or target  # a link
+
+
+def clean_text(text: str, bot_user_id: str | None) -> str:
+    """Slack's message text as the engine should read it (see the module docstring)."""
+    words = _TOKEN.sub(lambda m: _token_words(m, bot_user_id), text)
+    words = words.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return " ".join(words.split())
+
+
+def text_incoming(event: Payload, bot_user_id: str | None) -> Incoming:
+    """A message or mention for the engine (which cleans and limits text itself)."""
+    return Incoming(text=clean_text(_str(event.get("text")), bot_user_id))
+
+
+def command_incoming(command: Payload) -> Incoming:
+    """``/mbc QUESTION``; a bare ``/mbc`` asks for help."""
+    text = clean_text(_str(command.get("text")), None)
+    return Incoming(text=text or "help")
+
+
+def pressed_payload(body: Payload, prefix: str) -> str | None:
+    """The engine payload of the first of our buttons in a ``block_actions`` payload."""
+    for action in body.get("actions") or ():
+        if isinstance(action, Mapping) and _str(action.get("action_id")).startswith(prefix) and _str(action.get("value")):
+            return str(action["value"])
+    return None
