@@ -2,7 +2,7 @@
 
 Commands: ``chat`` (console), ``ask`` (one question, or one per line of standard input;
 ``--json`` for tools), ``validate`` (check knowledge), ``test`` (run conversation
-scripts), ``telegram`` (the Telegram bot; needs the ``telegram`` extra), ``slack`` (the
+scripts), ``report unanswered`` (questions the bot could not answer), ``telegram`` (the Telegram bot; needs the ``telegram`` extra), ``slack`` (the
 Slack bot; needs the ``slack`` extra). Errors are one clear line and a non-zero exit status.
 """
 
@@ -13,7 +13,9 @@ import getpass
 import json
 import logging
 import sys
+import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from dialogue.config import Settings
@@ -23,8 +25,8 @@ from dialogue.errors import ConfigError, DialogueError, KnowledgeError, Problem
 from dialogue.loader import load_knowledge, stale_reviews
 from dialogue.model import Knowledge
 from dialogue.replies import Incoming, Reply, ReplyKind, headline_kind, source_dict
-from dialogue.runtime import build_engine, build_session
-from dialogue.session import Session
+from dialogue.runtime import build_engine, build_session, install_reload_signal
+from dialogue.session import ReloadResult, Session
 from dialogue.stores import MemoryStore
 
 from . import console
@@ -67,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
                              help="print a reviews: block approving topics as they are now (for a deployment's folder)")
     approve.add_argument("topics", nargs="+", metavar="TOPIC", help="topic ids (or 'all')")
     approve.add_argument("--by", required=True, help="who reviewed, e.g. 'Dr A. Smith, medical oncologist'")
+
+    report = sub.add_parser("report", parents=[common], help="reports for the knowledge authors ('mbcbot report unanswered')")
+    report.add_argument("what", choices=("unanswered",),
+                        help="unanswered: the most frequent questions that got a fallback or a clarifying question "
+                             "(needs record_unanswered: true)")
+    report.add_argument("--limit", type=int, default=20, help="how many questions to show (default 20)")
+    report.add_argument("--days", type=float, help="only questions asked in the last DAYS days")
+    report.add_argument("--path", metavar="FILE", help="the record's SQLite file (default: unanswered_path, "
+                                                       "or unanswered.db next to the store)")
 
     test = sub.add_parser("test", parents=[common], help="run scripted conversation tests")
     test.add_argument("paths", nargs="*", help="script files or folders (default: tests/conversations)")
@@ -145,8 +156,18 @@ def cmd_chat(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _configure_logging(settings)
     session = build_session(settings)
+    install_reload_signal(session, settings.knowledge, on_done=_report_reload)
     conversation = args.conversation or f"console:{_user()}"
     return console.chat(session, conversation, settings.audience)
+
+
+def _report_reload(result: ReloadResult) -> None:
+    """After a SIGHUP in the console: one line on standard error (the problems themselves are logged as errors)."""
+    if result.ok:
+        print("mbcbot: knowledge reloaded", file=sys.stderr, flush=True)
+        return
+    print(f"mbcbot: knowledge reload rejected ({len(result.problems)} problem(s)); still using the previous knowledge",
+          file=sys.stderr, flush=True)
 
 
 def _user() -> str:
@@ -263,6 +284,26 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_OK if failed == 0 else EXIT_FAIL
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from dialogue.unanswered import UnansweredLog, default_unanswered_path
+
+    settings = _settings(args)
+    path = Path(args.path or settings.unanswered_path or default_unanswered_path(settings.store))
+    if not path.exists():
+        raise CliError(f"no record of unanswered questions at {path} (set record_unanswered: true to keep one)")
+    if args.limit < 1:
+        raise CliError("--limit must be 1 or more")
+    since = time.time() - args.days * 86400.0 if args.days is not None else None
+    rows = UnansweredLog(path).top(args.limit, since)
+    if not rows:
+        print("no unanswered questions recorded")
+        return EXIT_OK
+    print(f"{'times':>5}  {'got':<17}  question")
+    for row in rows:
+        print(f"{row.count:>5}  {'+'.join(row.kinds):<17}  {row.text}")
+    return EXIT_OK
+
+
 def cmd_approve(args: argparse.Namespace) -> int:
     knowledge = _knowledge(_settings(args))
     ids = list(knowledge.topics) if args.topics == ["all"] else args.topics
@@ -316,6 +357,7 @@ def cmd_slack(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"chat": cmd_chat, "ask": cmd_ask, "validate": cmd_validate, "test": cmd_test, "approve": cmd_approve,
+            "report": cmd_report,
             "telegram": cmd_telegram, "slack": cmd_slack}
 
 

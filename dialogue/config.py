@@ -18,6 +18,11 @@ max_message_chars          MBCBOT_MAX_MESSAGE_CHARS         2000
 preview                    MBCBOT_PREVIEW                   false
 log_level                  MBCBOT_LOG_LEVEL                 WARNING
 log_format                 MBCBOT_LOG_FORMAT                text
+rate_limit_per_minute      MBCBOT_RATE_LIMIT_PER_MINUTE     20 (turns per conversation and process; 0: off)
+metrics_port               MBCBOT_METRICS_PORT              0 (off; Prometheus metrics on this port)
+metrics_listen             MBCBOT_METRICS_LISTEN            127.0.0.1
+record_unanswered          MBCBOT_RECORD_UNANSWERED         false
+unanswered_path            MBCBOT_UNANSWERED_PATH           unanswered.db next to the SQLite store
 =========================  ===============================  =========================
 """
 
@@ -51,6 +56,11 @@ class Settings:
     preview: bool = False
     log_level: str = "WARNING"
     log_format: str = "text"
+    rate_limit_per_minute: int = 20
+    metrics_port: int = 0
+    metrics_listen: str = "127.0.0.1"
+    record_unanswered: bool = False
+    unanswered_path: str = ""
 
     def audience_for(self, channel: str | None) -> str:
         """The audience of a channel (or the deployment default)."""
@@ -167,4 +177,8 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("max_message_chars must be between 1 and 100000")
     if settings.log_format not in ("text", "json"):
         raise ConfigError("log_format must be text or json")
+    if settings.rate_limit_per_minute < 0:
+        raise ConfigError("rate_limit_per_minute must be 0 (no limit) or more")
+    if not 0 <= settings.metrics_port <= 65535:
+        raise ConfigError("metrics_port must be between 1 and 65535 (0: no metrics)")
     return settings

@@ -90,11 +90,30 @@ class Engine:
             turn.press(sanitize(incoming.payload)[:200])
         else:
             turn.message(sanitize(incoming.text or ""))
-        return Turn(new, turn.finish())
+        return Turn(new, turn.finish(), turn.unanswered)
 
     def forget_reply(self, audience: str) -> Reply:
         """What the bot says after a conversation was deleted on request."""
-        return Reply(ReplyKind.FALLBACK, self.k.messages["forgotten"].render(audience, self.context({}, audience)))
+        return self.notice("forgotten", audience)
+
+    def notice(self, name: str, audience: str) -> Reply:
+        """A fixed message of the knowledge (``messages.NAME``) as a fallback reply, outside any conversation."""
+        return Reply(ReplyKind.FALLBACK, self.k.messages[name].render(audience, self.context({}, audience)))
+
+    def urgent_replies(self, incoming: Incoming, audience: str | None = None) -> list[Reply]:
+        """Only the safety check of a turn: the urgent replies a message calls for (no state, no matching).
+
+        Used when a turn is not processed (rate limit) so that an emergency still gets its reply.
+        """
+        if incoming.payload is not None or not incoming.text:
+            return []
+        audience = audience if audience in ("clinician", "patient") else self.options.audience
+        text = sanitize(incoming.text)
+        if not text.strip():
+            return []
+        safety = check(self.k, fold(text[:SAFETY_SCAN_CHARS]), self.locale)
+        ctx = self.context({}, audience)
+        return [Reply(ReplyKind.URGENT, f.reply.render(audience, ctx), sources=f.sources) for f in safety.urgent[:2]]
 
     # --- helpers shared with the turn builder ---------------------------------------------
     def context(self, slots: dict[str, str], audience: str) -> dict[str, Any]:
@@ -116,6 +135,7 @@ class _TurnBuilder:
         self.replies: list[Reply] = []
         self.disclaimer_done = False
         self.offer_consent = False  # a greeting before consent shows the consent prompt
+        self.unanswered: str | None = None  # "fallback" or "clarify" (see Turn.unanswered)
 
     # --- output ------------------------------------------------------------------------
     @property
@@ -423,17 +443,20 @@ class _TurnBuilder:
             close = [c for c in close if self._servable(self.k.topics[c.topic])]
             if len(close) >= 2:
                 self.s.pending = {"kind": "choose", "candidates": [c.topic for c in close]}
+                self.unanswered = "clarify"
                 buttons = tuple(Button(_short(self.k.topics[c.topic].title), f"t:{c.topic}") for c in close)
                 self.say("clarify_topic", ReplyKind.CLARIFY, buttons + (Button("Something else", "m:"),))
                 return
             if close:
                 title = self.k.topics[close[0].topic].title
                 buttons = (Button(_short(title), f"t:{close[0].topic}"), Button("Something else", "m:"))
+                self.unanswered = "clarify"
                 self.say("confirm_topic", ReplyKind.CLARIFY, buttons, title=title)
                 return
         if safety.about:
             self._advice_only(safety)
             return
+        self.unanswered = "fallback"
         self.say("fallback", buttons=self._family_buttons())
 
     def _advice_only(self, safety: SafetyCheck) -> None:

@@ -58,7 +58,7 @@ REQUIRED_MESSAGES = (
     "fallback", "empty", "too_long", "unknown_button", "stale_button", "reset_done", "greeting",
     "thanks", "help", "menu", "menu_family", "clarify_topic", "confirm_topic", "not_understood",
     "consent_needed", "consent_thanks", "not_approved", "unapproved_banner", "patient_nudge",
-    "refusal_general_info", "reviewed_line", "forgotten",
+    "refusal_general_info", "reviewed_line", "forgotten", "rate_limited",
 )
 REQUIRED_COMMANDS = ("reset", "help", "greeting", "thanks", "menu")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

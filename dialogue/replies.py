@@ -96,7 +96,12 @@ def headline_kind(replies: list[Reply]) -> ReplyKind:
 
 @dataclass(slots=True)
 class Turn:
-    """The result of one step: the new state and the replies, in order."""
+    """The result of one step: the new state and the replies, in order.
+
+    ``unanswered`` is ``"fallback"`` when the bot had no topic for a typed question, or
+    ``"clarify"`` when it had to ask which topic was meant; else ``None``.
+    """
 
     state: Any
     replies: list[Reply] = field(default_factory=list)
+    unanswered: str | None = None

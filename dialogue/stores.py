@@ -266,10 +266,11 @@ def default_sqlite_path() -> Path:
 
 
 def open_store(url: str | None, retention_s: float = DEFAULT_RETENTION_S) -> ConversationStore:
-    """Open a store from a URL: ``memory``, ``sqlite`` (default file), ``sqlite:///PATH``.
+    """Open a store from a URL: ``memory``, ``sqlite`` (default file), ``sqlite:///PATH``,
+    ``redis://host:6379/0`` or ``rediss://...`` (needs the ``redis`` extra).
 
     Raises:
-        ConfigError: the URL names no known store.
+        ConfigError: the URL names no known store, or redis-py is not installed.
         StoreError: the store cannot be opened.
     """
     url = (url or "sqlite").strip()
@@ -281,4 +282,14 @@ def open_store(url: str | None, retention_s: float = DEFAULT_RETENTION_S) -> Con
         return SQLiteStore(url[len("sqlite://"):], retention_s)
     if url.startswith("sqlite:"):  # sqlite:relative/path.db
         return SQLiteStore(url[len("sqlite:"):], retention_s)
-    raise ConfigError(f"MBCBOT_STORE: unknown store '{url}' (use memory, sqlite or sqlite:///path/to/file.db)")
+    if url.startswith(("redis://", "rediss://")):
+        try:
+            from .stores_redis import RedisStore
+        except ImportError as exc:
+            raise ConfigError(
+                f"MBCBOT_STORE: a Redis store needs redis-py: pip install 'mbcbot[redis]' ({exc})"
+            ) from exc
+        return RedisStore(url, retention_s)
+    raise ConfigError(
+        f"MBCBOT_STORE: unknown store '{url}' (use memory, sqlite, sqlite:///path/to/file.db or redis://host:6379/0)"
+    )

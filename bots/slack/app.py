@@ -42,7 +42,7 @@ from slack_sdk.webhook import WebhookClient
 from dialogue.config import Settings
 from dialogue.errors import ConfigError
 from dialogue.replies import Incoming
-from dialogue.runtime import build_session
+from dialogue.runtime import build_session, install_reload_signal
 from dialogue.session import STORE_APOLOGY, Session
 
 from .inbound import (
@@ -405,6 +405,7 @@ def main(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | 
     client = web_client(config.bot_token, config.api_url)
     check_token(client)
     session = build_session(settings)
+    install_reload_signal(session, settings.knowledge)  # SIGHUP: reload the knowledge, keep it if broken
     executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="mbcbot-slack")
     app = build_app(session, settings, client, signing_secret=config.signing_secret, executor=executor)
     if threading.current_thread() is threading.main_thread():

@@ -40,7 +40,7 @@ from telegram.ext import (
 from dialogue.config import Settings
 from dialogue.errors import ConfigError
 from dialogue.replies import Button, Incoming, Reply
-from dialogue.runtime import build_session
+from dialogue.runtime import build_session, install_reload_signal
 from dialogue.session import STORE_APOLOGY, Session
 
 from .flood import Admission, ChatRateLimiter, FloodGate
@@ -394,6 +394,7 @@ def main(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | 
     os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter as a timedelta, without deprecation warnings
     quiet_library_logs()
     session = build_session(settings)
+    install_reload_signal(session, settings.knowledge)  # SIGHUP: reload the knowledge, keep it if broken
     application = build_application(session, settings, config.token, config.api_url)
     if args.webhook:
         application.run_webhook(

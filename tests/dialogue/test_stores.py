@@ -148,3 +148,42 @@ def test_logs_of_a_conversation_hold_no_message_text_or_slots(knowledge, caplog)
     assert caplog.records
     for fragment in ["Jane", "ER+", "postmenopausal", "fever", "letrozole", "positive"]:
         assert fragment not in logged
+
+
+class FullDiskStore(SQLiteStore):
+    """SQLite as on a full disk: no page may be added past the current size."""
+
+    full = False
+
+    def _db(self):  # noqa: ANN202
+        db = super()._db()
+        if self.full:
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            db.execute(f"PRAGMA max_page_count = {pages}")
+        else:
+            db.execute("PRAGMA max_page_count = 1073741823")
+        return db
+
+
+def test_a_full_disk_gets_an_apology_and_keeps_the_conversation_intact(tmp_path: Path, knowledge) -> None:
+    import time
+
+    store = FullDiskStore(tmp_path / "c.db")
+    session = Session(Engine(knowledge, EngineOptions(audience="patient", consent_required=True)), store)
+    session.handle("k", Incoming(text="hello"))
+    before = store.load("k", time.time()).to_dict()
+    store.full = True
+    # New conversations that each keep a long question (asked before consent) fill the pages.
+    apologies = 0
+    for i in range(60):
+        replies = session.handle(f"new-{i}", Incoming(text="what are the side effects " + "y" * 1900))
+        apologies += "try again" in replies[-1].text
+        if apologies:
+            break
+    assert apologies, "the store never reported a full disk"
+    urgent = session.handle("new-urgent", Incoming(text="I have a fever of 39"))
+    assert urgent[0].kind is ReplyKind.URGENT
+    assert store.load("k", time.time()).to_dict() == before
+    store.full = False
+    session.handle("k", Incoming(text="I understand"))
+    assert store.load("k", time.time()).turn == before["turn"] + 1
