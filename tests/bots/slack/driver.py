@@ -18,7 +18,6 @@ import re
 from contextlib import ExitStack
 from dataclasses import replace
 from functools import partial
-from typing import Any
 
 from dialogue.config import Settings
 from dialogue.convtest import Driver
@@ -26,27 +25,14 @@ from dialogue.engine import Engine, EngineOptions
 from dialogue.markup import to_plain
 from dialogue.model import Knowledge
 from dialogue.replies import Button, Incoming, Reply
-from dialogue.session import Session
 from dialogue.stores import MemoryStore
 
+from ..adapter_support import RecordingSession
 from . import payloads
 from .conftest import Harness, posted, running
 from .fake_slack import Call, FakeSlack, visible_text
 
 _BLOCK_ID = re.compile(r"mbc-(\d+)-(body|note|src|act)-\d+")
-
-
-class RecordingSession(Session):
-    """A session that keeps the replies of every turn (the engine's side of the comparison)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.turns: list[list[Reply]] = []
-
-    def handle(self, conversation_id: str, incoming: Incoming) -> list[Reply]:
-        replies = super().handle(conversation_id, incoming)
-        self.turns.append(replies)
-        return replies
 
 
 class SlackDriverFactory:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from dialogue.convtest import DriverFactory, Script, engine_driver_factory, load_scripts, run_script
+from dialogue.convtest import DriverFactory, Script, engine_driver_factory, run_script
 from dialogue.model import Knowledge
 
+from ..adapter_support import adapter_scripts, script_id
 from .driver import SlackDriverFactory
 
-CONVERSATIONS = Path(__file__).resolve().parents[2] / "conversations"
-#: Red flags, refusals and the consent step, and the treatment scripts (button presses, long answers).
-FILES = ["safety.yaml", "refusals_and_scope.yaml", "topics_treatment.yaml"]
-SCRIPTS = load_scripts([CONVERSATIONS / name for name in FILES if (CONVERSATIONS / name).exists()])
+SCRIPTS = adapter_scripts()
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +27,7 @@ def slack_factory(bundled: Knowledge) -> Iterator[SlackDriverFactory]:
     factory.close()
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[f"{Path(s.file).stem}:{s.name}" for s in SCRIPTS])
+@pytest.mark.parametrize("script", SCRIPTS, ids=[script_id(s) for s in SCRIPTS])
 def test_script_through_slack(script: Script, engine_factory: DriverFactory, slack_factory: SlackDriverFactory) -> None:
     assert run_script(script, engine_factory).passed  # the same script through the engine alone
     slack_factory.mismatches.clear()

@@ -19,6 +19,7 @@ from dialogue.session import STORE_APOLOGY
 from dialogue.stores import SQLiteStore
 from tests.conftest import CORE, FIXTURES
 
+from ..adapter_support import long_topic_yaml
 from . import payloads
 from .conftest import make_session, make_settings, posted, running, shown
 from .fake_slack import FakeSlack, visible_text
@@ -28,27 +29,7 @@ CLINICIAN_DISCLAIMER = "does not replace clinical judgement"
 PAD = "This sentence pads the paragraph to a realistic length for testing purposes. " * 6
 #: About 14,000 characters in 28 paragraphs, full of characters that are special in mrkdwn.
 LONG_ANSWER = "\n\n".join(f"**Part {n}** of the handbook: a < b & c > d, <!channel> <@U0X> *x* ({n}). {PAD}" for n in range(1, 29))
-LONG_TOPIC = f"""
-sources:
-  - id: zz_handbook
-    title: "Handbook <draft> & notes"
-    publisher: "Test & Co"
-    year: 2025
-    url: "https://example.org/handbook?part=1&lang=en"
-    kind: guideline
-topics:
-  - id: zz_long_handbook
-    title: "The zebrafish handbook"
-    family: support
-    examples: [zebrafish handbook, show me the zebrafish handbook, the long zebrafish guide,
-               zebrafish handbook please, what does the zebrafish handbook say]
-    related: [fx_cdk_side_effects]
-    sources: [zz_handbook]
-    review: {{status: approved, reviewed_on: 2026-01-15, reviewed_by: "test reviewer"}}
-    answer:
-      clinician: {json.dumps(LONG_ANSWER)}
-      patient: "Short."
-"""
+LONG_TOPIC = long_topic_yaml(LONG_ANSWER, "clinician")
 
 
 def with_long_topic(overlay: Path) -> Knowledge:

@@ -29,27 +29,14 @@ from dialogue.engine import Engine, EngineOptions
 from dialogue.markup import to_plain
 from dialogue.model import Knowledge
 from dialogue.replies import Button, Incoming, Reply
-from dialogue.session import Session
 from dialogue.stores import MemoryStore
 
+from ..adapter_support import RecordingSession
 from .conftest import Harness, delivered, running
 from .fake_bot_api import Call, FakeBotAPI, visible_text
 from .updates import BOT_ID, callback_update, text_update
 
 T = TypeVar("T")
-
-
-class RecordingSession(Session):
-    """A session that keeps the replies of every turn (the engine's side of the comparison)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.turns: list[list[Reply]] = []
-
-    def handle(self, conversation_id: str, incoming: Incoming) -> list[Reply]:
-        replies = super().handle(conversation_id, incoming)
-        self.turns.append(replies)
-        return replies
 
 
 class TelegramDriverFactory:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from dialogue.session import STORE_APOLOGY
 from dialogue.stores import SQLiteStore
 from tests.conftest import CORE, FIXTURES
 
+from ..adapter_support import long_topic_yaml
 from .conftest import Harness, delivered, make_session, make_settings, running, texts
 from .fake_bot_api import FakeBotAPI, check_html
 from .updates import (
@@ -39,27 +39,7 @@ PAD = "This sentence pads the paragraph to a realistic length for testing. " * 6
 LONG_ANSWER = "\n\n".join(
     f'**Part {n}** of the handbook: a < b & c > d, "quoted" <script>x({n})</script>. {PAD}' for n in range(1, 11)
 )
-LONG_TOPIC = f"""
-sources:
-  - id: zz_handbook
-    title: "Handbook <draft> & notes"
-    publisher: "Test & Co"
-    year: 2025
-    url: "https://example.org/handbook?part=1&lang=en"
-    kind: guideline
-topics:
-  - id: zz_long_handbook
-    title: "The zebrafish handbook"
-    family: support
-    examples: [zebrafish handbook, show me the zebrafish handbook, the long zebrafish guide,
-               zebrafish handbook please, what does the zebrafish handbook say]
-    related: [fx_cdk_side_effects]
-    sources: [zz_handbook]
-    review: {{status: approved, reviewed_on: 2026-01-15, reviewed_by: "test reviewer"}}
-    answer:
-      clinician: "Short."
-      patient: {json.dumps(LONG_ANSWER)}
-"""
+LONG_TOPIC = long_topic_yaml(LONG_ANSWER, "patient")
 
 
 def with_long_topic(overlay: Path) -> Knowledge:
