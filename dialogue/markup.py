@@ -13,7 +13,7 @@ plain text with :func:`render`, escaping text for their platform.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -98,16 +98,21 @@ def split_paragraphs(text: str, limit: int) -> list[str]:
 
     A single paragraph longer than the limit is cut at line, then word boundaries.
     """
+    return _pack((part for para in text.split("\n\n") for part in _fit(para, limit)), "\n\n", limit)
+
+
+def _pack(parts: Iterable[str], separator: str, limit: int) -> list[str]:
+    """Join consecutive parts (each within the limit) into as few pieces as fit."""
     pieces: list[str] = []
     current = ""
-    for para in text.split("\n\n"):
-        for part in _fit(para, limit):
-            candidate = f"{current}\n\n{part}" if current else part
-            if len(candidate) <= limit:
-                current = candidate
-            else:
+    for part in parts:
+        candidate = f"{current}{separator}{part}" if current else part
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            if current:
                 pieces.append(current)
-                current = part
+            current = part
     if current:
         pieces.append(current)
     return pieces
@@ -117,16 +122,7 @@ def _fit(para: str, limit: int) -> list[str]:
     if len(para) <= limit:
         return [para]
     if "\n" in para:  # a bullet list: keep whole lines (bullets) together where they fit
-        out, current = [], ""
-        for line in para.split("\n"):
-            for piece in _fit(line, limit):
-                candidate = f"{current}\n{piece}" if current else piece
-                if len(candidate) <= limit:
-                    current = candidate
-                else:
-                    out.append(current)
-                    current = piece
-        return out + ([current] if current else [])
+        return _pack((piece for line in para.split("\n") for piece in _fit(line, limit)), "\n", limit)
     out, current = [], ""
     for word in re.split(r"(?<=\s)", para):
         while len(word) > limit:  # one enormous "word"
