@@ -9,16 +9,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from .markup import CITATION
 from .model import Knowledge
 from .text import tokens
 
 SIDE_EFFECTS_FAMILY = "side_effects"
 SIDE_EFFECTS_TERM = "term:side_effects"
 SEED_PREFIX = "seed_"
-_MARKER = re.compile(r"\[\[([a-z][a-z0-9_]*)\]\]")
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def coverage(knowledge: Knowledge) -> Coverage:
     cited: dict[str, list[str]] = {sid: [] for sid in knowledge.sources}
     for topic in knowledge.topics.values():
         texts = " ".join(topic.answer.sources.values())
-        markers = set(_MARKER.findall(texts))
+        markers = set(CITATION.findall(texts))
         for source in topic.sources:
             if not markers or source.id in markers:
                 cited[source.id].append(topic.id)

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from .lexicon import Reading
+from .markup import CITATION
 from .model import Audience, Flow, Knowledge, Locale, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .safety import SafetyCheck, check
@@ -112,7 +112,11 @@ class Engine:
         if not text.strip():
             return []
         safety = check(self.k, fold(text[:SAFETY_SCAN_CHARS]), self.locale)
-        ctx = self.context({}, audience)
+        return self.urgent_for(safety, audience, {})
+
+    def urgent_for(self, safety: SafetyCheck, audience: str, slots: dict[str, str]) -> list[Reply]:
+        """The urgent replies of the red flags a message raised (at most two), most important first."""
+        ctx = self.context(slots, audience)
         return [Reply(ReplyKind.URGENT, f.reply.render(audience, ctx), sources=f.sources) for f in safety.urgent[:2]]
 
     # --- helpers shared with the turn builder ---------------------------------------------
@@ -225,9 +229,7 @@ class _TurnBuilder:
 
     # --- safety ------------------------------------------------------------------------
     def _urgent(self, safety: SafetyCheck) -> None:
-        ctx = self.e.context(self.s.slots, self.audience)
-        for flag in safety.urgent[:2]:
-            self.urgent.append(Reply(ReplyKind.URGENT, flag.reply.render(self.audience, ctx), sources=flag.sources))
+        self.urgent.extend(self.e.urgent_for(safety, self.audience, self.s.slots))
 
     # --- consent -----------------------------------------------------------------------
     def _consent_gate(self, question: str | None) -> bool:
@@ -510,9 +512,6 @@ class _TurnBuilder:
         self.s.last_topic = topic.id
 
 
-_CITATION = re.compile(r"\[\[([a-z][a-z0-9_]*)\]\]")
-
-
 def cite(text: str, listed: tuple[Source, ...]) -> tuple[str, list[Source]]:
     """Number the ``[[source_id]]`` markers of a rendered answer and keep only the sources it cites.
 
@@ -527,13 +526,10 @@ def cite(text: str, listed: tuple[Source, ...]) -> tuple[str, list[Source]]:
             order.append(source)
         return f"[{order.index(source) + 1}]"
 
-    numbered = _CITATION.sub(number, text)
+    numbered = CITATION.sub(number, text)
     return (numbered, order) if order else (text, list(listed))
 
 
 def _short(label: str, limit: int = 60) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
-
-def utc_now() -> float:
-    return datetime.now(timezone.utc).timestamp()

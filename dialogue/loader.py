@@ -12,7 +12,7 @@ Every problem found is collected as ``file:line: what is wrong``; if any is an e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import KnowledgeError, Problem
 from .lexicon import Concept, Lexicon
+from .markup import CITATION
 from .matching import TopicIndex
 from .model import (
     AUDIENCES,
@@ -62,7 +63,6 @@ REQUIRED_MESSAGES = (
 )
 REQUIRED_COMMANDS = ("reset", "help", "greeting", "thanks", "menu")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-CITATION = re.compile(r"\[\[([a-z][a-z0-9_]*)\]\]")
 PATIENT_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|microgram|milligram|gy)\b", re.IGNORECASE)
 #: Slot phrases ("ER+", "postmenopausal") describe the person more than the question.
 DEFAULT_SLOT_WEIGHT = 0.5
@@ -863,5 +863,3 @@ def stale_reviews(knowledge: Knowledge, today: date, max_age_days: int = 365) ->
                                     f"topic '{topic.id}' was last reviewed {topic.review.reviewed_on} ({age} days ago)", "warning"))
     return problems
 
-
-Check = Callable[[Knowledge], list[Problem]]

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+#: A citation marker in an answer template: ``[[source_id]]`` (numbered by the engine).
+CITATION = re.compile(r"\[\[([a-z][a-z0-9_]*)\]\]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,8 +180,7 @@ class Session:
         """Without the store: still send any urgent reply, then apologise."""
         urgent: list[Reply] = []
         try:
-            turn = engine.step(None, incoming, now)
-            urgent = [r for r in turn.replies if r.kind is ReplyKind.URGENT]
+            urgent = engine.urgent_replies(incoming, incoming.audience)
         except Exception:
             log.exception("safety check failed")
         return urgent + [Reply(ReplyKind.FALLBACK, STORE_APOLOGY)]

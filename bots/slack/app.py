@@ -23,7 +23,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -182,18 +182,19 @@ class SlackBot:
 
     # --- listeners (lazy: on a worker thread, after the ack) -------------------------------
     def on_mention(self, body: Payload, context: BoltContext, client: WebClient) -> None:
-        event: Payload = body.get("event") or {}
-        where = mention_target(body, event) if from_person(event, context.bot_user_id) else None
-        if where is not None:
-            incoming = text_incoming(event, context.bot_user_id)
-            self._serve("mention", where, event_keys(body, event, where), incoming, client)
+        self._on_text_event("mention", mention_target, body, context, client)
 
     def on_direct_message(self, body: Payload, context: BoltContext, client: WebClient) -> None:
+        self._on_text_event("message", dm_target, body, context, client)
+
+    def _on_text_event(self, kind: str, locate: Callable[[Payload, Payload], Any], body: Payload,
+                       context: BoltContext, client: WebClient) -> None:
+        """A person's message event: find its conversation, then answer it."""
         event: Payload = body.get("event") or {}
-        where = dm_target(body, event) if from_person(event, context.bot_user_id) else None
+        where = locate(body, event) if from_person(event, context.bot_user_id) else None
         if where is not None:
             incoming = text_incoming(event, context.bot_user_id)
-            self._serve("message", where, event_keys(body, event, where), incoming, client)
+            self._serve(kind, where, event_keys(body, event, where), incoming, client)
 
     def on_command(self, command: Payload, client: WebClient) -> None:
         where = command_target(command)
