@@ -246,7 +246,6 @@ def sample(text: str, name: str) -> float:
 
 
 def test_metrics_count_turns_by_kind_fallbacks_urgent_replies_and_latency(knowledge) -> None:
-    pytest.importorskip("prometheus_client")
     from dialogue.metrics import Metrics
 
     metrics = Metrics()
@@ -272,7 +271,6 @@ def test_metrics_count_turns_by_kind_fallbacks_urgent_replies_and_latency(knowle
 
 
 def test_metrics_are_off_by_default_and_on_with_the_port_setting(knowledge) -> None:
-    pytest.importorskip("prometheus_client")
     import socket
 
     assert Settings().metrics_port == 0

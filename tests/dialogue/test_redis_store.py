@@ -338,7 +338,6 @@ def test_redis_restarted_mid_conversation(tmp_path: Path, knowledge) -> None:
 
 
 def test_unreachable_redis_at_open_is_a_clear_store_error() -> None:
-    pytest.importorskip("redis")
     port = free_port()  # nothing listens there
     with pytest.raises(StoreError, match=f"cannot reach the Redis conversation store at 127.0.0.1:{port}"):
         open_store(f"redis://127.0.0.1:{port}/0")

