@@ -27,7 +27,8 @@ from .model import Audience, Flow, Knowledge, Locale, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .safety import SafetyCheck, check
 from .state import ConversationState
-from .text import fold, sanitize, tokens
+from .text import sanitize
+from .understanding.reading import MessageReading, read_message
 
 ANSWER_SCORE = 0.42
 CLARIFY_SCORE = 0.24
@@ -36,6 +37,7 @@ SAFETY_SCAN_CHARS = 20_000
 FOLLOW_UP_OPENERS = (("and",), ("what", "about"), ("how", "about"), ("what", "if"), ("also",), ("plus",), ("any",))
 CONTEXT_WEIGHT = 0.5
 MAX_PENDING_RETRIES = 1
+MAX_URGENT = 2  # a message with several emergencies gets the two most important
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,16 +110,19 @@ class Engine:
         if incoming.payload is not None or not incoming.text:
             return []
         audience = audience if audience in ("clinician", "patient") else self.options.audience
-        text = sanitize(incoming.text)
-        if not text.strip():
+        reading = read_message(incoming.text, SAFETY_SCAN_CHARS)
+        if not reading.clean.strip():
             return []
-        safety = check(self.k, fold(text[:SAFETY_SCAN_CHARS]), self.locale)
-        return self.urgent_for(safety, audience, {})
+        return self.urgent_for(self.check(reading), audience, {})
+
+    def check(self, reading: MessageReading) -> SafetyCheck:
+        """The red flags a read message raises (stated: urgent; asked: advice)."""
+        return check(self.k, reading, self.locale)
 
     def urgent_for(self, safety: SafetyCheck, audience: str, slots: dict[str, str]) -> list[Reply]:
         """The urgent replies of the red flags a message raised (at most two), most important first."""
         ctx = self.context(slots, audience)
-        return [Reply(ReplyKind.URGENT, f.reply.render(audience, ctx), sources=f.sources) for f in safety.urgent[:2]]
+        return [Reply(ReplyKind.URGENT, f.reply.render(audience, ctx), sources=f.sources) for f in safety.urgent[:MAX_URGENT]]
 
     # --- helpers shared with the turn builder ---------------------------------------------
     def context(self, slots: dict[str, str], audience: str) -> dict[str, Any]:
@@ -198,15 +203,18 @@ class _TurnBuilder:
         if not text.strip():
             self.say("empty")
             return
-        folded = fold(text[:SAFETY_SCAN_CHARS])
-        safety = check(self.k, folded, self.e.locale)
+        reading = read_message(text, SAFETY_SCAN_CHARS)
+        safety = self.e.check(reading)
         if safety.urgent:
             self._urgent(safety)
+            if all(f.answer_after for f in safety.urgent) and len(text) <= self.e.options.max_message_chars:
+                self._answer_after_urgent(reading, safety)
             return
         if len(text) > self.e.options.max_message_chars:
             self.say("too_long", length=len(text), limit=self.e.options.max_message_chars)
             return
-        words = tokens(text)
+        folded = reading.folded
+        words = list(reading.words)
         key = tuple(words)
         commands = self.k.commands
         if commands["reset"].match(key):
@@ -221,15 +229,41 @@ class _TurnBuilder:
                 return
         if not self._consent_gate(text):
             return
-        reading = self.k.lexicon.read(words)
-        if self.s.pending and self.s.pending.get("kind") == "flow" and self._answer_flow(key, reading, folded):
+        lexical = self.k.lexicon.read(words)
+        if self.s.pending and self.s.pending.get("kind") == "flow" and self._answer_flow(key, lexical, folded):
             return
         self.s.pending = None
-        self.understand(reading, folded, safety)
+        self.understand(lexical, folded, safety)
 
     # --- safety ------------------------------------------------------------------------
     def _urgent(self, safety: SafetyCheck) -> None:
         self.urgent.extend(self.e.urgent_for(safety, self.audience, self.s.slots))
+
+    def _answer_after_urgent(self, reading: MessageReading, safety: SafetyCheck) -> None:
+        """After the urgent reply, still answer the question the message asked, if it clearly asked one.
+
+        Only a confident answer (or a refusal) is added: never a menu, a clarifying question
+        or "I don't know", which would bury the urgent advice.
+        """
+        if self.e.options.consent_required and self.s.consented_at is None:
+            return
+        lexical = self.k.lexicon.read(list(reading.words))
+        self.s.slots.update(lexical.sets)
+        audience = self.audience
+        for rule in self.k.refusals:
+            if rule.matches(reading.folded, audience):
+                self.replies.append(Reply(ReplyKind.REFUSAL, rule.reply.render(audience, self.e.context(self.s.slots, audience))))
+                return
+        ranked = self.k.index.rank(lexical.features())
+        top = ranked[0] if ranked else None
+        second = ranked[1] if len(ranked) > 1 else None
+        confident = top is not None and top.score >= ANSWER_SCORE and (second is None or top.score - second.score >= CLOSE_MARGIN)
+        if confident and self._servable(self.k.topics[top.topic]):
+            self.answer_topic(top.topic, ask_missing=False)
+            return
+        flag_topic = next((f.topic for f in safety.urgent if f.topic), None)
+        if reading.question and flag_topic and self._servable(self.k.topics[flag_topic]):
+            self.answer_topic(flag_topic, ask_missing=False)
 
     # --- consent -----------------------------------------------------------------------
     def _consent_gate(self, question: str | None) -> bool:

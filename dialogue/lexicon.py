@@ -62,6 +62,11 @@ class Lexicon:
         self._corrections: dict[str, str] = {}
         self._refresh()
 
+    def phrases_of(self, concept_id: str) -> list[tuple[str, ...]]:
+        """Every phrase meaning ``concept_id`` or implying it (a class's drugs), longest first."""
+        found = [p for p, c in self.phrases.items() if c.id == concept_id or concept_id in c.implies]
+        return sorted(found, key=len, reverse=True)
+
     def add_vocabulary(self, words: set[str]) -> None:
         """Words from topic examples: known, so never "corrected" into something else."""
         self.vocabulary |= words

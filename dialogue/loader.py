@@ -47,6 +47,9 @@ from .model import (
     Voiced,
 )
 from .text import STOPWORDS, tokens
+from .safety import CUE_CONCEPTS, Condition, parse_condition
+from .understanding.concepts import ConceptSet, TermError, parse_term
+from .understanding.patterns import unsafe_reason
 from .yamlsrc import Located, YamlSyntaxError, read_yaml
 
 LIST_SECTIONS = (
@@ -54,6 +57,8 @@ LIST_SECTIONS = (
     "refusals", "out_of_scope",
 )
 MAP_SECTIONS = ("lexicon", "safety", "disclaimers", "messages", "commands")
+CORPUS_DIR = "corpus"  # test corpora kept beside the knowledge (safety messages), not knowledge itself
+SAFETY_KEYS = ("concepts", "about_patterns", "experiencer_patterns", "negation")
 LEXICON_PARTS = ("drugs", "classes", "terms")
 REQUIRED_MESSAGES = (
     "fallback", "empty", "too_long", "unknown_button", "stale_button", "reset_done", "greeting",
@@ -122,7 +127,10 @@ class _Layers:
             return
         self.directories.append(str(directory))
         seen: dict[tuple[str, str], Located] = {}
-        files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        files = sorted(
+            p for p in directory.rglob("*")
+            if p.suffix in (".yaml", ".yml") and p.is_file() and CORPUS_DIR not in p.relative_to(directory).parts
+        )
         for path in files:
             try:
                 display = str(path.relative_to(Path.cwd()))
@@ -210,8 +218,10 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by", "content_hash"}),
     "slots": frozenset({"id", "label", "values", "weight"}),
     "flows": frozenset({"id", "fills", "start", "states"}),
-    "red_flags": frozenset({"id", "patterns", "requires", "temperature", "reply", "advice", "sources", "topic"}),
-    "locales": frozenset({"id", "name", "emergency_number", "crisis_line", "fever_c", "fever_f", "care_team_advice", "sources"}),
+    "red_flags": frozenset({"id", "when", "priority", "basis", "answer_after", "patterns", "requires", "temperature",
+                            "reply", "advice", "sources", "topic"}),
+    "locales": frozenset({"id", "name", "emergency_number", "crisis_line", "fever_c", "fever_f", "low_temperature_c",
+                          "poison_line", "care_team_advice", "sources"}),
     "refusals": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
     "out_of_scope": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
     "lexicon.drugs": frozenset({"id", "generic", "class", "brands", "also", "misspellings"}),
@@ -280,9 +290,15 @@ class _Compiler:
         compiled = []
         for pattern in self.strings(rec, key, required=required):
             try:
-                compiled.append(re.compile(pattern))
+                regex = re.compile(pattern)
             except re.error as exc:
                 self.out.error(rec, f"invalid pattern {pattern!r}: {exc}", key)
+                continue
+            unsafe = unsafe_reason(pattern)
+            if unsafe:
+                self.out.error(rec, f"pattern {pattern!r} refused: {unsafe}", key)
+                continue
+            compiled.append(regex)
         return tuple(compiled)
 
     def template(self, source: str, where: Located, key: str, allowed: frozenset[str], audience: str | None) -> jinja2.Template | None:
@@ -390,19 +406,25 @@ class _Compiler:
             for rel in topic.related:
                 if rel not in topics:
                     self.out.error(topic.origin, f"topic '{topic.id}' lists unknown related topic '{rel}'")
-        red_flags = tuple(self.red_flag(rec, topics) for rec in L.lists["red_flags"].values())
         locales = {rid: self.locale(rec) for rid, rec in L.lists["locales"].items()}
         if not locales:
             self.out.error(("knowledge", 0), "no locales defined (need at least one, with emergency numbers)")
         safety = {k: (v, parent) for k, (v, parent) in L.maps["safety"].items()}
-        about = self.map_patterns(safety, "about_patterns")
-        experiencer = self.map_patterns(safety, "experiencer_patterns")
-        negation = self.map_patterns(safety, "negation")
+        for key in safety:
+            if key not in SAFETY_KEYS:
+                self.out.error(safety[key][1], f"unknown safety key '{key}' (expected one of: {', '.join(SAFETY_KEYS)})", key)
+        if "negation" in safety:
+            self.out.warn(safety["negation"][1], "safety.negation is no longer used: negation is read per clause "
+                          "(see knowledge/README.md); remove it", "negation")
+        about = self.map_patterns(safety, "about_patterns", required=False)
+        experiencer = self.map_patterns(safety, "experiencer_patterns", required=False)
         disclaimers = self.disclaimers()
         messages = self.messages()
         commands = self.commands()
         lexicon = self.lexicon()
         index = self.index(topics, lexicon)
+        safety_concepts = self.safety_concepts(safety, lexicon)
+        red_flags = tuple(self.red_flag(rec, topics, safety_concepts) for rec in L.lists["red_flags"].values())
         consent_button, consent_accepts = self.consent()
         if self.out.errors:
             raise KnowledgeError(self.out.problems)
@@ -414,9 +436,9 @@ class _Compiler:
             flows=flows,
             flow_for_slot=flow_for_slot,
             red_flags=red_flags,
+            safety_concepts=safety_concepts,
             about_patterns=about,
             experiencer_patterns=experiencer,
-            negation=negation[0] if negation else re.compile(r"(?!)"),
             locales=locales,
             disclaimers=disclaimers,
             consent_button=consent_button,
@@ -615,25 +637,87 @@ class _Compiler:
                 continue
             topics[tid] = Topic(**{**{f: getattr(topic, f) for f in Topic.__slots__}, "review": self.review(rec, rec)})
 
-    def red_flag(self, rec: Located, topics: dict[str, Topic]) -> RedFlag:
+    def red_flag(self, rec: Located, topics: dict[str, Topic], concepts: ConceptSet) -> RedFlag:
         topic = rec.get("topic")
         if topic is not None and topic not in topics:
             self.out.error(rec, f"unknown topic '{topic}'", "topic")
-        temperature = bool(rec.get("temperature", False))
         patterns = self.patterns(rec, "patterns")
-        if not patterns and not temperature:
-            self.out.error(rec, "a red flag needs 'patterns' or 'temperature: true'")
+        known = set(concepts.terms)
+        when: list[tuple[Condition, ...]] = []
+        for text in self.strings(rec, "when"):
+            try:
+                when.append(tuple(parse_condition(part, known) for part in text.split("&")))
+            except ValueError as exc:
+                self.out.error(rec, f"when: {exc}", "when")
+        if rec.get("temperature"):  # older knowledge: "temperature: true"
+            when.append((Condition("measure", "temperature", ">=", 0.0, "", "fever"),))
+        if not when and not patterns:
+            self.out.error(rec, "a red flag needs 'when' (conditions on concepts and readings) or 'patterns'")
+        priority = rec.get("priority", 100)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            self.out.error(rec, "'priority' must be a whole number (lower comes first)", "priority")
+            priority = 100
+        answer_after = rec.get("answer_after", True)
+        if not isinstance(answer_after, bool):
+            self.out.error(rec, "'answer_after' must be true or false", "answer_after")
+            answer_after = True
         return RedFlag(
             id=self.check_id(rec),
-            patterns=patterns,
-            requires=self.patterns(rec, "requires"),
-            temperature=temperature,
+            when=tuple(when),
+            priority=priority,
+            basis=self.text(rec, "basis", required=False),
+            answer_after=answer_after,
             reply=self.voiced(rec, "reply"),
             advice=self.voiced(rec, "advice"),
             sources=self.source_refs(rec, required=True),
             topic=topic,
             origin=_origin(rec),
+            patterns=patterns,
+            requires=self.patterns(rec, "requires"),
         )
+
+    def safety_concepts(self, safety: dict[str, tuple[Any, Located]], lexicon: Lexicon) -> ConceptSet:
+        """Compile ``safety.concepts``: each name a list of terms (see :mod:`dialogue.understanding.concepts`)."""
+        value, parent = safety.get("concepts", (None, None))
+        if not isinstance(value, Located):
+            where = parent if parent is not None else ("safety", 0)
+            self.out.error(where, "safety.concepts is required: a mapping of concept names to lists of terms", "concepts")
+            return ConceptSet({})
+        terms: dict[str, list[Any]] = {}
+        wanted_refs: set[str] = set()
+        for name, items in value.items():
+            if not isinstance(name, str) or not re.match(r"^[a-z][a-z0-9_]*$", name):
+                self.out.error(value, f"concept name {name!r} must be lower-case letters, digits and _", str(name))
+                continue
+            if isinstance(items, str):
+                items = [items]
+            if not isinstance(items, list) or not items:
+                self.out.error(value, f"concept '{name}' must be a list of terms", name)
+                continue
+            compiled = []
+            for item in items:
+                try:
+                    parts = parse_term(str(item))
+                except TermError as exc:
+                    self.out.error(value, f"concept '{name}': {exc}", name)
+                    continue
+                wanted_refs.update(p.name for p in parts if hasattr(p, "name") and ":" in p.name)
+                compiled.append(parts)
+            terms[name] = compiled
+        for ref in wanted_refs:
+            phrases = lexicon.phrases_of(ref)
+            if not phrases:
+                self.out.error(value, f"'@{ref}' names nothing in the lexicon (use drug:ID, class:ID or term:ID)")
+                continue
+            terms[ref] = [(seq,) for seq in (parse_term(" ".join(p))[0] for p in phrases)]
+        for cue in CUE_CONCEPTS:
+            if cue not in terms:
+                self.out.error(value, f"safety.concepts needs '{cue}' (the checker reads it to tell stated from asked)")
+        try:
+            return ConceptSet(terms, guard=lexicon.vocabulary)
+        except TermError as exc:
+            self.out.error(value, str(exc))
+            return ConceptSet({})
 
     def locale(self, rec: Located) -> Locale:
         def number(key: str) -> float:
@@ -648,7 +732,13 @@ class _Compiler:
             self.out.error(rec, "'fever_c' must be a temperature in Celsius", "fever_c")
         if fever_f and not 95.0 <= fever_f <= 104.0:
             self.out.error(rec, "'fever_f' must be a temperature in Fahrenheit", "fever_f")
+        low = rec.get("low_temperature_c")
+        if low is not None and (not isinstance(low, (int, float)) or isinstance(low, bool) or not 34.0 <= low <= 37.0):
+            self.out.error(rec, "'low_temperature_c' must be a temperature in Celsius (34-37)", "low_temperature_c")
+            low = None
         return Locale(
+            low_temperature_c=float(low) if low is not None else None,
+            poison_line=self.text(rec, "poison_line", required=False),
             id=self.check_id(rec),
             name=self.text(rec, "name"),
             emergency_number=self.text(rec, "emergency_number"),
@@ -667,9 +757,10 @@ class _Compiler:
         return Rule(self.check_id(rec), self.patterns(rec, "patterns", required=True), self.patterns(rec, "unless"),
                     tuple(audiences), self.voiced(rec, "reply", both=False), _origin(rec))
 
-    def map_patterns(self, safety: dict[str, tuple[Any, Located]], key: str) -> tuple[re.Pattern[str], ...]:
+    def map_patterns(self, safety: dict[str, tuple[Any, Located]], key: str, required: bool = True) -> tuple[re.Pattern[str], ...]:
         if key not in safety:
-            self.out.error(("safety", 0), f"safety.{key} is required")
+            if required:
+                self.out.error(("safety", 0), f"safety.{key} is required")
             return ()
         value, parent = safety[key]
         holder = Located({key: value})

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
     from .lexicon import Lexicon
     from .matching import TopicIndex
+    from .safety import Condition
+    from .understanding.concepts import ConceptSet
 
 
 class Audience(str, Enum):
@@ -181,14 +183,17 @@ class RedFlag:
     """An emergency described in a message: its reply comes before anything else."""
 
     id: str
-    patterns: tuple[re.Pattern[str], ...]
-    requires: tuple[re.Pattern[str], ...]
-    temperature: bool
+    when: tuple[tuple[Condition, ...], ...]  # alternatives, each all of its conditions
+    priority: int  # lower comes first when a message raises several
+    basis: str  # the clinical basis of its thresholds, for authors
+    answer_after: bool  # the question in the same message is still answered after the urgent reply
     reply: Voiced
     advice: Voiced
     sources: tuple[Source, ...]
     topic: str | None
     origin: Origin
+    patterns: tuple[re.Pattern[str], ...] = ()  # older knowledge: regular expressions
+    requires: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +208,8 @@ class Locale:
     fever_f: float
     care_team_advice: str
     sources: tuple[Source, ...]
+    low_temperature_c: float | None = None  # a temperature below this, with feeling unwell, is urgent too
+    poison_line: str = ""  # who to call about an overdose taken by mistake
 
     def as_context(self) -> dict[str, Any]:
         return {
@@ -212,6 +219,8 @@ class Locale:
             "crisis_line": self.crisis_line,
             "fever_c": f"{self.fever_c:.1f}",
             "fever_f": f"{self.fever_f:.1f}",
+            "low_temperature_c": f"{self.low_temperature_c:.1f}" if self.low_temperature_c else "",
+            "poison_line": self.poison_line or self.emergency_number,
             "care_team_advice": self.care_team_advice,
         }
 
@@ -256,9 +265,9 @@ class Knowledge:
     flows: dict[str, Flow]
     flow_for_slot: dict[str, tuple[str, ...]]  # every flow that can fill a slot, in file order
     red_flags: tuple[RedFlag, ...]
+    safety_concepts: ConceptSet
     about_patterns: tuple[re.Pattern[str], ...]
     experiencer_patterns: tuple[re.Pattern[str], ...]
-    negation: re.Pattern[str]
     locales: dict[str, Locale]
     disclaimers: dict[str, str]
     consent_button: str

@@ -1,23 +1,106 @@
-"""Red flags, refusals and out-of-scope rules: checked before any answer is chosen.
+"""Red flags, checked on every message before anything else.
 
-A red flag is an emergency described in a message ("I have a fever of 38.6 on chemo").
-The same words in a question *about* the condition ("what is febrile neutropenia?")
-are not an emergency: they get an answer plus the call-your-team advice. A message is
-"about" a condition when it is phrased as a definition question and names nobody who
-is experiencing it (no I, my, she, mum...).
+A red flag is an emergency described in a message. Clinical authors write its rule in
+the knowledge as alternatives (``when:``), each a list of conditions joined by ``&``:
+
+* a concept name (``fever``): found in the message and not negated in its clause;
+  ``!name``: that concept is *not* found (``leg_deficit & !neuropathy``);
+* a reading compared with a threshold (``temperature >= locale.fever``,
+  ``glucose >= 13.9 mmol/l``, ``calcium >= 3.0 mmol/l``, ``oxygen < 92 %``);
+* a count of a concept (``count(diarrhoea) >= 4``: "x8", "8 times", "six times since lunch").
+
+Stated or asked? The same words in a question *about* a condition ("what is febrile
+neutropenia?", "what do I do if I run a temperature?") are not an emergency: they get
+an answer plus the flag's advice. Evidence is *asked* when it sits in a clause with a
+``hypothetical`` cue ("if", "in case", "signs of"), or in a sentence with a ``general``
+cue ("what is", "work-up", "management of") while the message names nobody it is
+happening to (no ``experiencer``). A stated reading at or over a threshold is always a
+report, even phrased as a question ("my temp is 38.4, is that bad?").
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .model import Knowledge, Locale, RedFlag
+from .understanding.concepts import Hit
+from .understanding.reading import MessageReading, Number
 
-_TEMPERATURE_CONTEXT = re.compile(r"\b(?:temp|temps|temperature|fever|febrile|thermometer)\b|°|º")
-_TEMPERATURE = re.compile(
-    r"(?<![\d.])(\d{2,3}(?:[.,]\d{1,2})?)\s*(?:°|º|degrees?|deg)?\s*(celsius|fahrenheit|c|f)?(?![a-z])"
+if TYPE_CHECKING:
+    from .model import Knowledge, Locale, RedFlag
+
+#: Concepts the checker itself relies on; the knowledge must define them.
+CUE_CONCEPTS = ("hypothetical", "general", "experiencer", "threshold")
+#: Measures a condition may compare, with the concept that marks a bare number as one, and units.
+MEASURES = {
+    "temperature": ("temperature_context", ("c", "f")),
+    "glucose": ("glucose_context", ("mmol/l", "mg/dl")),
+    "calcium": ("calcium_context", ("mmol/l", "mg/dl")),
+    "oxygen": ("oxygen_context", ("%",)),
+}
+LOCALE_THRESHOLDS = {"locale.fever": "fever", "locale.low_temperature": "low_temperature"}
+_OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
+_COND = re.compile(
+    r"^\s*(?:(?P<absent>!\s*[a-z][a-z0-9_]*)|(?P<concept>[a-z][a-z0-9_]*)"
+    r"|count\(\s*(?P<counted>[a-z][a-z0-9_]*)\s*\)\s*(?P<cop>>=|<=|>|<)\s*(?P<count>\d+)"
+    r"|(?P<measure>[a-z]+)\s*(?P<op>>=|<=|>|<)\s*(?:(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mmol/l|mg/dl|c|f|%)?"
+    r"|(?P<locale>locale\.[a-z_]+)))\s*$"
 )
+CONTEXT_BEFORE = 5  # a bare number is a reading when its context word is this close before it
+CONTEXT_AFTER = 2  # ... or this close after it ("38.5 temp")
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One compiled part of a red flag's rule."""
+
+    kind: str  # concept | absent | count | measure
+    name: str  # the concept, or the measure
+    op: str = ">="
+    value: float = 0.0
+    unit: str = ""
+    locale_key: str = ""  # "fever" or "low_temperature": the threshold comes from the locale
+
+
+def parse_condition(text: str, known_concepts: set[str]) -> Condition:
+    """Compile one condition; raises ``ValueError`` with what is wrong."""
+    m = _COND.match(text)
+    if not m:
+        raise ValueError(
+            f"cannot read condition {text!r}: write a concept name, count(concept) >= N, "
+            "or a measure (temperature, glucose, calcium, oxygen) compared with a number and unit or locale.fever"
+        )
+    if m.group("absent"):
+        name = m.group("absent")[1:].strip()
+        if name not in known_concepts:
+            raise ValueError(f"unknown concept '{name}' after '!'")
+        return Condition("absent", name)
+    if m.group("concept"):
+        name = m.group("concept")
+        if name not in known_concepts:
+            raise ValueError(f"unknown concept '{name}' (define it under safety.concepts)")
+        return Condition("concept", name)
+    if m.group("counted"):
+        name = m.group("counted")
+        if name not in known_concepts:
+            raise ValueError(f"unknown concept '{name}' in count(...)")
+        return Condition("count", name, m.group("cop"), float(m.group("count")))
+    measure = m.group("measure")
+    if measure not in MEASURES:
+        raise ValueError(f"unknown measure '{measure}' (expected one of {', '.join(MEASURES)})")
+    context, units = MEASURES[measure]
+    if context not in known_concepts:
+        raise ValueError(f"measure '{measure}' needs the concept '{context}' (the words that mark a bare number as one)")
+    if m.group("locale"):
+        key = LOCALE_THRESHOLDS.get(m.group("locale"))
+        if key is None or measure != "temperature":
+            raise ValueError(f"{m.group('locale')} is not a threshold (expected locale.fever or locale.low_temperature, for temperature)")
+        return Condition("measure", measure, m.group("op"), 0.0, "", key)
+    unit = m.group("unit") or ""
+    if unit not in units:
+        raise ValueError(f"measure '{measure}' needs a unit: one of {', '.join(units)}")
+    return Condition("measure", measure, m.group("op"), float(m.group("value")), unit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,46 +109,197 @@ class SafetyCheck:
     about: tuple[RedFlag, ...]
 
 
-def _hit(pattern: re.Pattern[str], folded: str, negation: re.Pattern[str]) -> bool:
-    for match in pattern.finditer(folded):
-        before = folded[max(0, match.start() - 40) : match.start()]
-        if not negation.search(before):
+class _Evidence:
+    """The facts about one message that every flag's rule reads."""
+
+    def __init__(self, knowledge: Knowledge, reading: MessageReading, locale: Locale) -> None:
+        self.reading = reading
+        self.locale = locale
+        self.hits = knowledge.safety_concepts.match(reading)
+        toks = reading.tokens
+        self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
+        self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
+        self.someone = any(not h.negated for h in self.hits.get("experiencer", ()))
+        self.about_message = bool(knowledge.about_patterns) and any(p.search(reading.folded) for p in knowledge.about_patterns) and not (
+            self.someone or any(p.search(reading.folded) for p in knowledge.experiencer_patterns)
+        )
+        self._readings: dict[str, list[tuple[Number, float, str]]] = {}
+        self._held: dict[Condition, tuple[bool, bool]] = {}
+
+    # --- concepts ----------------------------------------------------------------------
+    def live(self, concept: str) -> list[Hit]:
+        return [h for h in self.hits.get(concept, ()) if not h.negated]
+
+    def asked(self, hit: Hit) -> bool:
+        clause = self.reading.tokens[hit.start].clause
+        if clause in self.hypothetical_clauses:
             return True
-    return False
+        if self.about_message:
+            return True
+        return hit.sentence in self.general_sentences and not self.someone
 
+    # --- readings ----------------------------------------------------------------------
+    def readings(self, measure: str) -> list[tuple[Number, float, str]]:
+        """(number, value in the canonical unit, unit) for every number that reads as this measure."""
+        if measure not in self._readings:
+            self._readings[measure] = [r for n in self.reading.numbers if (r := self._as(measure, n)) is not None]
+        return self._readings[measure]
 
-def temperature_at_or_over(folded: str, locale: Locale) -> bool:
-    """A temperature at or over the locale's fever threshold is stated."""
-    if not _TEMPERATURE_CONTEXT.search(folded):
-        return False
-    for match in _TEMPERATURE.finditer(folded):
-        value = float(match.group(1).replace(",", "."))
-        unit = (match.group(2) or "")[:1]
-        celsius = 34.0 <= value <= 43.0
-        fahrenheit = 93.0 <= value <= 110.0
-        if unit == "c" or (not unit and celsius):
-            if celsius and value >= locale.fever_c:
+    def _near_context(self, measure: str, number: Number) -> bool:
+        context = MEASURES[measure][0]
+        toks = self.reading.tokens
+        sentence = toks[number.index].sentence
+        for h in self.hits.get(context, ()):
+            if h.sentence != sentence:
+                continue
+            if 0 < number.index - h.end <= CONTEXT_BEFORE or 0 < h.start - number.index <= CONTEXT_AFTER:
                 return True
-        elif (unit == "f" or (not unit and fahrenheit)) and fahrenheit and value >= locale.fever_f:
-            return True
-    return False
+        return False
+
+    def _as(self, measure: str, n: Number) -> tuple[Number, float, str] | None:
+        unit = n.unit
+        if unit.startswith("other:") or unit == "count":
+            return None
+        v = n.value
+        if measure == "temperature":
+            if unit == "c" and 30 <= v <= 45:
+                return n, v, "c"
+            if unit == "f" and 86 <= v <= 113:
+                return n, (v - 32) * 5 / 9, "f"
+            if unit in ("", "deg") and (unit == "deg" or self._near_context(measure, n)):
+                if 34 <= v <= 43:
+                    return n, v, "c"
+                if 93 <= v <= 110:
+                    return n, (v - 32) * 5 / 9, "f"
+            return None
+        if unit not in ("", "mmol", "mgdl", "mg", "percent") or not self._near_context(measure, n):
+            return None
+        if measure == "glucose":
+            if unit == "mmol" or (unit == "" and v <= 35):
+                return (n, v, "mmol/l") if 1 <= v <= 60 else None
+            return (n, v / 18.0, "mg/dl") if 20 <= v <= 1500 else None
+        if measure == "calcium":
+            if unit == "mmol" or (unit == "" and v <= 5):
+                return (n, v, "mmol/l") if 1 <= v <= 6 else None
+            return (n, v / 4.008, "mg/dl") if 4 <= v <= 24 else None
+        if measure == "oxygen":
+            return (n, v, "%") if 50 <= v <= 100 and unit in ("", "percent") else None
+        return None
+
+    def hypothetical_threshold(self, number: Number) -> bool:
+        """"if it goes over 38": a threshold in a hypothetical clause, not a reading."""
+        toks = self.reading.tokens
+        clause = toks[number.index].clause
+        if clause not in self.hypothetical_clauses:
+            return False
+        return any(0 < number.index - h.end <= 2 for h in self.hits.get("threshold", ()))
+
+    # --- conditions --------------------------------------------------------------------
+    def holds(self, cond: Condition) -> tuple[bool, bool]:
+        """(found, stated) for one condition."""
+        cached = self._held.get(cond)
+        if cached is None:
+            cached = self._held[cond] = self._holds(cond)
+        return cached
+
+    def _holds(self, cond: Condition) -> tuple[bool, bool]:
+        if cond.kind == "concept":
+            if cond.name not in self.hits:
+                return False, False
+            hits = self.live(cond.name)
+            return bool(hits), any(not self.asked(h) for h in hits)
+        if cond.kind == "absent":
+            return not self.live(cond.name), True
+        if cond.kind == "count":
+            return self._count(cond)
+        return self._measure(cond)
+
+    def _count(self, cond: Condition) -> tuple[bool, bool]:
+        hits = self.live(cond.name)
+        found = stated = False
+        for n in self.reading.numbers:
+            if n.unit != "count" or not _OPS[cond.op](n.value, cond.value):
+                continue
+            sentence = self.reading.tokens[n.index].sentence
+            near = [h for h in hits if h.sentence == sentence and abs(h.start - n.index) <= 12]
+            if near:
+                found = True
+                stated = stated or not self.hypothetical_threshold(n)
+        return found, stated
+
+    def _measure(self, cond: Condition) -> tuple[bool, bool]:
+        found = stated = False
+        for number, value, unit in self.readings(cond.name):
+            threshold = self._threshold(cond, unit)
+            if threshold is None:
+                continue
+            if _OPS[cond.op](round(value, 2), threshold):
+                found = True
+                stated = stated or not self.hypothetical_threshold(number)
+        return found, stated
+
+    def _threshold(self, cond: Condition, unit: str) -> float | None:
+        if cond.locale_key == "fever":
+            return float(self.locale.fever_c) if unit == "c" else round((self.locale.fever_f - 32) * 5 / 9, 2)
+        if cond.locale_key == "low_temperature":
+            return self.locale.low_temperature_c
+        if cond.unit == "mg/dl":
+            return cond.value / (18.0 if cond.name == "glucose" else 4.008)
+        return cond.value
 
 
-def check(knowledge: Knowledge, folded: str, locale: Locale) -> SafetyCheck:
-    """Find the red flags a folded message raises."""
-    hits = []
-    negation = knowledge.negation
+def check(knowledge: Knowledge, reading: MessageReading, locale: Locale) -> SafetyCheck:
+    """Find the red flags a message raises: urgent (stated) or about (asked), most important first."""
+    evidence = _Evidence(knowledge, reading, locale)
+    urgent: list[RedFlag] = []
+    about: list[RedFlag] = []
+    folded = reading.folded
     for flag in knowledge.red_flags:
-        hit = any(_hit(p, folded, negation) for p in flag.patterns)
-        if hit and flag.requires:
-            hit = any(_hit(p, folded, negation) for p in flag.requires)
-        if not hit and flag.temperature:
-            hit = temperature_at_or_over(folded, locale)
-        if hit:
-            hits.append(flag)
-    if not hits:
-        return SafetyCheck((), ())
-    about = any(p.search(folded) for p in knowledge.about_patterns) and not any(
-        p.search(folded) for p in knowledge.experiencer_patterns
-    )
-    return SafetyCheck((), tuple(hits)) if about else SafetyCheck(tuple(hits), ())
+        found = stated = False
+        for alternative in flag.when:
+            all_found, all_stated = True, True
+            for condition in alternative:
+                f, s = evidence.holds(condition)
+                if not f:
+                    all_found = False
+                    break
+                all_stated = all_stated and s
+            if all_found:
+                found = True
+                if all_stated:
+                    stated = True
+                    break
+        if not stated and flag.patterns:
+            legacy = _legacy(flag, folded, reading, evidence)
+            found = found or legacy is not None
+            stated = stated or bool(legacy)
+        if stated:
+            urgent.append(flag)
+        elif found:
+            about.append(flag)
+    urgent.sort(key=lambda f: f.priority)
+    about.sort(key=lambda f: f.priority)
+    return SafetyCheck(tuple(urgent), tuple(about))
+
+
+def _legacy(flag: RedFlag, folded: str, reading: MessageReading, evidence: _Evidence) -> bool | None:
+    """A flag written as regular expressions (older knowledge): None if no match, else stated or not."""
+    def live(pattern: re.Pattern[str]) -> bool:
+        for m in pattern.finditer(folded):
+            token = _token_at(reading, m.start())
+            if token is None or not reading.tokens[token].negated:
+                return True
+        return False
+
+    if not any(live(p) for p in flag.patterns):
+        return None
+    if flag.requires and not any(live(p) for p in flag.requires):
+        return None
+    return not evidence.about_message
+
+
+def _token_at(reading: MessageReading, offset: int) -> int | None:
+    for i, t in enumerate(reading.tokens):
+        if t.pos >= offset:
+            return i
+    return None

@@ -1,0 +1,242 @@
+"""Named concepts found in a message: words in order with room for inserted words, or words together.
+
+A concept is a list of terms written by clinical authors. A term is either
+
+* a phrase: its words in order, with up to ``MAX_GAP`` other words between each pair
+  ("cant breathe" also finds "can't really breathe"), after stemming and typo correction; or
+* parts joined by ``+``: every part in one sentence, in any order, within ``WINDOW`` tokens
+  ("leg + numb" finds "both my legs have sort of gone numb"). A part may be ``@name``, another
+  concept.
+
+Everything is compiled once at load. Matching a message walks its tokens once per phrase
+start, so the cost grows with the message length, never faster: there is no backtracking.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Iterable
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from ..text import STOPWORDS
+from .reading import MessageReading, read_message
+
+MAX_GAP = 2
+WINDOW = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """Where a concept was found: token span, sentence, and whether a negation reaches it."""
+
+    start: int
+    end: int  # inclusive
+    sentence: int
+    negated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Seq:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ref:
+    name: str
+
+
+_Part = "_Seq | _Ref"
+
+
+class TermError(ValueError):
+    """A term that cannot be compiled (the message says why)."""
+
+
+def parse_term(text: str) -> tuple[_Seq | _Ref, ...]:
+    """Compile one author's term into its parts."""
+    if not isinstance(text, str) or not text.strip():
+        raise TermError("a term must be non-empty text")
+    parts: list[_Seq | _Ref] = []
+    for raw in text.split("+"):
+        raw = raw.strip()
+        if not raw:
+            raise TermError(f"term {text!r} has an empty part around '+'")
+        if raw.startswith("@"):
+            name = raw[1:].strip()
+            if not name or " " in name:
+                raise TermError(f"term {text!r}: '@' must be followed by one concept name")
+            parts.append(_Ref(name))
+            continue
+        reading = read_message(raw)
+        items = tuple(t.stem for t in reading.tokens if t.kind in ("w", "n", "u"))
+        if not items:
+            raise TermError(f"term {text!r} has no words")
+        parts.append(_Seq(items))
+    return tuple(parts)
+
+
+class TypoCorrector:
+    """Maps a mistyped word to the concept vocabulary word it was meant to be.
+
+    Only words of five letters or more are corrected, only to a word with the same first
+    letter, and never a word the knowledge already knows (``guard``): "fewer" stays "fewer".
+    """
+
+    _CACHE_LIMIT = 50_000
+
+    def __init__(self, vocabulary: Iterable[str], guard: Iterable[str] = ()) -> None:
+        self.vocabulary = frozenset(vocabulary)
+        self.guard = frozenset(guard) | STOPWORDS
+        buckets: dict[str, list[str]] = {}
+        for word in self.vocabulary:
+            if len(word) >= 4 and word.isalpha():
+                buckets.setdefault(word[0], []).append(word)
+        self._buckets = {k: sorted(v) for k, v in buckets.items()}
+        self._cache: dict[str, str] = {}
+
+    def correct(self, word: str) -> str:
+        if word in self.vocabulary or word in self.guard or len(word) < 5 or not word.isalpha():
+            return word
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        choices = self._buckets.get(word[0], ())
+        limit = 1 if len(word) < 9 else 2
+        best = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=limit) if choices else None
+        fixed = best[0] if best is not None else word
+        if len(self._cache) < self._CACHE_LIMIT:
+            self._cache[word] = fixed
+        return fixed
+
+
+class ConceptSet:
+    """Compiled concepts, matched together against one reading."""
+
+    def __init__(self, terms: dict[str, list[tuple[_Seq | _Ref, ...]]], guard: Iterable[str] = ()) -> None:
+        self.terms = terms
+        self.order = _dependency_order(terms)
+        vocabulary: set[str] = set()
+        self._starts: dict[str, list[tuple[str, int, int, _Seq]]] = {}
+        # alternatives that are more than one phrase: combined after the phrases are found
+        self._complex: list[tuple[str, int, tuple[_Seq | _Ref, ...]]] = []
+        for name, alternatives in terms.items():
+            for a, parts in enumerate(alternatives):
+                if len(parts) > 1 or isinstance(parts[0], _Ref):
+                    self._complex.append((name, a, parts))
+                for p, part in enumerate(parts):
+                    if isinstance(part, _Seq):
+                        vocabulary.update(part.items)
+                        self._starts.setdefault(part.items[0], []).append((name, a, p, part))
+        rank = {name: i for i, name in enumerate(self.order)}
+        self._complex.sort(key=lambda c: rank[c[0]])
+        # what can make each complex alternative worth trying: its first phrase, or its first reference
+        self._by_seq: dict[tuple[str, int, int], list[int]] = {}
+        self._by_ref: dict[str, list[int]] = {}
+        for i, (name, a, parts) in enumerate(self._complex):
+            p, first = next(((p, part) for p, part in enumerate(parts) if isinstance(part, _Seq)), (0, parts[0]))
+            if isinstance(first, _Seq):
+                self._by_seq.setdefault((name, a, p), []).append(i)
+            else:
+                self._by_ref.setdefault(first.name, []).append(i)
+        self.corrector = TypoCorrector(vocabulary, guard)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.terms
+
+    def match(self, reading: MessageReading) -> dict[str, list[Hit]]:
+        """Every concept found in the message, with where."""
+        toks = reading.tokens
+        stems = [self.corrector.correct(t.stem) if t.kind == "w" else t.stem for t in toks]
+        seq_hits: dict[tuple[str, int, int], list[Hit]] = {}
+        for i, s in enumerate(stems):
+            for name, a, p, seq in self._starts.get(s, ()):
+                end = _match_seq(seq.items, stems, toks, i)
+                if end is not None:
+                    seq_hits.setdefault((name, a, p), []).append(Hit(i, end, toks[i].sentence, toks[i].negated))
+        found: dict[str, list[Hit]] = {}
+        for (name, a, p), hits in seq_hits.items():
+            parts = self.terms[name][a]
+            if len(parts) == 1:
+                found.setdefault(name, []).extend(hits)
+        todo = [i for key in seq_hits for i in self._by_seq.get(key, ())]
+        todo += [i for name in found for i in self._by_ref.get(name, ())]
+        heapq.heapify(todo)
+        done: set[int] = set()
+        while todo:
+            i = heapq.heappop(todo)
+            if i in done:
+                continue
+            done.add(i)
+            name, a, parts = self._complex[i]
+            part_hits = []
+            for p, part in enumerate(parts):
+                hits = seq_hits.get((name, a, p)) if isinstance(part, _Seq) else found.get(part.name)
+                if not hits:
+                    break
+                part_hits.append(hits)
+            else:
+                combined = part_hits[0] if len(parts) == 1 else _together(part_hits)
+                if combined:
+                    new = name not in found
+                    found.setdefault(name, []).extend(combined)
+                    if new:
+                        for j in self._by_ref.get(name, ()):
+                            heapq.heappush(todo, j)
+        return found
+
+
+def _match_seq(items: tuple[str, ...], stems: list[str], toks: tuple, i: int) -> int | None:
+    sentence = toks[i].sentence
+    j = i
+    for item in items[1:]:
+        for k in range(j + 1, min(j + 2 + MAX_GAP, len(stems))):
+            if toks[k].sentence != sentence:
+                return None
+            if stems[k] == item:
+                j = k
+                break
+        else:
+            return None
+    return j
+
+
+def _together(part_hits: list[list[Hit]]) -> list[Hit]:
+    out: list[Hit] = []
+    for first in part_hits[0]:
+        chosen = [first]
+        for others in part_hits[1:]:
+            near = [h for h in others if h.sentence == first.sentence and abs(h.start - first.start) <= WINDOW]
+            if not near:
+                break
+            chosen.append(min(near, key=lambda h: abs(h.start - first.start)))
+        else:
+            out.append(Hit(min(h.start for h in chosen), max(h.end for h in chosen), first.sentence,
+                           any(h.negated for h in chosen)))
+    return out
+
+
+def _dependency_order(terms: dict[str, list[tuple[_Seq | _Ref, ...]]]) -> list[str]:
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise TermError(f"concepts refer to each other in a circle: {' -> '.join(path + (name,))}")
+        state[name] = 1
+        for parts in terms.get(name, []):
+            for part in parts:
+                if isinstance(part, _Ref):
+                    if part.name not in terms:
+                        raise TermError(f"concept '{name}' refers to unknown concept '@{part.name}'")
+                    visit(part.name, path + (name,))
+        state[name] = 2
+        order.append(name)
+
+    for name in terms:
+        visit(name, ())
+    return order

@@ -1,0 +1,275 @@
+"""Read a message once: clean text, tokens with clauses and negation, numbers with units.
+
+Every later stage (safety, routing, the unanswered record) looks at the same
+:class:`MessageReading`, so the text is sanitised, folded and tokenised in one place.
+
+Two scopes matter for meaning:
+
+* a **clause** ends at punctuation or at a joining word ("but", "and", "although"...).
+  Negation stops there: in "no appetite, and a fever since last night" the fever is
+  reported; in "no fever, just tired" it is not.
+* a **sentence** ends at ``. ! ? ;`` or a new line. Words that must occur together
+  ("legs" + "numb") are looked for within a sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..text import fold, sanitize, stem, tokens
+
+# words, numbers (with a decimal point or comma), degree signs, and the punctuation that ends
+# a clause; "x8" and "8x" are split into a count marker and a number
+_LEX = re.compile(
+    r"(?P<num>\d+(?:[.,]\d+)?)"
+    r"|(?P<word>[a-z]+(?:/[a-z]+)?)"
+    r"|(?P<deg>[°º])"
+    r"|(?P<pct>%)"
+    r"|(?P<hash>#)"
+    r"|(?P<stop>[.!?;]+|\n)"
+    r"|(?P<pause>[,:()\[\]—–]|\s-\s)"
+)
+
+#: Words that end a negation's reach and start a new clause.
+CLAUSE_WORDS = frozenset(
+    "but and although though however whereas yet except apart now then because cos coz plus also since".split()
+)
+#: Words that negate what follows in their clause.
+NEGATION_CUES = frozenset(
+    "no not never without nor neither none dont didnt doesnt havent hasnt hadnt isnt wasnt arent werent wont"
+    " cant cannot couldnt denies denied deny negative".split()
+)
+#: Cue phrases that negate nothing ("no longer able", "not only", "never been so").
+_NOT_NEGATING_NEXT = {"no": {"longer", "matter", "idea", "clue", "way", "doubt"}, "not": {"only", "just", "sure"},
+                      "never": {"so", "this", "such", "worse", "as", "stops", "stop", "ending"},
+                      "dont": {"know"}, "cant": {"stop", "keep"}, "wont": {"stop", "go"}}
+NEGATION_REACH = 6  # tokens after a cue that it can negate
+
+# spelled-out numbers people type ("six times", "thirty eight point five")
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+    " seventeen eighteen nineteen".split())}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_EXTRA = {"once": 1, "twice": 2, "thrice": 3, "a dozen": 12, "dozen": 12, "hundred": 100}
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word or number of a message."""
+
+    text: str  # as folded ("shivering", "38.4")
+    stem: str  # "shiver"; numbers keep their text
+    kind: str  # "w" word, "n" number, "u" unit sign (° %)
+    clause: int
+    sentence: int
+    negated: bool = False  # a negation cue earlier in its clause reaches it
+    pos: int = 0  # character offset in the folded text
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A number in the message and the words around it."""
+
+    value: float
+    index: int  # token index
+    unit: str  # "c", "f", "mmol", "mgdl", "percent", "count", "" (none stated)
+    written_as_word: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReading:
+    """Everything the engine needs to know about one message, computed once."""
+
+    raw: str
+    clean: str  # sanitised (safe to store and render)
+    folded: str  # lower-case, apostrophes removed, receptor shorthand spelled out
+    words: tuple[str, ...]  # the stemmed word tokens the topic matcher reads
+    tokens: tuple[Token, ...]  # words, numbers and unit signs, with clause and negation
+    numbers: tuple[Number, ...]
+    question: bool  # ends with "?" or opens like a question
+    clause_starts: tuple[int, ...] = field(default=())
+
+    def clause_text(self, clause: int) -> list[Token]:
+        return [t for t in self.tokens if t.clause == clause]
+
+
+_QUESTION_OPENERS = frozenset(
+    "what whats which who why how when where is are am does do did can could should would will may shall".split()
+)
+
+
+def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
+    """Read ``text`` (up to ``scan_limit`` characters of it) into a :class:`MessageReading`."""
+    clean = sanitize(text if isinstance(text, str) else str(text))
+    body = clean if scan_limit is None else clean[:scan_limit]
+    folded = fold(body)
+    toks, numbers = _tokenise(folded)
+    stripped = folded.rstrip()
+    first = next((t.text for t in toks if t.kind == "w"), "")
+    question = stripped.endswith("?") or first in _QUESTION_OPENERS
+    starts: list[int] = []
+    last = -1
+    for i, t in enumerate(toks):
+        if t.clause != last:
+            starts.append(i)
+            last = t.clause
+    return MessageReading(text, clean, folded, tuple(tokens(body)), tuple(toks), tuple(numbers), question, tuple(starts))
+
+
+def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
+    raw: list[tuple[str, str, int]] = []  # (kind, text, offset) with "b" clause and "s" sentence breaks
+    for m in _LEX.finditer(folded):
+        kind = m.lastgroup
+        value = m.group()
+        at = m.start()
+        if kind == "num":
+            raw.append(("n", value.replace(",", ".") if _decimal_comma(value) else value.replace(",", ""), at))
+        elif kind == "word":
+            if "/" in value:
+                left, _, right = value.partition("/")
+                if value in ("mg/dl", "mmol/l", "mmol/mol"):
+                    raw.append(("w", value.replace("/", ""), at))
+                else:
+                    raw.extend((("w", left, at), ("b", "", at), ("w", right, at + len(left) + 1)))
+                continue
+            raw.append(("w", value, at))  # "x8" arrives as "x" + 8, "101f" as 101 + "f"
+        elif kind in ("deg", "pct", "hash"):
+            raw.append(("u", {"deg": "°", "pct": "%", "hash": "#"}[kind], at))
+        elif kind == "stop":
+            raw.append(("s", "", at))
+        else:
+            raw.append(("b", "", at))
+    out: list[Token] = []
+    clause = sentence = 0
+    negate_left = 0
+    cue_at = -1  # index of the negation cue in force
+    for kind, value, at in raw:
+        if kind in ("s", "b"):
+            sentence += kind == "s"
+            clause += 1
+            negate_left = 0
+            continue
+        if kind == "w" and value in CLAUSE_WORDS and out and out[-1].clause == clause:
+            clause += 1
+            negate_left = 0
+        out.append(Token(value, stem(value) if kind == "w" else value, kind, clause, sentence, negate_left > 0, at))
+        if negate_left:
+            negate_left -= 1
+            cue = out[cue_at].text
+            if len(out) - 1 - cue_at <= 2 and value in _NOT_NEGATING_NEXT.get(cue, ()):
+                # "no longer", "not only", "never been so": the cue negates nothing after all
+                negate_left = 0
+                for j in range(cue_at + 1, len(out)):
+                    t = out[j]
+                    out[j] = Token(t.text, t.stem, t.kind, t.clause, t.sentence, False, t.pos)
+        if kind == "w" and value in NEGATION_CUES:
+            negate_left = NEGATION_REACH
+            cue_at = len(out) - 1
+    return out, _numbers(out)
+
+
+def _decimal_comma(value: str) -> bool:
+    """"38,4" is 38.4; "1,000" is a thousand."""
+    head, _, tail = value.partition(",")
+    return bool(tail) and len(tail) != 3
+
+
+def _numbers(toks: list[Token]) -> list[Number]:
+    out: list[Number] = []
+    i, n = 0, len(toks)
+    while i < n:
+        t = toks[i]
+        value: float | None = None
+        word = False
+        start = i
+        if t.kind == "n":
+            try:
+                value = float(t.text)
+            except ValueError:
+                value = None
+            i += 1
+        elif t.kind == "w":
+            value, used = _spelled(toks, i)
+            if value is not None:
+                word = True
+                i += used
+            else:
+                i += 1
+        else:
+            i += 1
+        if value is None:
+            continue
+        unit = _unit_after(toks, i, start)
+        out.append(Number(value, start, unit, word))
+    return out
+
+
+def _spelled(toks: list[Token], i: int) -> tuple[float | None, int]:
+    """A number written in words at token ``i``: ("thirty eight point five", 4 tokens) -> 38.5."""
+    w = toks[i].text
+    if w in _EXTRA:
+        return float(_EXTRA[w]), 1
+    total: float | None = None
+    used = 0
+    if w in _TENS:
+        total = _TENS[w]
+        used = 1
+        if i + 1 < len(toks) and toks[i + 1].text in _UNITS and 0 < _UNITS[toks[i + 1].text] < 10:
+            total += _UNITS[toks[i + 1].text]
+            used = 2
+    elif w in _UNITS:
+        if w == "one":  # "one" is too often not a number ("one side", "the one")
+            return None, 0
+        total = _UNITS[w]
+        used = 1
+    if total is None:
+        return None, 0
+    j = i + used
+    if j + 1 < len(toks) and toks[j].text == "point" and toks[j + 1].text in _UNITS:
+        return total + _UNITS[toks[j + 1].text] / 10, used + 2
+    return float(total), used
+
+
+_COUNT_WORDS = frozenset(
+    "times time x episodes episode stools stool bms bm movements motions bouts goes trips lots loads".split()
+)
+
+
+def _unit_after(toks: list[Token], i: int, start: int) -> str:
+    """The unit written right after (or, for "x8", right before) a number."""
+    if start > 0 and toks[start - 1].text == "x" and toks[start - 1].clause == toks[start].clause:
+        return "count"
+    if i >= len(toks):
+        return ""
+    nxt = toks[i].text
+    after = toks[i + 1].text if i + 1 < len(toks) else ""
+    if nxt == "°":
+        if after in ("c", "celsius", "centigrade"):
+            return "c"
+        if after in ("f", "fahrenheit"):
+            return "f"
+        return "deg"
+    if nxt in ("c", "celsius", "centigrade", "degc"):
+        return "c"
+    if nxt in ("f", "fahrenheit", "degf"):
+        return "f"
+    if nxt in ("degrees", "degree", "deg"):
+        if after in ("c", "celsius", "centigrade"):
+            return "c"
+        if after in ("f", "fahrenheit"):
+            return "f"
+        return "deg"
+    if nxt in ("mmol", "mmoll", "mmols"):
+        return "mmol"
+    if nxt in ("mgdl", "mg") and after in ("dl", "") or nxt == "mgdl":
+        return "mgdl" if nxt == "mgdl" or after == "dl" else "mg"
+    if nxt == "%":
+        return "percent"
+    if nxt in _COUNT_WORDS:
+        return "count"
+    if nxt in ("year", "years", "yr", "yrs", "yo", "y", "weeks", "week", "wks", "days", "day", "months", "month",
+               "hours", "hour", "hrs", "hr", "h", "minutes", "mins", "min", "am", "pm", "kg", "kgs", "lb", "lbs",
+               "ml", "mcg", "units", "cycles", "cycle", "cm", "mm", "th", "st", "nd", "rd", "ng", "iu", "g", "l"):
+        return "other:" + nxt
+    return ""
