@@ -242,18 +242,14 @@ class _TurnBuilder:
     def _answer_after_urgent(self, reading: MessageReading, safety: SafetyCheck) -> None:
         """After the urgent reply, still answer the question the message asked, if it clearly asked one.
 
-        Only a confident answer (or a refusal) is added: never a menu, a clarifying question
-        or "I don't know", which would bury the urgent advice.
+        Only a confident answer is added: never a menu, a clarifying question, a refusal
+        ("what should we do?" is answered by the urgent reply) or "I don't know", which would
+        bury the urgent advice.
         """
         if self.e.options.consent_required and self.s.consented_at is None:
             return
         lexical = self.k.lexicon.read(list(reading.words))
         self.s.slots.update(lexical.sets)
-        audience = self.audience
-        for rule in self.k.refusals:
-            if rule.matches(reading.folded, audience):
-                self.replies.append(Reply(ReplyKind.REFUSAL, rule.reply.render(audience, self.e.context(self.s.slots, audience))))
-                return
         ranked = self.k.index.rank(lexical.features())
         top = ranked[0] if ranked else None
         second = ranked[1] if len(ranked) > 1 else None
