@@ -5,6 +5,9 @@ the knowledge as alternatives (``when:``), each a list of conditions joined by `
 
 * a concept name (``fever``): found in the message and not negated in its clause;
   ``!name``: that concept is *not* found (``leg_deficit & !neuropathy``);
+  ``named(name)``: a diagnosis ("pneumonitis", "DKA") that is a report only when the message
+  names someone it is happening to ("pt on T-DXd with pneumonitis"), and otherwise a question
+  about it ("T-DXd ILD grade 1 management");
 * a reading compared with a threshold (``temperature >= locale.fever``,
   ``glucose >= 13.9 mmol/l``, ``calcium >= 3.0 mmol/l``, ``oxygen < 92 %``);
 * a count of a concept (``count(diarrhoea) >= 4``: "x8", "8 times", "six times since lunch").
@@ -42,7 +45,7 @@ MEASURES = {
 LOCALE_THRESHOLDS = {"locale.fever": "fever", "locale.low_temperature": "low_temperature"}
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
 _COND = re.compile(
-    r"^\s*(?:(?P<absent>!\s*[a-z][a-z0-9_]*)|(?P<concept>[a-z][a-z0-9_]*)"
+    r"^\s*(?:(?P<absent>!\s*[a-z][a-z0-9_]*)|named\(\s*(?P<named>[a-z][a-z0-9_]*)\s*\)|(?P<concept>[a-z][a-z0-9_]*)"
     r"|count\(\s*(?P<counted>[a-z][a-z0-9_]*)\s*\)\s*(?P<cop>>=|<=|>|<)\s*(?P<count>\d+)"
     r"|(?P<measure>[a-z]+)\s*(?P<op>>=|<=|>|<)\s*(?:(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mmol/l|mg/dl|c|f|%)?"
     r"|(?P<locale>locale\.[a-z_]+)))\s*$"
@@ -55,7 +58,7 @@ CONTEXT_AFTER = 2  # ... or this close after it ("38.5 temp")
 class Condition:
     """One compiled part of a red flag's rule."""
 
-    kind: str  # concept | absent | count | measure
+    kind: str  # concept | named | absent | count | measure
     name: str  # the concept, or the measure
     op: str = ">="
     value: float = 0.0
@@ -76,6 +79,11 @@ def parse_condition(text: str, known_concepts: set[str]) -> Condition:
         if name not in known_concepts:
             raise ValueError(f"unknown concept '{name}' after '!'")
         return Condition("absent", name)
+    if m.group("named"):
+        name = m.group("named")
+        if name not in known_concepts:
+            raise ValueError(f"unknown concept '{name}' in named(...)")
+        return Condition("named", name)
     if m.group("concept"):
         name = m.group("concept")
         if name not in known_concepts:
@@ -172,7 +180,8 @@ class _Evidence:
                 if 93 <= v <= 110:
                     return n, (v - 32) * 5 / 9, "f"
             return None
-        if unit not in ("", "mmol", "mgdl", "mg", "percent") or not self._near_context(measure, n):
+        allowed = ("", "percent") if measure == "oxygen" else ("", "mmol", "mgdl", "mg")
+        if unit not in allowed or not self._near_context(measure, n):
             return None
         if measure == "glucose":
             if unit == "mmol" or (unit == "" and v <= 35):
@@ -181,6 +190,11 @@ class _Evidence:
         if measure == "calcium":
             if unit == "mmol" or (unit == "" and v <= 5):
                 return (n, v, "mmol/l") if 1 <= v <= 6 else None
+            # "CA 15-3" and "CA 125" are tumour markers: a reading in mg/dL needs its unit or the word calcium
+            if unit not in ("mgdl", "mg") and not any(
+                t.text == "calcium" for t in self.reading.tokens[max(0, n.index - CONTEXT_BEFORE): n.index]
+            ):
+                return None
             return (n, v / 4.008, "mg/dl") if 4 <= v <= 24 else None
         if measure == "oxygen":
             return (n, v, "%") if 50 <= v <= 100 and unit in ("", "percent") else None
@@ -208,6 +222,9 @@ class _Evidence:
                 return False, False
             hits = self.live(cond.name)
             return bool(hits), any(not self.asked(h) for h in hits)
+        if cond.kind == "named":
+            hits = self.live(cond.name)
+            return bool(hits), self.someone and any(not self.asked(h) for h in hits)
         if cond.kind == "absent":
             return not self.live(cond.name), True
         if cond.kind == "count":

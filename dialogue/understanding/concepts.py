@@ -104,7 +104,7 @@ class TypoCorrector:
         if cached is not None:
             return cached
         choices = self._buckets.get(word[0], ())
-        limit = 1 if len(word) < 9 else 2
+        limit = 1  # two edits turn too many real words into symptoms ("conversion" -> "convulsion")
         best = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=limit) if choices else None
         fixed = best[0] if best is not None else word
         if len(self._cache) < self._CACHE_LIMIT:

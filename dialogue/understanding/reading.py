@@ -23,7 +23,7 @@ from ..text import fold, sanitize, stem, tokens
 # a clause; "x8" and "8x" are split into a count marker and a number
 _LEX = re.compile(
     r"(?P<num>\d+(?:[.,]\d+)?)"
-    r"|(?P<word>[a-z]+(?:/[a-z]+)?)"
+    r"|(?P<word>[a-z]+[0-9][a-z0-9]*|[a-z]+(?:/[a-z]+)?)"
     r"|(?P<deg>[°º])"
     r"|(?P<pct>%)"
     r"|(?P<hash>#)"
@@ -126,6 +126,10 @@ def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
         if kind == "num":
             raw.append(("n", value.replace(",", ".") if _decimal_comma(value) else value.replace(",", ""), at))
         elif kind == "word":
+            glued = _COUNT_GLUED.match(value)
+            if glued:  # "x8": a count marker and its number
+                raw.extend((("w", "x", at), ("n", glued.group(1), at + 1)))
+                continue
             if "/" in value:
                 left, _, right = value.partition("/")
                 if value in ("mg/dl", "mmol/l", "mmol/mol"):
@@ -167,6 +171,9 @@ def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
             negate_left = NEGATION_REACH
             cue_at = len(out) - 1
     return out, _numbers(out)
+
+
+_COUNT_GLUED = re.compile(r"^x(\d+)$")
 
 
 def _decimal_comma(value: str) -> bool:
@@ -264,7 +271,7 @@ def _unit_after(toks: list[Token], i: int, start: int) -> str:
         return "mmol"
     if nxt in ("mgdl", "mg") and after in ("dl", "") or nxt == "mgdl":
         return "mgdl" if nxt == "mgdl" or after == "dl" else "mg"
-    if nxt == "%":
+    if nxt in ("%", "percent", "pc", "per"):
         return "percent"
     if nxt in _COUNT_WORDS:
         return "count"
