@@ -2,7 +2,7 @@
 
 Commands: ``chat`` (console), ``ask`` (one question, or one per line of standard input;
 ``--json`` for tools), ``validate`` (check knowledge), ``test`` (run conversation
-scripts), ``report unanswered`` (questions the bot could not answer), ``telegram`` (the Telegram bot; needs the ``telegram`` extra), ``slack`` (the
+scripts; ``test --safety``: the red-flag corpus), ``report unanswered`` (questions the bot could not answer), ``telegram`` (the Telegram bot; needs the ``telegram`` extra), ``slack`` (the
 Slack bot; needs the ``slack`` extra). Errors are one clear line and a non-zero exit status.
 """
 
@@ -26,6 +26,7 @@ from dialogue.loader import load_knowledge, stale_reviews
 from dialogue.model import Knowledge
 from dialogue.replies import Incoming, Reply, ReplyKind, headline_kind, source_dict
 from dialogue.runtime import build_engine, build_session, install_reload_signal
+from dialogue.safetytest import BUNDLED_CORPUS, load_corpus, percent, run_corpus
 from dialogue.session import ReloadResult, Session
 from dialogue.stores import MemoryStore
 
@@ -34,6 +35,7 @@ from .render_text import reading_text, reply_text
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 MIN_EXAMPLES = 5
+MIN_RECALL, MAX_FALSE_ALARMS = 1.0, 0.03  # the safety gate of `mbcbot test --safety`
 
 
 class CliError(Exception):
@@ -79,8 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--path", metavar="FILE", help="the record's SQLite file (default: unanswered_path, "
                                                        "or unanswered.db next to the store)")
 
-    test = sub.add_parser("test", parents=[common], help="run scripted conversation tests")
-    test.add_argument("paths", nargs="*", help="script files or folders (default: tests/conversations)")
+    test = sub.add_parser("test", parents=[common], help="run scripted conversation tests, or the safety corpus (--safety)")
+    test.add_argument("paths", nargs="*", help="script files or folders (default: tests/conversations); with --safety, "
+                                               "safety corpus files or folders (default: the corpus shipped with mbcbot)")
+    test.add_argument("--safety", action="store_true",
+                      help="run the safety corpus: how many emergencies get their urgent reply, how many near misses do not")
+    test.add_argument("--locale", help="with --safety: the locale of corpus items that name none (each item names its own)")
+    test.add_argument("--min-recall", type=float, metavar="R",
+                      help=f"with --safety: fail when fewer emergencies than this share are caught (default {MIN_RECALL})")
+    test.add_argument("--max-false-alarms", type=float, metavar="R",
+                      help=f"with --safety: fail when more near misses than this share are alarmed (default {MAX_FALSE_ALARMS})")
 
     telegram = sub.add_parser("telegram", parents=[common],
                               help="run the Telegram bot (TELEGRAM_BOT_TOKEN; long polling unless --webhook)")
@@ -262,6 +272,12 @@ def _warning(origin: Any, message: str) -> Problem:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    if args.safety:
+        return cmd_test_safety(args)
+    extra = [flag for flag, value in (("--locale", args.locale), ("--min-recall", args.min_recall),
+                                      ("--max-false-alarms", args.max_false_alarms)) if value is not None]
+    if extra:
+        raise CliError(f"{', '.join(extra)} go(es) with --safety (conversation scripts set their own locale)")
     settings = _settings(args)
     paths = args.paths or ["tests/conversations"]
     try:
@@ -282,6 +298,44 @@ def cmd_test(args: argparse.Namespace) -> int:
             print()
     print(f"{passed} passed, {failed} failed")
     return EXIT_OK if failed == 0 else EXIT_FAIL
+
+
+def cmd_test_safety(args: argparse.Namespace) -> int:
+    """``mbcbot test --safety [PATHS]``: the per-category table, then ``N passed, N failed``."""
+    min_recall = MIN_RECALL if args.min_recall is None else args.min_recall
+    max_false = MAX_FALSE_ALARMS if args.max_false_alarms is None else args.max_false_alarms
+    for flag, value in (("--min-recall", min_recall), ("--max-false-alarms", max_false)):
+        if not 0.0 <= value <= 1.0:
+            raise CliError(f"{flag} must be a share between 0 and 1 (0.95 for 95%), not {value:g}")
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths] or [BUNDLED_CORPUS]
+    if not args.paths and not any(BUNDLED_CORPUS.glob("*.y*ml")):
+        raise CliError(f"no safety corpus found: looked in {BUNDLED_CORPUS} (the corpus shipped with mbcbot); "
+                       "give corpus files or folders as arguments")
+    knowledge = _knowledge(settings)
+    build_engine(settings, knowledge)  # an unknown --locale stops here, as for every command
+    try:
+        items = load_corpus(paths, {f.id for f in knowledge.red_flags}, set(knowledge.locales), settings.locale)
+    except ScriptFormatError as exc:
+        raise CliError("\nmbcbot: error: ".join(str(exc).splitlines())) from exc
+    if not items:
+        raise CliError(f"the safety corpus in {', '.join(map(str, paths))} has no emergencies and no near misses")
+    report = run_corpus(knowledge, items)
+    files = len({item.where.rsplit(":", 1)[0] for item in items})
+    print(f"safety corpus: {len(report.emergencies)} emergencies, {len(report.near_misses)} near misses "
+          f"({files} file(s) in {', '.join(map(str, paths))})")
+    for line in report.lines():
+        print(line)
+    failing = []
+    caught, alarmed = sum(o.caught for o in report.emergencies), sum(o.alarmed for o in report.near_misses)
+    if report.recall < min_recall - 1e-12:
+        failing.append(f"recall {percent(caught, len(report.emergencies))} is below --min-recall {min_recall:.1%}")
+    if report.false_alarm_rate > max_false + 1e-12:
+        failing.append(f"false alarms {percent(alarmed, len(report.near_misses))} are above --max-false-alarms {max_false:.1%}")
+    for reason in failing:
+        print(f"gate failed: {reason}")
+    print(f"{report.passed} passed, {report.failed} failed")
+    return EXIT_FAIL if failing else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:

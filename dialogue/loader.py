@@ -218,7 +218,7 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by", "content_hash"}),
     "slots": frozenset({"id", "label", "values", "weight"}),
     "flows": frozenset({"id", "fills", "start", "states"}),
-    "red_flags": frozenset({"id", "when", "priority", "basis", "answer_after", "patterns", "requires", "temperature",
+    "red_flags": frozenset({"id", "when", "priority", "basis", "answer_after", "asked_is_urgent", "patterns", "requires", "temperature",
                             "reply", "advice", "sources", "topic"}),
     "locales": frozenset({"id", "name", "emergency_number", "crisis_line", "fever_c", "fever_f", "low_temperature_c",
                           "poison_line", "care_team_advice", "sources"}),
@@ -657,16 +657,17 @@ class _Compiler:
         if not isinstance(priority, int) or isinstance(priority, bool):
             self.out.error(rec, "'priority' must be a whole number (lower comes first)", "priority")
             priority = 100
-        answer_after = rec.get("answer_after", True)
-        if not isinstance(answer_after, bool):
-            self.out.error(rec, "'answer_after' must be true or false", "answer_after")
-            answer_after = True
+        answer_after, asked_is_urgent = rec.get("answer_after", True), rec.get("asked_is_urgent", False)
+        for key, value in (("answer_after", answer_after), ("asked_is_urgent", asked_is_urgent)):
+            if not isinstance(value, bool):
+                self.out.error(rec, f"'{key}' must be true or false", key)
         return RedFlag(
             id=self.check_id(rec),
             when=tuple(when),
             priority=priority,
             basis=self.text(rec, "basis", required=False),
-            answer_after=answer_after,
+            answer_after=answer_after is not False,
+            asked_is_urgent=asked_is_urgent is True,
             reply=self.voiced(rec, "reply"),
             advice=self.voiced(rec, "advice"),
             sources=self.source_refs(rec, required=True),

@@ -187,6 +187,7 @@ class RedFlag:
     priority: int  # lower comes first when a message raises several
     basis: str  # the clinical basis of its thresholds, for authors
     answer_after: bool  # the question in the same message is still answered after the urgent reply
+    asked_is_urgent: bool  # a question about it gets the urgent reply too ("what if I feel suicidal?")
     reply: Voiced
     advice: Voiced
     sources: tuple[Source, ...]

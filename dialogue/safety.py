@@ -9,7 +9,7 @@ the knowledge as alternatives (``when:``), each a list of conditions joined by `
   names someone it is happening to ("pt on T-DXd with pneumonitis"), and otherwise a question
   about it ("T-DXd ILD grade 1 management");
 * a reading compared with a threshold (``temperature >= locale.fever``,
-  ``glucose >= 13.9 mmol/l``, ``calcium >= 3.0 mmol/l``, ``oxygen < 92 %``);
+  ``glucose >= 13.9 mmol/l``, ``calcium >= 3.0 mmol/l``, ``oxygen < 92 %``, ``systolic < 90 mmhg``);
 * a count of a concept (``count(diarrhoea) >= 4``: "x8", "8 times", "six times since lunch").
 
 Stated or asked? The same words in a question *about* a condition ("what is febrile
@@ -33,7 +33,10 @@ from .understanding.reading import MessageReading, Number
 if TYPE_CHECKING:
     from .model import Knowledge, Locale, RedFlag
 
-#: Concepts the checker itself relies on; the knowledge must define them.
+#: Concepts the checker itself relies on; the knowledge must define them. Two more are read when
+#: defined: "past" (a sentence about something long over: "fainted once last year") and "idiom"
+#: (words that mean nothing medical together: "dead on my feet"). "past" reaches its own clause only:
+#: in "bleeding again, went through the menopause years ago" the bleeding is today's.
 CUE_CONCEPTS = ("hypothetical", "general", "experiencer", "threshold")
 #: Measures a condition may compare, with the concept that marks a bare number as one, and units.
 MEASURES = {
@@ -41,13 +44,14 @@ MEASURES = {
     "glucose": ("glucose_context", ("mmol/l", "mg/dl")),
     "calcium": ("calcium_context", ("mmol/l", "mg/dl")),
     "oxygen": ("oxygen_context", ("%",)),
+    "systolic": ("blood_pressure_context", ("mmhg",)),
 }
 LOCALE_THRESHOLDS = {"locale.fever": "fever", "locale.low_temperature": "low_temperature"}
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
 _COND = re.compile(
     r"^\s*(?:(?P<absent>!\s*[a-z][a-z0-9_]*)|named\(\s*(?P<named>[a-z][a-z0-9_]*)\s*\)|(?P<concept>[a-z][a-z0-9_]*)"
     r"|count\(\s*(?P<counted>[a-z][a-z0-9_]*)\s*\)\s*(?P<cop>>=|<=|>|<)\s*(?P<count>\d+)"
-    r"|(?P<measure>[a-z]+)\s*(?P<op>>=|<=|>|<)\s*(?:(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mmol/l|mg/dl|c|f|%)?"
+    r"|(?P<measure>[a-z]+)\s*(?P<op>>=|<=|>|<)\s*(?:(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mmol/l|mg/dl|mmhg|c|f|%)?"
     r"|(?P<locale>locale\.[a-z_]+)))\s*$"
 )
 CONTEXT_BEFORE = 5  # a bare number is a reading when its context word is this close before it
@@ -127,6 +131,13 @@ class _Evidence:
         toks = reading.tokens
         self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
+        self.past_clauses = {reading.tokens[h.start].clause for h in self.hits.get("past", ()) if not h.negated}
+        idioms = [(h.start, h.end) for h in self.hits.get("idiom", ())]
+        if idioms:  # "dead on my feet", "nearly gave me a heart attack": the words inside an idiom mean nothing alone
+            self.hits = {
+                name: kept for name, hits in self.hits.items()
+                if (kept := [h for h in hits if name == "idiom" or not any(a <= h.start <= b or a <= h.end <= b for a, b in idioms)])
+            }
         self.someone = any(not h.negated for h in self.hits.get("experiencer", ()))
         self.about_message = bool(knowledge.about_patterns) and any(p.search(reading.folded) for p in knowledge.about_patterns) and not (
             self.someone or any(p.search(reading.folded) for p in knowledge.experiencer_patterns)
@@ -140,7 +151,7 @@ class _Evidence:
 
     def asked(self, hit: Hit) -> bool:
         clause = self.reading.tokens[hit.start].clause
-        if clause in self.hypothetical_clauses:
+        if clause in self.hypothetical_clauses or clause in self.past_clauses:
             return True
         if self.about_message:
             return True
@@ -180,7 +191,7 @@ class _Evidence:
                 if 93 <= v <= 110:
                     return n, (v - 32) * 5 / 9, "f"
             return None
-        allowed = ("", "percent") if measure == "oxygen" else ("", "mmol", "mgdl", "mg")
+        allowed = {"oxygen": ("", "percent"), "systolic": ("", "mmhg")}.get(measure, ("", "mmol", "mgdl", "mg"))
         if unit not in allowed or not self._near_context(measure, n):
             return None
         if measure == "glucose":
@@ -188,16 +199,20 @@ class _Evidence:
                 return (n, v, "mmol/l") if 1 <= v <= 60 else None
             return (n, v / 18.0, "mg/dl") if 20 <= v <= 1500 else None
         if measure == "calcium":
+            before = {t.text for t in self.reading.tokens[max(0, n.index - CONTEXT_BEFORE): n.index]}
+            if before & {"ica", "ionised", "ionized"} and v <= 2.5:
+                # ionised calcium is about half the total: 1.6 mmol/L ionised is about 3.2 total
+                return n, v * 2, "mmol/l"
             if unit == "mmol" or (unit == "" and v <= 5):
                 return (n, v, "mmol/l") if 1 <= v <= 6 else None
-            # "CA 15-3" and "CA 125" are tumour markers: a reading in mg/dL needs its unit or the word calcium
-            if unit not in ("mgdl", "mg") and not any(
-                t.text == "calcium" for t in self.reading.tokens[max(0, n.index - CONTEXT_BEFORE): n.index]
-            ):
-                return None
             return (n, v / 4.008, "mg/dl") if 4 <= v <= 24 else None
         if measure == "oxygen":
             return (n, v, "%") if 50 <= v <= 100 and unit in ("", "percent") else None
+        if measure == "systolic":
+            earlier = [m for m in self.reading.numbers if m.index < n.index and n.index - m.index <= CONTEXT_BEFORE]
+            if earlier:
+                return None  # "138/85": the second number is the diastolic
+            return (n, v, "mmhg") if 40 <= v <= 260 else None
         return None
 
     def hypothetical_threshold(self, number: Number) -> bool:
@@ -223,8 +238,9 @@ class _Evidence:
             hits = self.live(cond.name)
             return bool(hits), any(not self.asked(h) for h in hits)
         if cond.kind == "named":
+            # a diagnosis is reported only of someone, and never inside a management question
             hits = self.live(cond.name)
-            return bool(hits), self.someone and any(not self.asked(h) for h in hits)
+            return bool(hits), self.someone and any(not self.asked(h) and h.sentence not in self.general_sentences for h in hits)
         if cond.kind == "absent":
             return not self.live(cond.name), True
         if cond.kind == "count":
@@ -274,29 +290,44 @@ def check(knowledge: Knowledge, reading: MessageReading, locale: Locale) -> Safe
     for flag in knowledge.red_flags:
         found = stated = False
         for alternative in flag.when:
-            all_found, all_stated = True, True
-            for condition in alternative:
-                f, s = evidence.holds(condition)
-                if not f:
-                    all_found = False
-                    break
-                all_stated = all_stated and s
-            if all_found:
-                found = True
-                if all_stated:
-                    stated = True
-                    break
+            if _holds(alternative, evidence) == "stated":
+                found = stated = True
+                break
+            found = found or _holds(alternative, evidence) == "asked"
         if not stated and flag.patterns:
             legacy = _legacy(flag, folded, reading, evidence)
             found = found or legacy is not None
             stated = stated or bool(legacy)
-        if stated:
+        if stated or (found and flag.asked_is_urgent):
             urgent.append(flag)
         elif found:
             about.append(flag)
     urgent.sort(key=lambda f: f.priority)
     about.sort(key=lambda f: f.priority)
     return SafetyCheck(tuple(urgent), tuple(about))
+
+
+def _holds(alternative: tuple[Condition, ...], evidence: _Evidence) -> str:
+    """"stated", "asked" or "" (not found) for one alternative of a flag's rule.
+
+    Stated needs every reading and diagnosis to be stated, and at least one symptom: the
+    other concepts are context ("after my infusion" may be in another, past clause).
+    """
+    concept_stated = False
+    has_concept = False
+    all_stated = True
+    for condition in alternative:
+        found, stated = evidence.holds(condition)
+        if not found:
+            return ""
+        if condition.kind == "concept":
+            has_concept = True
+            concept_stated = concept_stated or stated
+        elif condition.kind != "absent":
+            all_stated = all_stated and stated
+    if all_stated and (concept_stated or not has_concept):
+        return "stated"
+    return "asked"
 
 
 def _legacy(flag: RedFlag, folded: str, reading: MessageReading, evidence: _Evidence) -> bool | None:

@@ -3,7 +3,8 @@
 A concept is a list of terms written by clinical authors. A term is either
 
 * a phrase: its words in order, with up to ``MAX_GAP`` other words between each pair
-  ("cant breathe" also finds "can't really breathe"), after stemming and typo correction; or
+  ("cant breathe" also finds "can't really breathe"), after stemming and typo correction;
+  ``=phrase`` allows no words between ("=confused on" is not "confused since yesterday, on"); or
 * parts joined by ``+``: every part in one sentence, in any order, within ``WINDOW`` tokens
   ("leg + numb" finds "both my legs have sort of gone numb"). A part may be ``@name``, another
   concept.
@@ -35,12 +36,17 @@ class Hit:
     start: int
     end: int  # inclusive
     sentence: int
-    negated: bool
+    neg_by: int  # the negation cue that reaches the hit's first word, or -1
+
+    @property
+    def negated(self) -> bool:
+        return self.neg_by >= 0
 
 
 @dataclass(frozen=True, slots=True)
 class _Seq:
     items: tuple[str, ...]
+    gap: int = MAX_GAP  # other words allowed between two of its words
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +76,18 @@ def parse_term(text: str) -> tuple[_Seq | _Ref, ...]:
                 raise TermError(f"term {text!r}: '@' must be followed by one concept name")
             parts.append(_Ref(name))
             continue
-        reading = read_message(raw)
+        exact = raw.startswith("=")
+        reading = read_message(raw[1:] if exact else raw)
         items = tuple(t.stem for t in reading.tokens if t.kind in ("w", "n", "u"))
         if not items:
             raise TermError(f"term {text!r} has no words")
-        parts.append(_Seq(items))
+        # numbers are exact: "grade 4" must not find "grade 2 is 4"
+        exact = exact or any(t.kind == "n" for t in reading.tokens)
+        parts.append(_Seq(items, 0 if exact else MAX_GAP))
     return tuple(parts)
+
+
+_INFLECTIONS = frozenset(["", "e", "s", "es", "ed", "d", "ing", "er", "ly", "y"])
 
 
 class TypoCorrector:
@@ -107,6 +119,9 @@ class TypoCorrector:
         limit = 1  # two edits turn too many real words into symptoms ("conversion" -> "convulsion")
         best = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=limit) if choices else None
         fixed = best[0] if best is not None else word
+        short, long_ = sorted((word, fixed), key=len)
+        if long_.startswith(short) and long_[len(short):] in _INFLECTIONS:
+            fixed = word  # "confuse" is another form of "confus(ed)", not a typo of it: the stem decides
         if len(self._cache) < self._CACHE_LIMIT:
             self._cache[word] = fixed
         return fixed
@@ -153,9 +168,9 @@ class ConceptSet:
         seq_hits: dict[tuple[str, int, int], list[Hit]] = {}
         for i, s in enumerate(stems):
             for name, a, p, seq in self._starts.get(s, ()):
-                end = _match_seq(seq.items, stems, toks, i)
+                end = _match_seq(seq.items, stems, toks, i, seq.gap)
                 if end is not None:
-                    seq_hits.setdefault((name, a, p), []).append(Hit(i, end, toks[i].sentence, toks[i].negated))
+                    seq_hits.setdefault((name, a, p), []).append(Hit(i, end, toks[i].sentence, toks[i].neg_by))
         found: dict[str, list[Hit]] = {}
         for (name, a, p), hits in seq_hits.items():
             parts = self.terms[name][a]
@@ -188,11 +203,11 @@ class ConceptSet:
         return found
 
 
-def _match_seq(items: tuple[str, ...], stems: list[str], toks: tuple, i: int) -> int | None:
+def _match_seq(items: tuple[str, ...], stems: list[str], toks: tuple, i: int, gap: int = MAX_GAP) -> int | None:
     sentence = toks[i].sentence
     j = i
     for item in items[1:]:
-        for k in range(j + 1, min(j + 2 + MAX_GAP, len(stems))):
+        for k in range(j + 1, min(j + 2 + gap, len(stems))):
             if toks[k].sentence != sentence:
                 return None
             if stems[k] == item:
@@ -213,8 +228,11 @@ def _together(part_hits: list[list[Hit]]) -> list[Hit]:
                 break
             chosen.append(min(near, key=lambda h: abs(h.start - first.start)))
         else:
-            out.append(Hit(min(h.start for h in chosen), max(h.end for h in chosen), first.sentence,
-                           any(h.negated for h in chosen)))
+            start = min(h.start for h in chosen)
+            # a cue that is one of the term's own words ("cant see ... one eye") negates none of its parts
+            own = [(h.start, h.end) for h in chosen]
+            cue = max((h.neg_by for h in chosen if h.neg_by >= 0 and not any(a <= h.neg_by <= b for a, b in own)), default=-1)
+            out.append(Hit(start, max(h.end for h in chosen), first.sentence, cue))
     return out
 
 

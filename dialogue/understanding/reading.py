@@ -23,7 +23,7 @@ from ..text import fold, sanitize, stem, tokens
 # a clause; "x8" and "8x" are split into a count marker and a number
 _LEX = re.compile(
     r"(?P<num>\d+(?:[.,]\d+)?)"
-    r"|(?P<word>[a-z]+[0-9][a-z0-9]*|[a-z]+(?:/[a-z]+)?)"
+    r"|(?P<word>[a-z]+[0-9][a-z0-9]*(?:/[0-9][a-z0-9]*)?|[a-z]+(?:/[a-z]+)?)"
     r"|(?P<deg>[°º])"
     r"|(?P<pct>%)"
     r"|(?P<hash>#)"
@@ -44,7 +44,9 @@ NEGATION_CUES = frozenset(
 _NOT_NEGATING_NEXT = {"no": {"longer", "matter", "idea", "clue", "way", "doubt"}, "not": {"only", "just", "sure"},
                       "never": {"so", "this", "such", "worse", "as", "stops", "stop", "ending"},
                       "dont": {"know"}, "cant": {"stop", "keep"}, "wont": {"stop", "go"}}
-NEGATION_REACH = 6  # tokens after a cue that it can negate
+NEGATION_REACH = 6  # tokens after "no", "not", "without", "denies" that they can negate
+SHORT_NEGATION_REACH = 4  # "can't", "don't", "isn't" negate a shorter stretch: "can't swallow after my docetaxel"
+_WIDE_CUES = frozenset("no not never without nor neither none denies denied deny negative".split())
 
 # spelled-out numbers people type ("six times", "thirty eight point five")
 _UNITS = {w: i for i, w in enumerate(
@@ -63,8 +65,12 @@ class Token:
     kind: str  # "w" word, "n" number, "u" unit sign (° %)
     clause: int
     sentence: int
-    negated: bool = False  # a negation cue earlier in its clause reaches it
+    neg_by: int = -1  # index of the negation cue earlier in its clause that reaches it, or -1
     pos: int = 0  # character offset in the folded text
+
+    @property
+    def negated(self) -> bool:
+        return self.neg_by >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +109,8 @@ def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
     """Read ``text`` (up to ``scan_limit`` characters of it) into a :class:`MessageReading`."""
     clean = sanitize(text if isinstance(text, str) else str(text))
     body = clean if scan_limit is None else clean[:scan_limit]
-    folded = fold(body)
+    folded = _TUMOUR_MARKER.sub(lambda m: "ca" + re.sub(r"\W", "", m.group(1)), fold(body))
+    folded = _PER_DAY.sub(r"\1 times a day", folded)
     toks, numbers = _tokenise(folded)
     stripped = folded.rstrip()
     first = next((t.text for t in toks if t.kind == "w"), "")
@@ -135,9 +142,11 @@ def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
                 if value in ("mg/dl", "mmol/l", "mmol/mol"):
                     raw.append(("w", value.replace("/", ""), at))
                 else:
-                    raw.extend((("w", left, at), ("b", "", at), ("w", right, at + len(left) + 1)))
+                    raw.extend((("w", left, at), ("w", right, at + len(left) + 1)))
                 continue
             raw.append(("w", value, at))  # "x8" arrives as "x" + 8, "101f" as 101 + "f"
+        elif kind == "hash" and raw and raw[-1][0] == "n":
+            continue  # "20Gy/5#": fractions, not a fracture
         elif kind in ("deg", "pct", "hash"):
             raw.append(("u", {"deg": "°", "pct": "%", "hash": "#"}[kind], at))
         elif kind == "stop":
@@ -157,7 +166,7 @@ def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
         if kind == "w" and value in CLAUSE_WORDS and out and out[-1].clause == clause:
             clause += 1
             negate_left = 0
-        out.append(Token(value, stem(value) if kind == "w" else value, kind, clause, sentence, negate_left > 0, at))
+        out.append(Token(value, stem(value) if kind == "w" else value, kind, clause, sentence, cue_at if negate_left > 0 else -1, at))
         if negate_left:
             negate_left -= 1
             cue = out[cue_at].text
@@ -166,13 +175,17 @@ def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
                 negate_left = 0
                 for j in range(cue_at + 1, len(out)):
                     t = out[j]
-                    out[j] = Token(t.text, t.stem, t.kind, t.clause, t.sentence, False, t.pos)
+                    out[j] = Token(t.text, t.stem, t.kind, t.clause, t.sentence, -1, t.pos)
         if kind == "w" and value in NEGATION_CUES:
-            negate_left = NEGATION_REACH
+            negate_left = NEGATION_REACH if value in _WIDE_CUES else SHORT_NEGATION_REACH
             cue_at = len(out) - 1
     return out, _numbers(out)
 
 
+# "CA 15-3", "CA 27.29", "CA-125" are tumour markers, not calcium readings: one word each
+_TUMOUR_MARKER = re.compile(r"\bca[\s-]?(15[\s.-]?3|27[\s.-]?29|125|19[\s.-]?9)\b")
+# "5/day", "8/24h": a count per day
+_PER_DAY = re.compile(r"(\d+)\s*/\s*(?:day|d|24 ?h|24 ?hrs?|24 hours)\b")
 _COUNT_GLUED = re.compile(r"^x(\d+)$")
 
 
@@ -233,6 +246,16 @@ def _spelled(toks: list[Token], i: int) -> tuple[float | None, int]:
     if total is None:
         return None, 0
     j = i + used
+    if j < len(toks) and toks[j].text == "hundred" and total < 10:  # "two hundred and eighty"
+        total *= 100
+        used += 1
+        j += 1
+        if j < len(toks) and toks[j].text == "and":
+            j += 1
+        rest, more = _spelled(toks, j) if j < len(toks) else (None, 0)
+        if rest is not None and rest < 100:
+            return total + rest, j + more - i
+        return float(total), used
     if j + 1 < len(toks) and toks[j].text == "point" and toks[j + 1].text in _UNITS:
         return total + _UNITS[toks[j + 1].text] / 10, used + 2
     return float(total), used
@@ -267,16 +290,19 @@ def _unit_after(toks: list[Token], i: int, start: int) -> str:
         if after in ("f", "fahrenheit"):
             return "f"
         return "deg"
+    if nxt == "mmhg":
+        return "mmhg"
     if nxt in ("mmol", "mmoll", "mmols"):
         return "mmol"
     if nxt in ("mgdl", "mg") and after in ("dl", "") or nxt == "mgdl":
         return "mgdl" if nxt == "mgdl" or after == "dl" else "mg"
     if nxt in ("%", "percent", "pc", "per"):
         return "percent"
-    if nxt in _COUNT_WORDS:
+    if nxt in _COUNT_WORDS or (after in _COUNT_WORDS and after not in ("time", "lots", "loads") and toks[i].kind == "w"
+                               and nxt not in ("days", "day", "weeks", "hours", "mg", "years", "months")):
         return "count"
     if nxt in ("year", "years", "yr", "yrs", "yo", "y", "weeks", "week", "wks", "days", "day", "months", "month",
-               "hours", "hour", "hrs", "hr", "h", "minutes", "mins", "min", "am", "pm", "kg", "kgs", "lb", "lbs",
+               "hours", "hour", "hrs", "minutes", "mins", "min", "am", "pm", "kg", "kgs", "lb", "lbs",
                "ml", "mcg", "units", "cycles", "cycle", "cm", "mm", "th", "st", "nd", "rd", "ng", "iu", "g", "l"):
         return "other:" + nxt
     return ""
