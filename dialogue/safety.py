@@ -195,7 +195,8 @@ class _Evidence:
         if unit not in allowed or not self._near_context(measure, n):
             return None
         if measure == "glucose":
-            if unit == "mmol" or (unit == "" and v <= 35):
+            # a bare 36-60 is read as mmol/L: as mg/dL it would be dangerously low, so urgent either way
+            if unit == "mmol" or (unit == "" and v <= 60):
                 return (n, v, "mmol/l") if 1 <= v <= 60 else None
             return (n, v / 18.0, "mg/dl") if 20 <= v <= 1500 else None
         if measure == "calcium":
