@@ -1,14 +1,18 @@
-"""Engine benchmark: knowledge load time, per-turn latency and memory.
+"""Engine benchmark: knowledge load time, per-turn latency, the safety check, and memory.
 
 Runs on the bundled knowledge and on a synthetic knowledge base ten times larger (every
 topic copied ten times with its own invented vocabulary), with a few thousand realistic
 messages: every example phrasing (some with typos), the user turns of the conversation
-scripts, follow-ups, red flags and off-topic messages.
+scripts, follow-ups, red flags and off-topic messages. The safety check (reading the
+message and evaluating every red flag, as each turn does first) is timed alone and within a
+whole turn, on those messages and on 20,000-character ones (the most a turn reads): a
+rambling message of ordinary worries, and messages crafted to stress pattern matching.
 
-    python benchmarks/bench_engine.py [--messages 3000]
+    python benchmarks/bench_engine.py [--messages 3000] [--runs 7]
 
-Targets on a 2-core machine: load under 1 s, p99 per turn under 1 ms, and the larger
-knowledge costing less than twice as much per turn.
+Targets on a 2-core machine: load under 1 s, p99 per turn under 1 ms, the larger
+knowledge costing less than twice as much per turn, and a 20,000-character message
+checked well under a second.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dialogue.convtest import load_scripts
-from dialogue.engine import Engine, EngineOptions
+from dialogue.engine import SAFETY_SCAN_CHARS, Engine, EngineOptions
 from dialogue.loader import bundled_knowledge_dir, load_knowledge
 from dialogue.model import Knowledge
 from dialogue.replies import Incoming
+from dialogue.safety import check
 from dialogue.session import Session
 from dialogue.stores import MemoryStore, SQLiteStore
+from dialogue.understanding.reading import read_message
 
 SYLLABLES = ["ka", "lo", "mi", "ne", "zu", "ri", "ta", "vo", "pe", "su", "qua", "dex", "bri", "tol", "fen"]
 
@@ -122,6 +128,50 @@ def measure_session(knowledge: Knowledge, messages: list[str], store) -> list[fl
     return times
 
 
+def rambling_message(messages: list[str], chars: int = SAFETY_SCAN_CHARS) -> str:
+    """One long message of ordinary questions and worries run together, as some people write."""
+    rng = random.Random(13)
+    joiners = [". ", ", and ", " but ", "... ", "? ", " also ", "\n"]
+    parts: list[str] = []
+    size = 0
+    while size < chars:
+        parts.append(rng.choice(messages) + rng.choice(joiners))
+        size += len(parts[-1])
+    return "".join(parts)[:chars]
+
+
+CRAFTED = {  # messages made to stress pattern matching and the reading of a message
+    "one letter": "a" * SAFETY_SCAN_CHARS,
+    "one word repeated": "fever " * (SAFETY_SCAN_CHARS // 6),
+    "negations repeated": "no fever " * (SAFETY_SCAN_CHARS // 9),
+    "numbers repeated": "38.5 " * (SAFETY_SCAN_CHARS // 5),
+}
+
+
+def measure_safety(knowledge: Knowledge, messages: list[str]) -> list[float]:
+    """The safety check alone, in ms: read the message, evaluate every red flag (as each turn does first)."""
+    locale = knowledge.locales["us"]
+    times = []
+    gc.collect()
+    for text in messages:
+        start = time.perf_counter()
+        check(knowledge, read_message(text, SAFETY_SCAN_CHARS), locale)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def measure_long(knowledge: Knowledge, text: str, runs: int) -> tuple[list[float], list[float]]:
+    """(safety check, whole turn) in ms for one long message, each a fresh conversation, ``runs`` times."""
+    engine = Engine(knowledge, EngineOptions(audience="patient"))
+    checks = measure_safety(knowledge, [text] * runs)
+    turns = []
+    for i in range(runs):
+        start = time.perf_counter()
+        engine.step(None, Incoming(text=text), float(i))
+        turns.append((time.perf_counter() - start) * 1000)
+    return checks, turns
+
+
 def load_time(dirs: list[Path] | None, include_bundled: bool, repeats: int = 3) -> tuple[float, Knowledge]:
     best = float("inf")
     knowledge = None
@@ -144,14 +194,22 @@ def knowledge_memory(dirs: list[Path] | None, include_bundled: bool) -> float:
     return size / 1e6
 
 
-def report(label: str, times: list[float]) -> str:
-    return (f"{label:<34} median {statistics.median(times):.3f} ms   p99 {percentile(times, 0.99):.3f} ms   "
-            f"max {max(times):.3f} ms   ({len(times)} turns)")
+def report(label: str, times: list[float], unit: str = "turns", width: int = 34) -> str:
+    return (f"{label:<{width}} median {statistics.median(times):.3f} ms   p99 {percentile(times, 0.99):.3f} ms   "
+            f"max {max(times):.3f} ms   ({len(times)} {unit})")
+
+
+SAFETY_WIDTH = 52
+
+
+def report_runs(label: str, times: list[float]) -> str:
+    return f"{label:<{SAFETY_WIDTH}} median {statistics.median(times):.1f} ms   max {max(times):.1f} ms   ({len(times)} runs)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--runs", type=int, default=7, help="runs of each 20,000-character message (median reported)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         big_dir = synthetic_knowledge(10, Path(tmp))
@@ -167,6 +225,12 @@ def main() -> None:
         patient_times = measure_turns(small, messages, "patient")
         mem_times = measure_session(small, messages[:1000], MemoryStore())
         sqlite_times = measure_session(small, messages[:1000], SQLiteStore(Path(tmp) / "bench.db"))
+        measure_safety(small, messages[:300])  # warm-up
+        safety_times = measure_safety(small, messages)
+        rambling = rambling_message(messages)
+        long_times = {"rambling": measure_long(small, rambling, args.runs)}
+        for name, text in CRAFTED.items():
+            long_times[name] = measure_long(small, text, args.runs)
 
     ratio = statistics.median(big_times) / statistics.median(small_times)
     p99_ratio = percentile(big_times, 0.99) / percentile(small_times, 0.99)
@@ -180,6 +244,14 @@ def main() -> None:
     print(f"x10 / bundled per turn: median {ratio:.2f}x, p99 {p99_ratio:.2f}x   (target < 2x)")
     print(report("session turn, memory store", mem_times))
     print(report("session turn, SQLite store", sqlite_times))
+    print("safety check (read the message, every red flag), bundled knowledge:")
+    print(report("  safety check, ordinary messages", safety_times, "messages", SAFETY_WIDTH))
+    print(report("  whole turn, ordinary messages", small_times, width=SAFETY_WIDTH))
+    print(f"  share of a turn spent on safety: median {statistics.median(safety_times) / statistics.median(small_times):.0%}")
+    for name, (checks, turns) in long_times.items():
+        label = "20,000-char rambling message" if name == "rambling" else f"20,000 chars, {name}"
+        print(report_runs(f"  safety check, {label}", checks) + ("   (target < 1000 ms)" if name == "rambling" else ""))
+        print(report_runs(f"  whole turn, {label}", turns))
 
 
 if __name__ == "__main__":

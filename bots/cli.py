@@ -277,7 +277,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     extra = [flag for flag, value in (("--locale", args.locale), ("--min-recall", args.min_recall),
                                       ("--max-false-alarms", args.max_false_alarms)) if value is not None]
     if extra:
-        raise CliError(f"{', '.join(extra)} go(es) with --safety (conversation scripts set their own locale)")
+        raise CliError(f"{', '.join(extra)}: only with --safety (conversation scripts set their own locale)")
     settings = _settings(args)
     paths = args.paths or ["tests/conversations"]
     try:

@@ -426,6 +426,10 @@ class _Compiler:
         safety_concepts = self.safety_concepts(safety, lexicon)
         red_flags = tuple(self.red_flag(rec, topics, safety_concepts) for rec in L.lists["red_flags"].values())
         consent_button, consent_accepts = self.consent()
+        # before the error check: a refusal with a refused or invalid pattern must stop the load,
+        # not be kept silently without it
+        refusals = tuple(self.rule(rec) for rec in L.lists["refusals"].values())
+        out_of_scope = tuple(self.rule(rec) for rec in L.lists["out_of_scope"].values())
         if self.out.errors:
             raise KnowledgeError(self.out.problems)
         return Knowledge(
@@ -443,8 +447,8 @@ class _Compiler:
             disclaimers=disclaimers,
             consent_button=consent_button,
             consent_accepts=consent_accepts,
-            refusals=tuple(self.rule(rec) for rec in L.lists["refusals"].values()),
-            out_of_scope=tuple(self.rule(rec) for rec in L.lists["out_of_scope"].values()),
+            refusals=refusals,
+            out_of_scope=out_of_scope,
             commands=commands,
             messages=messages,
             lexicon=lexicon,
@@ -651,7 +655,7 @@ class _Compiler:
                 self.out.error(rec, f"when: {exc}", "when")
         if rec.get("temperature"):  # older knowledge: "temperature: true"
             when.append((Condition("measure", "temperature", ">=", 0.0, "", "fever"),))
-        if not when and not patterns:
+        if not rec.get("when") and not rec.get("patterns") and not rec.get("temperature"):  # not: one that did not compile
             self.out.error(rec, "a red flag needs 'when' (conditions on concepts and readings) or 'patterns'")
         priority = rec.get("priority", 100)
         if not isinstance(priority, int) or isinstance(priority, bool):
@@ -709,6 +713,7 @@ class _Compiler:
             phrases = lexicon.phrases_of(ref)
             if not phrases:
                 self.out.error(value, f"'@{ref}' names nothing in the lexicon (use drug:ID, class:ID or term:ID)")
+                terms[ref] = []  # reported once: matches nothing, and the load fails anyway
                 continue
             terms[ref] = [(seq,) for seq in (parse_term(" ".join(p))[0] for p in phrases)]
         for cue in CUE_CONCEPTS:
@@ -718,7 +723,8 @@ class _Compiler:
             return ConceptSet(terms, guard=lexicon.vocabulary)
         except TermError as exc:
             self.out.error(value, str(exc))
-            return ConceptSet({})
+            # every name stays known, so red flags do not each report its concepts as unknown
+            return ConceptSet({name: [] for name in terms})
 
     def locale(self, rec: Located) -> Locale:
         def number(key: str) -> float:

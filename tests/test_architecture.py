@@ -76,3 +76,13 @@ def test_the_cli_loads_a_platform_sdk_only_for_its_own_command() -> None:
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('telegram', 'slack_bolt', 'slack_sdk', 'waitress')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_python_package_is_in_the_wheel() -> None:
+    """pyproject lists packages one by one: a new sub-package (dialogue.understanding) must be listed too."""
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("dialogue", "bots") for p in (ROOT / top).rglob("*.py")}
+    assert found <= listed, f"not in [tool.setuptools] packages: {sorted(found - listed)}"

@@ -174,7 +174,7 @@ def test_a_negated_symptom_is_not_a_red_flag(patient: Chat) -> None:
 def test_a_question_about_a_condition_is_answered_with_advice(patient: Chat) -> None:
     replies = body(patient.say("what is febrile neutropenia?"))
     assert kinds(replies) == ["answer"] and replies[0].topic == "febrile_neutropenia"
-    assert "call your care team right away" in replies[0].text
+    assert "call your care team right away" in replies[0].text.lower()
 
 
 def test_self_harm_reply_gives_the_crisis_line(patient: Chat) -> None:

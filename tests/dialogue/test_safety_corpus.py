@@ -1,0 +1,103 @@
+"""The safety corpus: messages people might send, each marked with what a clinician wants to happen.
+
+The bundled corpus (knowledge/corpus/safety/) is the regression gate for the red-flag rules: every
+emergency gets its urgent reply, and at most 3% of the near misses get one. The held-out file
+(tests/safety/fresh-2026-12.yaml) was written before the rules were tuned and must never be used
+to tune them: its figures are printed (``pytest -s``), never asserted, so that it stays an honest
+estimate of how the rules do on messages nobody tuned them to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogue.loader import bundled_knowledge_dir
+from dialogue.model import Knowledge
+from dialogue.safetytest import BUNDLED_CORPUS, VOICES, Item, category_counts, load_corpus, run_corpus
+
+ROOT = Path(__file__).resolve().parents[2]
+HELD_OUT = ROOT / "tests" / "safety" / "fresh-2026-12.yaml"
+MIN_RECALL, MAX_FALSE_ALARMS = 1.0, 0.03  # as `mbcbot test --safety`
+MIN_EMERGENCIES, MIN_PER_CATEGORY_AND_VOICE, MIN_NEAR_MISSES = 400, 15, 200
+
+
+def corpus(knowledge: Knowledge, *paths: Path) -> list[Item]:
+    return load_corpus(paths, {f.id for f in knowledge.red_flags}, set(knowledge.locales))
+
+
+@pytest.fixture(scope="module")
+def bundled_items(bundled: Knowledge) -> list[Item]:
+    return corpus(bundled, BUNDLED_CORPUS)
+
+
+# --- the gate --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.gate
+def test_GATE_the_bundled_corpus_every_emergency_caught_and_at_most_3_percent_false_alarms(
+    bundled: Knowledge, bundled_items: list[Item]
+) -> None:
+    """THE SAFETY GATE (expected to fail until the red-flag rules are tuned; `pytest -m "not gate"` skips it).
+
+    Same figures as `mbcbot test --safety`: the failure message is its report.
+    """
+    report = run_corpus(bundled, bundled_items)
+    assert report.recall >= MIN_RECALL and report.false_alarm_rate <= MAX_FALSE_ALARMS, "\n".join(report.lines(show=50))
+
+
+# --- what the corpus holds ---------------------------------------------------------------------------------
+
+
+def test_the_bundled_corpus_is_large_enough_to_mean_something(bundled: Knowledge, bundled_items: list[Item]) -> None:
+    emergencies = [i for i in bundled_items if i.emergency]
+    near_misses = [i for i in bundled_items if not i.emergency]
+    assert len(emergencies) >= MIN_EMERGENCIES
+    assert len(near_misses) >= MIN_NEAR_MISSES
+    counts = category_counts(bundled_items)
+    thin = {(flag.id, voice): counts[(flag.id, voice)] for flag in bundled.red_flags for voice in VOICES
+            if counts[(flag.id, voice)] < MIN_PER_CATEGORY_AND_VOICE}
+    assert not thin, f"red flags with fewer than {MIN_PER_CATEGORY_AND_VOICE} emergencies in a voice: {thin}"
+
+
+def test_every_red_flag_has_near_misses(bundled: Knowledge, bundled_items: list[Item]) -> None:
+    near = {i.category for i in bundled_items if not i.emergency}
+    assert not {f.id for f in bundled.red_flags} - near
+
+
+def test_the_held_out_file_shares_no_message_with_the_bundled_corpus(bundled: Knowledge, bundled_items: list[Item]) -> None:
+    def key(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    shared = {key(i.text) for i in bundled_items} & {key(i.text) for i in corpus(bundled, HELD_OUT)}
+    assert not shared
+
+
+def test_the_corpus_ships_with_the_package() -> None:
+    """The wheel carries knowledge/corpus/safety/*.yaml (pyproject package data), where `mbcbot test --safety` looks."""
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert BUNDLED_CORPUS == bundled_knowledge_dir() / "corpus" / "safety"
+    files = sorted(BUNDLED_CORPUS.glob("*.yaml"))
+    assert files
+    shipped: set[Path] = set()
+    for package, patterns in config["package-data"].items():
+        if package in config["packages"]:
+            folder = ROOT.joinpath(*package.split("."))
+            shipped.update(path for pattern in patterns for path in folder.glob(pattern))  # as setuptools globs them
+    for file in files:
+        relative = file.relative_to(ROOT)
+        assert file in shipped, f"{relative} is not package data"
+
+
+# --- the held-out file: reported, never a target ----------------------------------------------------------
+
+
+def test_the_held_out_file_is_reported_not_tuned_to(bundled: Knowledge) -> None:
+    items = corpus(bundled, HELD_OUT)
+    emergencies = [i for i in items if i.emergency]
+    assert len(emergencies) >= 150 and len(items) - len(emergencies) >= 75
+    report = run_corpus(bundled, items)
+    print(f"\nheld-out safety set {HELD_OUT.name} (figures only; never tune the rules to it):")
+    print("\n".join(report.lines(show=0)))
