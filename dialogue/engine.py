@@ -250,16 +250,18 @@ class _TurnBuilder:
             return
         lexical = self.k.lexicon.read(list(reading.words))
         self.s.slots.update(lexical.sets)
+        flag_topic = next((f.topic for f in safety.urgent if f.topic), None)
+        one_sentence = not reading.tokens or reading.tokens[-1].sentence == reading.tokens[0].sentence
+        if reading.question and one_sentence and flag_topic and self._servable(self.k.topics[flag_topic]):
+            # "temp 38.4 since chemo, is that bad?" asks about the emergency itself
+            self.answer_topic(flag_topic, ask_missing=False)
+            return
         ranked = self.k.index.rank(lexical.features())
         top = ranked[0] if ranked else None
         second = ranked[1] if len(ranked) > 1 else None
         confident = top is not None and top.score >= ANSWER_SCORE and (second is None or top.score - second.score >= CLOSE_MARGIN)
         if confident and self._servable(self.k.topics[top.topic]):
             self.answer_topic(top.topic, ask_missing=False)
-            return
-        flag_topic = next((f.topic for f in safety.urgent if f.topic), None)
-        if reading.question and flag_topic and self._servable(self.k.topics[flag_topic]):
-            self.answer_topic(flag_topic, ask_missing=False)
 
     # --- consent -----------------------------------------------------------------------
     def _consent_gate(self, question: str | None) -> bool:
