@@ -11,7 +11,8 @@ Order of work in every turn (the safety rules decide the order):
    disclaimer when it is due;
 3. length limit, commands (start over, help, menu), consent when required;
 4. a pending clarifying question is answered, or abandoned for a new question;
-5. refusals (personal dosing or treatment decisions, for patients) and out of scope;
+5. refusals (personal dosing or treatment decisions, for patients), out of scope, and the
+   in-domain gate (a message with nothing of the subject in it gets the scope reply);
 6. the topic: answer, one clarifying question, or a fallback saying what the bot can do.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from .lexicon import Reading
 from .markup import CITATION
-from .model import Audience, Flow, Knowledge, Locale, Source, Topic
+from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .safety import SafetyCheck, check
 from .state import ConversationState
@@ -38,6 +39,15 @@ FOLLOW_UP_OPENERS = (("and",), ("what", "about"), ("how", "about"), ("what", "if
 CONTEXT_WEIGHT = 0.5
 MAX_PENDING_RETRIES = 1
 MAX_URGENT = 2  # a message with several emergencies gets the two most important
+#: The out-of-scope rule that is the in-domain gate (knowledge/core/scope.yaml): its ``unless``
+#: patterns are the domain's words. The engine applies it after the other rules (see Engine.in_domain).
+DOMAIN_RULE = "outside_domain"
+#: Lexicon concepts that put a message in the domain on their own: any drug, class, term or slot phrase.
+DOMAIN_CONCEPT_KINDS = frozenset({"drug", "class", "term", "slot"})
+#: Concepts a message must name for a refusal to be followed by general information (never slot phrases).
+NAMED_CONCEPT_KINDS = frozenset({"drug", "class", "term"})
+#: Words that point back to the previous answer ("can she take it with food?").
+BACK_REFERENCES = frozenset({"it", "that", "this", "these", "those", "they", "them", "same"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,8 @@ class Engine:
             raise ValueError(f"audience must be clinician or patient, not '{self.options.audience}'")
         self.locale: Locale = knowledge.locales[self.options.locale]
         self._locale_context = self.locale.as_context()
+        #: the in-domain gate's rule (None: no gate), see :meth:`in_domain`
+        self.domain_rule: Rule | None = next((r for r in knowledge.out_of_scope if r.id == DOMAIN_RULE), None)
 
     # --- public ----------------------------------------------------------------------
     def new_state(self, audience: str | None, now: float) -> ConversationState:
@@ -123,6 +135,34 @@ class Engine:
         """The urgent replies of the red flags a message raised (at most two), most important first."""
         ctx = self.context(slots, audience)
         return [Reply(ReplyKind.URGENT, f.reply.render(audience, ctx), sources=f.sources) for f in safety.urgent[:MAX_URGENT]]
+
+    def in_domain(self, reading: Reading, folded: str, audience: str | None = None) -> bool:
+        """Whether a message has anything of the bot's subject in it, on its own (no conversation context).
+
+        In the domain: any drug, class, term or slot phrase of the lexicon (brand names and typos
+        included), or one of the domain words of the knowledge's ``outside_domain`` rule (cancer,
+        tumour, chemo, scan, symptoms...), in the message as typed or after typo correction.
+        Knowledge without that rule has no gate: everything is in the domain.
+
+        Args:
+            reading: the message as the lexicon read it (``knowledge.lexicon.read``).
+            folded: the message folded for patterns (:attr:`MessageReading.folded`).
+            audience: ``clinician`` or ``patient`` (default: the deployment's).
+        """
+        if any(c.kind in DOMAIN_CONCEPT_KINDS for c in reading.concepts):
+            return True
+        rule = self.domain_rule
+        if rule is None:
+            return True
+        return not rule_fires(rule, audience or self.options.audience, folded, " ".join(reading.words))
+
+    def covers(self, topic_id: str, reading: Reading) -> bool:
+        """Whether the message names a drug, class or term that the topic is about.
+
+        A topic is about the concepts of its title and examples (``index.context``).
+        """
+        context = self.k.index.context.get(topic_id, {})
+        return any(c.kind in NAMED_CONCEPT_KINDS and c.id in context for c in reading.concepts)
 
     # --- helpers shared with the turn builder ---------------------------------------------
     def context(self, slots: dict[str, str], audience: str) -> dict[str, Any]:
@@ -404,19 +444,20 @@ class _TurnBuilder:
     def understand(self, reading: Reading, folded: str, safety: SafetyCheck) -> None:
         self.s.slots.update(reading.sets)
         audience = self.audience
+        corrected = " ".join(reading.words)  # "should i stop my tamoxifin" as "... tamoxifen"
         for rule in self.k.refusals:
-            if rule.matches(folded, audience):
+            if rule_fires(rule, audience, folded, corrected):
                 self.replies.append(Reply(ReplyKind.REFUSAL, rule.reply.render(audience, self.e.context(self.s.slots, audience))))
-                best = self._rank(reading)
-                if best and best[0].score >= ANSWER_SCORE and self._servable(self.k.topics[best[0].topic]):
-                    self.say("refusal_general_info")
-                    self.answer_topic(best[0].topic, ask_missing=False)
+                self._general_info_after_refusal(reading)
                 return
         for rule in self.k.out_of_scope:
-            if rule.matches(folded, audience):
-                self.replies.append(
-                    Reply(ReplyKind.FALLBACK, rule.reply.render(audience, self.e.context(self.s.slots, audience)), self._family_buttons())
-                )
+            if rule.id != DOMAIN_RULE and rule_fires(rule, audience, folded, corrected):
+                self._scope_reply(rule)
+                return
+        # a question about an emergency ("what if she can't breathe?") is in the domain: it gets the advice
+        if not safety.about and not self.e.in_domain(reading, folded, audience) and not self._leans_on_last_answer(reading):
+            if self.e.domain_rule is not None:  # in_domain is True without it
+                self._scope_reply(self.e.domain_rule)
                 return
         features = reading.features()
         only_slots = bool(reading.sets) and all(c.kind == "slot" for c in reading.concepts) and not reading.loose
@@ -432,6 +473,30 @@ class _TurnBuilder:
                 self._advice_only(safety)
             return
         self.decide(ranked, safety)
+
+    def _scope_reply(self, rule: Rule) -> None:
+        text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience))
+        self.replies.append(Reply(ReplyKind.FALLBACK, text, self._family_buttons()))
+
+    def _general_info_after_refusal(self, reading: Reading) -> None:
+        """After a refusal, general information only about what the message named (its drug, class or term)."""
+        best = self._rank(reading)
+        top = best[0] if best else None
+        if (
+            top is not None
+            and top.score >= ANSWER_SCORE
+            and self.e.covers(top.topic, reading)
+            and self._servable(self.k.topics[top.topic])
+        ):
+            self.say("refusal_general_info")
+            self.answer_topic(top.topic, ask_missing=False)
+
+    def _leans_on_last_answer(self, reading: Reading) -> bool:
+        """A follow-up to the previous answer ("what about for her?", "can she take it with food?")."""
+        if self.s.last_topic not in self.k.topics:
+            return False
+        words = reading.words
+        return any(words[: len(o)] == o for o in FOLLOW_UP_OPENERS) or any(w in BACK_REFERENCES for w in words)
 
     def _rank(self, reading: Reading, features: dict[str, float] | None = None) -> list[Any]:
         features = features if features is not None else reading.features()
@@ -542,6 +607,19 @@ class _TurnBuilder:
             )
         )
         self.s.last_topic = topic.id
+
+
+def rule_fires(rule: Rule, audience: str, *texts: str) -> bool:
+    """Whether a refusal or out-of-scope rule applies to a message given as one or more texts.
+
+    The texts are the message folded for patterns and its typo-corrected words: a pattern may
+    match either, and an ``unless`` pattern in either lifts the rule.
+    """
+    return (
+        audience in rule.audiences
+        and any(p.search(t) for p in rule.patterns for t in texts)
+        and not any(p.search(t) for p in rule.unless for t in texts)
+    )
 
 
 def cite(text: str, listed: tuple[Source, ...]) -> tuple[str, list[Source]]:

@@ -45,13 +45,15 @@ MEASURES = {
     "calcium": ("calcium_context", ("mmol/l", "mg/dl")),
     "oxygen": ("oxygen_context", ("%",)),
     "systolic": ("blood_pressure_context", ("mmhg",)),
+    "pulse": ("pulse_context", ("bpm",)),
+    "respiratory": ("respiratory_context", ("/min",)),
 }
 LOCALE_THRESHOLDS = {"locale.fever": "fever", "locale.low_temperature": "low_temperature"}
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
 _COND = re.compile(
     r"^\s*(?:(?P<absent>!\s*[a-z][a-z0-9_]*)|named\(\s*(?P<named>[a-z][a-z0-9_]*)\s*\)|(?P<concept>[a-z][a-z0-9_]*)"
     r"|count\(\s*(?P<counted>[a-z][a-z0-9_]*)\s*\)\s*(?P<cop>>=|<=|>|<)\s*(?P<count>\d+)"
-    r"|(?P<measure>[a-z]+)\s*(?P<op>>=|<=|>|<)\s*(?:(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mmol/l|mg/dl|mmhg|c|f|%)?"
+    r"|(?P<measure>[a-z]+)\s*(?P<op>>=|<=|>|<)\s*(?:(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mmol/l|mg/dl|mmhg|bpm|/min|c|f|%)?"
     r"|(?P<locale>locale\.[a-z_]+)))\s*$"
 )
 CONTEXT_BEFORE = 5  # a bare number is a reading when its context word is this close before it
@@ -131,6 +133,9 @@ class _Evidence:
         toks = reading.tokens
         self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
+        self.general_clauses = {reading.tokens[h.start].clause for h in self.hits.get("general", ())}
+        self.resolved_sentences = {h.sentence for h in self.hits.get("resolved", ()) if not h.negated}
+        self.news_clauses = {reading.tokens[h.start].clause for h in self.hits.get("new_or_worse", ()) if not h.negated}
         self.past_clauses = {reading.tokens[h.start].clause for h in self.hits.get("past", ()) if not h.negated}
         idioms = [(h.start, h.end) for h in self.hits.get("idiom", ())]
         if idioms:  # "dead on my feet", "nearly gave me a heart attack": the words inside an idiom mean nothing alone
@@ -151,11 +156,11 @@ class _Evidence:
 
     def asked(self, hit: Hit) -> bool:
         clause = self.reading.tokens[hit.start].clause
-        if clause in self.hypothetical_clauses or clause in self.past_clauses:
+        if clause in self.hypothetical_clauses or clause in self.past_clauses or hit.sentence in self.resolved_sentences:
             return True
         if self.about_message:
             return True
-        return hit.sentence in self.general_sentences and not self.someone
+        return clause in self.general_clauses and not self.someone
 
     # --- readings ----------------------------------------------------------------------
     def readings(self, measure: str) -> list[tuple[Number, float, str]]:
@@ -191,7 +196,8 @@ class _Evidence:
                 if 93 <= v <= 110:
                     return n, (v - 32) * 5 / 9, "f"
             return None
-        allowed = {"oxygen": ("", "percent"), "systolic": ("", "mmhg")}.get(measure, ("", "mmol", "mgdl", "mg"))
+        allowed = {"oxygen": ("", "percent"), "systolic": ("", "mmhg"), "pulse": ("", "bpm"), "respiratory": ("",)}.get(
+            measure, ("", "mmol", "mgdl", "mg"))
         if unit not in allowed or not self._near_context(measure, n):
             return None
         if measure == "glucose":
@@ -209,6 +215,10 @@ class _Evidence:
             return (n, v / 4.008, "mg/dl") if 4 <= v <= 24 else None
         if measure == "oxygen":
             return (n, v, "%") if 50 <= v <= 100 and unit in ("", "percent") else None
+        if measure == "pulse":
+            return (n, v, "bpm") if 25 <= v <= 260 else None
+        if measure == "respiratory":
+            return (n, v, "/min") if 4 <= v <= 70 else None
         if measure == "systolic":
             earlier = [m for m in self.reading.numbers if m.index < n.index and n.index - m.index <= CONTEXT_BEFORE]
             if earlier:
@@ -239,9 +249,15 @@ class _Evidence:
             hits = self.live(cond.name)
             return bool(hits), any(not self.asked(h) for h in hits)
         if cond.kind == "named":
-            # a diagnosis is reported only of someone, and never inside a management question
+            # a diagnosis is reported of someone ("pt with pneumonitis") or as news ("new delirium"),
+            # and never inside a management question ("ILD grade 1 management")
             hits = self.live(cond.name)
-            return bool(hits), self.someone and any(not self.asked(h) and h.sentence not in self.general_sentences for h in hits)
+            toks = self.reading.tokens
+            return bool(hits), any(
+                (self.someone or toks[h.start].clause in self.news_clauses)
+                and not self.asked(h) and h.sentence not in self.general_sentences
+                for h in hits
+            )
         if cond.kind == "absent":
             return not self.live(cond.name), True
         if cond.kind == "count":
@@ -269,7 +285,8 @@ class _Evidence:
                 continue
             if _OPS[cond.op](round(value, 2), threshold):
                 found = True
-                stated = stated or not self.hypothetical_threshold(number)
+                clause = self.reading.tokens[number.index].clause
+                stated = stated or not (self.hypothetical_threshold(number) or clause in self.past_clauses)
         return found, stated
 
     def _threshold(self, cond: Condition, unit: str) -> float | None:

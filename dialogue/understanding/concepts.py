@@ -4,7 +4,8 @@ A concept is a list of terms written by clinical authors. A term is either
 
 * a phrase: its words in order, with up to ``MAX_GAP`` other words between each pair
   ("cant breathe" also finds "can't really breathe"), after stemming and typo correction;
-  ``=phrase`` allows no words between ("=confused on" is not "confused since yesterday, on"); or
+  ``=phrase`` allows no words between ("=confused on" is not "confused since yesterday, on");
+  ``~word`` is that exact word, not its stem ("~confusing" is not "confused"); or
 * parts joined by ``+``: every part in one sentence, in any order, within ``WINDOW`` tokens
   ("leg + numb" finds "both my legs have sort of gone numb"). A part may be ``@name``, another
   concept.
@@ -77,7 +78,14 @@ def parse_term(text: str) -> tuple[_Seq | _Ref, ...]:
             parts.append(_Ref(name))
             continue
         exact = raw.startswith("=")
-        reading = read_message(raw[1:] if exact else raw)
+        body = raw[1:] if exact else raw
+        if body.startswith("~"):  # "~confusing": this very word, not its stem ("confused")
+            word = body[1:].strip().casefold()
+            if not word.isalpha():
+                raise TermError(f"term {text!r}: '~' must be followed by one word")
+            parts.append(_Seq(("~" + word,), 0))
+            continue
+        reading = read_message(body)
         items = tuple(t.stem for t in reading.tokens if t.kind in ("w", "n", "u"))
         if not items:
             raise TermError(f"term {text!r} has no words")
@@ -119,9 +127,8 @@ class TypoCorrector:
         limit = 1  # two edits turn too many real words into symptoms ("conversion" -> "convulsion")
         best = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=limit) if choices else None
         fixed = best[0] if best is not None else word
-        short, long_ = sorted((word, fixed), key=len)
-        if long_.startswith(short) and long_[len(short):] in _INFLECTIONS:
-            fixed = word  # "confuse" is another form of "confus(ed)", not a typo of it: the stem decides
+        if fixed != word and word.startswith(fixed) and word[len(fixed):] in _INFLECTIONS:
+            fixed = word  # "confuse" is another form of "confus(ed)", not a typo of it  # "confuse" is another form of "confus(ed)", not a typo of it: the stem decides
         if len(self._cache) < self._CACHE_LIMIT:
             self._cache[word] = fixed
         return fixed
@@ -143,7 +150,7 @@ class ConceptSet:
                     self._complex.append((name, a, parts))
                 for p, part in enumerate(parts):
                     if isinstance(part, _Seq):
-                        vocabulary.update(part.items)
+                        vocabulary.update(i for i in part.items if not i.startswith("~"))
                         self._starts.setdefault(part.items[0], []).append((name, a, p, part))
         rank = {name: i for i, name in enumerate(self.order)}
         self._complex.sort(key=lambda c: rank[c[0]])
@@ -167,7 +174,11 @@ class ConceptSet:
         stems = [self.corrector.correct(t.stem) if t.kind == "w" else t.stem for t in toks]
         seq_hits: dict[tuple[str, int, int], list[Hit]] = {}
         for i, s in enumerate(stems):
-            for name, a, p, seq in self._starts.get(s, ()):
+            starts = self._starts.get(s, ())
+            raw = self._starts.get("~" + toks[i].text)
+            if raw:
+                starts = [*starts, *raw]
+            for name, a, p, seq in starts:
                 end = _match_seq(seq.items, stems, toks, i, seq.gap)
                 if end is not None:
                     seq_hits.setdefault((name, a, p), []).append(Hit(i, end, toks[i].sentence, toks[i].neg_by))

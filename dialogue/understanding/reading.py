@@ -105,12 +105,24 @@ _QUESTION_OPENERS = frozenset(
 )
 
 
+#: Text-speak and shorthand people type, spelled out before anything else reads the words.
+TEXT_SPEAK = {
+    "2day": "today", "2moro": "tomorrow", "2morrow": "tomorrow", "tmrw": "tomorrow", "tmr": "tomorrow", "rly": "really",
+    "v": "very", "abt": "about", "b4": "before", "nite": "night", "cnt": "cant", "brth": "breathe", "evry": "every",
+    "alot": "a lot", "dbl": "double", "wk": "week", "wks": "weeks", "pls": "please", "ppl": "people", "bc": "because",
+    "coz": "because", "cuz": "because", "w/": "with", "w/o": "without", "thru": "through", "tho": "though",
+}
+_SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(TEXT_SPEAK, key=len, reverse=True)) + r")(?![\w/])")
+_TO = re.compile(r"(?<=[a-z]) 2 (?=[a-z])")  # "want 2 wake up"
+
+
 def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
     """Read ``text`` (up to ``scan_limit`` characters of it) into a :class:`MessageReading`."""
     clean = sanitize(text if isinstance(text, str) else str(text))
     body = clean if scan_limit is None else clean[:scan_limit]
     folded = _TUMOUR_MARKER.sub(lambda m: "ca" + re.sub(r"\W", "", m.group(1)), fold(body))
     folded = _PER_DAY.sub(r"\1 times a day", folded)
+    folded = _TO.sub(" to ", _SPEAK.sub(lambda m: TEXT_SPEAK[m.group(1)], folded))
     toks, numbers = _tokenise(folded)
     stripped = folded.rstrip()
     first = next((t.text for t in toks if t.kind == "w"), "")
@@ -270,8 +282,8 @@ def _unit_after(toks: list[Token], i: int, start: int) -> str:
     """The unit written right after (or, for "x8", right before) a number."""
     if start > 0 and toks[start - 1].text == "x" and toks[start - 1].clause == toks[start].clause:
         return "count"
-    if i >= len(toks):
-        return ""
+    if i >= len(toks) or toks[i].clause != toks[start].clause:
+        return ""  # "12.8, c/o thirst": a unit never comes after a comma
     nxt = toks[i].text
     after = toks[i + 1].text if i + 1 < len(toks) else ""
     if nxt == "°":
@@ -292,6 +304,8 @@ def _unit_after(toks: list[Token], i: int, start: int) -> str:
         return "deg"
     if nxt == "mmhg":
         return "mmhg"
+    if nxt in ("bpm", "beats"):
+        return "bpm"
     if nxt in ("mmol", "mmoll", "mmols"):
         return "mmol"
     if nxt in ("mgdl", "mg") and after in ("dl", "") or nxt == "mgdl":
