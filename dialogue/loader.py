@@ -47,7 +47,7 @@ from .model import (
     Voiced,
 )
 from .text import STOPWORDS, tokens
-from .safety import CUE_CONCEPTS, Condition, parse_condition
+from .safety import CUE_CONCEPTS, Condition, needs_of, parse_condition
 from .understanding.concepts import ConceptSet, TermError, parse_term
 from .understanding.patterns import unsafe_reason
 from .yamlsrc import Located, YamlSyntaxError, read_yaml
@@ -679,6 +679,8 @@ class _Compiler:
             origin=_origin(rec),
             patterns=patterns,
             requires=self.patterns(rec, "requires"),
+            needs=tuple(needs_of(alt)[0] for alt in when),
+            numeric=tuple(needs_of(alt)[1] for alt in when),
         )
 
     def safety_concepts(self, safety: dict[str, tuple[Any, Located]], lexicon: Lexicon) -> ConceptSet:

@@ -195,6 +195,8 @@ class RedFlag:
     origin: Origin
     patterns: tuple[re.Pattern[str], ...] = ()  # older knowledge: regular expressions
     requires: tuple[re.Pattern[str], ...] = ()
+    needs: tuple[frozenset[str], ...] = ()  # per alternative: the concepts it cannot hold without
+    numeric: tuple[bool, ...] = ()  # per alternative: it compares a reading
 
 
 @dataclass(frozen=True, slots=True)

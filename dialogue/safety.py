@@ -23,6 +23,7 @@ report, even phrased as a question ("my temp is 38.4, is that bad?").
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -70,6 +71,12 @@ class Condition:
     value: float = 0.0
     unit: str = ""
     locale_key: str = ""  # "fever" or "low_temperature": the threshold comes from the locale
+
+
+def needs_of(alternative: tuple[Condition, ...]) -> tuple[frozenset[str], bool]:
+    """The concepts an alternative cannot hold without, and whether it compares a reading: a cheap pre-check."""
+    needs = frozenset(c.name for c in alternative if c.kind in ("concept", "named", "count"))
+    return needs, any(c.kind in ("measure", "count") for c in alternative)
 
 
 def parse_condition(text: str, known_concepts: set[str]) -> Condition:
@@ -149,6 +156,7 @@ class _Evidence:
         )
         self._readings: dict[str, list[tuple[Number, float, str]]] = {}
         self._held: dict[Condition, tuple[bool, bool]] = {}
+        self._spans: dict[str, tuple[set[int], set[int]]] = {}
 
     # --- concepts ----------------------------------------------------------------------
     def live(self, concept: str) -> list[Hit]:
@@ -166,19 +174,26 @@ class _Evidence:
     def readings(self, measure: str) -> list[tuple[Number, float, str]]:
         """(number, value in the canonical unit, unit) for every number that reads as this measure."""
         if measure not in self._readings:
-            self._readings[measure] = [r for n in self.reading.numbers if (r := self._as(measure, n)) is not None]
+            numbers = self.reading.numbers
+            if MEASURES[measure][0] not in self.hits:
+                # with no context word, only a temperature written with its unit can be a reading
+                numbers = [n for n in numbers if measure == "temperature" and n.unit in ("c", "f", "deg")]
+            self._readings[measure] = [r for n in numbers if (r := self._as(measure, n)) is not None]
         return self._readings[measure]
 
     def _near_context(self, measure: str, number: Number) -> bool:
         context = MEASURES[measure][0]
+        spans = self._spans.get(context)
+        if spans is None:
+            hits = self.hits.get(context, ())
+            spans = self._spans[context] = ({h.end for h in hits}, {h.start for h in hits})
+        ends, starts = spans
         toks = self.reading.tokens
-        sentence = toks[number.index].sentence
-        for h in self.hits.get(context, ()):
-            if h.sentence != sentence:
-                continue
-            if 0 < number.index - h.end <= CONTEXT_BEFORE or 0 < h.start - number.index <= CONTEXT_AFTER:
-                return True
-        return False
+        i = number.index
+        sentence = toks[i].sentence
+        return any(i - d in ends and toks[i - d].sentence == sentence for d in range(1, CONTEXT_BEFORE + 1)) or any(
+            i + d in starts and toks[i + d].sentence == sentence for d in range(1, CONTEXT_AFTER + 1)
+        )
 
     def _as(self, measure: str, n: Number) -> tuple[Number, float, str] | None:
         unit = n.unit
@@ -220,8 +235,8 @@ class _Evidence:
         if measure == "respiratory":
             return (n, v, "/min") if 4 <= v <= 70 else None
         if measure == "systolic":
-            earlier = [m for m in self.reading.numbers if m.index < n.index and n.index - m.index <= CONTEXT_BEFORE]
-            if earlier:
+            toks = self.reading.tokens
+            if any(toks[j].kind == "n" for j in range(max(0, n.index - CONTEXT_BEFORE), n.index)):
                 return None  # "138/85": the second number is the diastolic
             return (n, v, "mmhg") if 40 <= v <= 260 else None
         return None
@@ -265,14 +280,15 @@ class _Evidence:
         return self._measure(cond)
 
     def _count(self, cond: Condition) -> tuple[bool, bool]:
-        hits = self.live(cond.name)
+        hits = sorted(self.live(cond.name))
+        starts = [h.start for h in hits]
         found = stated = False
         for n in self.reading.numbers:
             if n.unit != "count" or not _OPS[cond.op](n.value, cond.value):
                 continue
             sentence = self.reading.tokens[n.index].sentence
-            near = [h for h in hits if h.sentence == sentence and abs(h.start - n.index) <= 12]
-            if near:
+            lo, hi = bisect.bisect_left(starts, n.index - 12), bisect.bisect_right(starts, n.index + 12)
+            if any(h.sentence == sentence for h in hits[lo:hi]):
                 found = True
                 stated = stated or not self.hypothetical_threshold(n)
         return found, stated
@@ -305,13 +321,18 @@ def check(knowledge: Knowledge, reading: MessageReading, locale: Locale) -> Safe
     urgent: list[RedFlag] = []
     about: list[RedFlag] = []
     folded = reading.folded
+    present = evidence.hits.keys()
+    has_numbers = bool(reading.numbers)
     for flag in knowledge.red_flags:
         found = stated = False
-        for alternative in flag.when:
-            if _holds(alternative, evidence) == "stated":
+        for alternative, needs, numeric in zip(flag.when, flag.needs, flag.numeric):
+            if not (needs <= present) or (numeric and not has_numbers):
+                continue  # a concept it needs is absent, or it compares a reading and there is none
+            result = _holds(alternative, evidence)
+            if result == "stated":
                 found = stated = True
                 break
-            found = found or _holds(alternative, evidence) == "asked"
+            found = found or result == "asked"
         if not stated and flag.patterns:
             legacy = _legacy(flag, folded, reading, evidence)
             found = found or legacy is not None

@@ -16,9 +16,10 @@ start, so the cost grows with the message length, never faster: there is no back
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -30,8 +31,7 @@ MAX_GAP = 2
 WINDOW = 12
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """Where a concept was found: token span, sentence, and whether a negation reaches it."""
 
     start: int
@@ -110,20 +110,24 @@ class TypoCorrector:
     def __init__(self, vocabulary: Iterable[str], guard: Iterable[str] = ()) -> None:
         self.vocabulary = frozenset(vocabulary)
         self.guard = frozenset(guard) | STOPWORDS
-        buckets: dict[str, list[str]] = {}
+        buckets: dict[tuple[str, int], list[str]] = {}
         for word in self.vocabulary:
             if len(word) >= 4 and word.isalpha():
-                buckets.setdefault(word[0], []).append(word)
+                # one edit changes the length by at most one: file each word under its neighbours too
+                for size in (len(word) - 1, len(word), len(word) + 1):
+                    buckets.setdefault((word[0], size), []).append(word)
         self._buckets = {k: sorted(v) for k, v in buckets.items()}
         self._cache: dict[str, str] = {}
 
     def correct(self, word: str) -> str:
-        if word in self.vocabulary or word in self.guard or len(word) < 5 or not word.isalpha():
-            return word
         cached = self._cache.get(word)
         if cached is not None:
             return cached
-        choices = self._buckets.get(word[0], ())
+        if word in self.vocabulary or word in self.guard or len(word) < 5 or not word.isalpha():
+            if len(self._cache) < self._CACHE_LIMIT:
+                self._cache[word] = word
+            return word
+        choices = self._buckets.get((word[0], len(word)), ())
         limit = 1  # two edits turn too many real words into symptoms ("conversion" -> "convulsion")
         best = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=limit) if choices else None
         fixed = best[0] if best is not None else word
@@ -141,7 +145,8 @@ class ConceptSet:
         self.terms = terms
         self.order = _dependency_order(terms)
         vocabulary: set[str] = set()
-        self._starts: dict[str, list[tuple[str, int, int, _Seq]]] = {}
+        self._starts: dict[str, list[tuple[str, int, int, _Seq]]] = {}  # one-word phrases, by their word
+        self._pairs: dict[tuple[str, str], list[tuple[str, int, int, _Seq]]] = {}  # longer ones, by their first two
         # alternatives that are more than one phrase: combined after the phrases are found
         self._complex: list[tuple[str, int, tuple[_Seq | _Ref, ...]]] = []
         for name, alternatives in terms.items():
@@ -151,7 +156,14 @@ class ConceptSet:
                 for p, part in enumerate(parts):
                     if isinstance(part, _Seq):
                         vocabulary.update(i for i in part.items if not i.startswith("~"))
-                        self._starts.setdefault(part.items[0], []).append((name, a, p, part))
+                        entry = (name, a, p, part)
+                        if len(part.items) == 1:
+                            self._starts.setdefault(part.items[0], []).append(entry)
+                        else:
+                            self._pairs.setdefault((part.items[0], part.items[1]), []).append(entry)
+        self._firsts = frozenset(k[0] for k in self._pairs)
+        self._keys = self._firsts | frozenset(self._starts)  # words a phrase can start with
+        self._raw_keys = frozenset(k[1:] for k in self._starts if k.startswith("~"))
         rank = {name: i for i, name in enumerate(self.order)}
         self._complex.sort(key=lambda c: rank[c[0]])
         # what can make each complex alternative worth trying: its first phrase, or its first reference
@@ -171,17 +183,33 @@ class ConceptSet:
     def match(self, reading: MessageReading) -> dict[str, list[Hit]]:
         """Every concept found in the message, with where."""
         toks = reading.tokens
-        stems = [self.corrector.correct(t.stem) if t.kind == "w" else t.stem for t in toks]
+        correct = self.corrector.correct
+        stems = [correct(t.stem) if t.kind == "w" else t.stem for t in toks]
         seq_hits: dict[tuple[str, int, int], list[Hit]] = {}
-        for i, s in enumerate(stems):
-            starts = self._starts.get(s, ())
-            raw = self._starts.get("~" + toks[i].text)
-            if raw:
-                starts = [*starts, *raw]
+        n = len(stems)
+        keys = self._keys
+        raw_keys = self._raw_keys
+        for i in [i for i, s in enumerate(stems) if s in keys or (raw_keys and toks[i].text in raw_keys)]:
+            s = stems[i]
+            starts = list(self._starts.get(s, ()))
+            if toks[i].text in raw_keys:
+                starts += self._starts["~" + toks[i].text]
+            if s in self._firsts:
+                # only the phrases whose second word is close enough to follow
+                seen: set[str] = set()
+                for k in range(i + 1, min(i + 2 + MAX_GAP, n)):
+                    if toks[k].sentence != toks[i].sentence:
+                        break
+                    if stems[k] not in seen:
+                        seen.add(stems[k])
+                        starts += self._pairs.get((s, stems[k]), ())
             for name, a, p, seq in starts:
-                end = _match_seq(seq.items, stems, toks, i, seq.gap)
+                end = _match_seq(seq.items, stems, toks, i, seq.gap) if len(seq.items) > 1 else i
                 if end is not None:
-                    seq_hits.setdefault((name, a, p), []).append(Hit(i, end, toks[i].sentence, toks[i].neg_by))
+                    hit = Hit(i, end, toks[i].sentence, toks[i].neg_by)
+                    bucket = seq_hits.setdefault((name, a, p), [])
+                    if not bucket or bucket[-1] != hit:
+                        bucket.append(hit)
         found: dict[str, list[Hit]] = {}
         for (name, a, p), hits in seq_hits.items():
             parts = self.terms[name][a]
@@ -231,10 +259,15 @@ def _match_seq(items: tuple[str, ...], stems: list[str], toks: tuple, i: int, ga
 
 def _together(part_hits: list[list[Hit]]) -> list[Hit]:
     out: list[Hit] = []
+    # each part's hits sorted by start, so the ones near a first-part hit are found by bisection
+    indexed = [(sorted(hits, key=lambda h: h.start), None) for hits in part_hits[1:]]
+    starts = [[h.start for h in hits] for hits, _ in indexed]
     for first in part_hits[0]:
         chosen = [first]
-        for others in part_hits[1:]:
-            near = [h for h in others if h.sentence == first.sentence and abs(h.start - first.start) <= WINDOW]
+        for (others, _), keys in zip(indexed, starts):
+            lo = bisect.bisect_left(keys, first.start - WINDOW)
+            hi = bisect.bisect_right(keys, first.start + WINDOW)
+            near = [h for h in others[lo:hi] if h.sentence == first.sentence]
             if not near:
                 break
             chosen.append(min(near, key=lambda h: abs(h.start - first.start)))

@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from functools import lru_cache
 
 from ..text import fold, sanitize, stem, tokens
+
+_stem = lru_cache(maxsize=65536)(stem)  # words repeat: stem each once
 
 # words, numbers (with a decimal point or comma), degree signs, and the punctuation that ends
 # a clause; "x8" and "8x" are split into a count marker and a number
@@ -54,11 +59,11 @@ _UNITS = {w: i for i, w in enumerate(
     " seventeen eighteen nineteen".split())}
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _EXTRA = {"once": 1, "twice": 2, "thrice": 3, "a dozen": 12, "dozen": 12, "hundred": 100}
+_NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS) | frozenset(_EXTRA)
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One word or number of a message."""
+class Token(NamedTuple):
+    """One word or number of a message (a named tuple: a long message has thousands)."""
 
     text: str  # as folded ("shivering", "38.4")
     stem: str  # "shiver"; numbers keep their text
@@ -83,21 +88,25 @@ class Number:
     written_as_word: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageReading:
     """Everything the engine needs to know about one message, computed once."""
 
     raw: str
     clean: str  # sanitised (safe to store and render)
+    body: str  # the part that was read (a very long message is scanned up to a limit)
     folded: str  # lower-case, apostrophes removed, receptor shorthand spelled out
-    words: tuple[str, ...]  # the stemmed word tokens the topic matcher reads
     tokens: tuple[Token, ...]  # words, numbers and unit signs, with clause and negation
     numbers: tuple[Number, ...]
     question: bool  # ends with "?" or opens like a question
-    clause_starts: tuple[int, ...] = field(default=())
+    _words: tuple[str, ...] | None = None
 
-    def clause_text(self, clause: int) -> list[Token]:
-        return [t for t in self.tokens if t.clause == clause]
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The stemmed word tokens the topic matcher reads (only routed messages need them)."""
+        if self._words is None:
+            self._words = tuple(tokens(self.body))
+        return self._words
 
 
 _QUESTION_OPENERS = frozenset(
@@ -124,16 +133,9 @@ def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
     folded = _PER_DAY.sub(r"\1 times a day", folded)
     folded = _TO.sub(" to ", _SPEAK.sub(lambda m: TEXT_SPEAK[m.group(1)], folded))
     toks, numbers = _tokenise(folded)
-    stripped = folded.rstrip()
     first = next((t.text for t in toks if t.kind == "w"), "")
-    question = stripped.endswith("?") or first in _QUESTION_OPENERS
-    starts: list[int] = []
-    last = -1
-    for i, t in enumerate(toks):
-        if t.clause != last:
-            starts.append(i)
-            last = t.clause
-    return MessageReading(text, clean, folded, tuple(tokens(body)), tuple(toks), tuple(numbers), question, tuple(starts))
+    question = folded.rstrip().endswith("?") or first in _QUESTION_OPENERS
+    return MessageReading(text, clean, body, folded, tuple(toks), tuple(numbers), question)
 
 
 def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
@@ -178,7 +180,7 @@ def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
         if kind == "w" and value in CLAUSE_WORDS and out and out[-1].clause == clause:
             clause += 1
             negate_left = 0
-        out.append(Token(value, stem(value) if kind == "w" else value, kind, clause, sentence, cue_at if negate_left > 0 else -1, at))
+        out.append(Token(value, _stem(value) if kind == "w" else value, kind, clause, sentence, cue_at if negate_left > 0 else -1, at))
         if negate_left:
             negate_left -= 1
             cue = out[cue_at].text
@@ -221,7 +223,7 @@ def _numbers(toks: list[Token]) -> list[Number]:
             except ValueError:
                 value = None
             i += 1
-        elif t.kind == "w":
+        elif t.kind == "w" and t.text in _NUMBER_WORDS:
             value, used = _spelled(toks, i)
             if value is not None:
                 word = True

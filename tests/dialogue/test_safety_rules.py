@@ -237,7 +237,7 @@ def test_an_unknown_concept_in_a_condition_names_file_and_line(base: Path, tmp_p
         ("fever &", "cannot read condition"),
         ("temperature >= 38", "measure 'temperature' needs a unit"),
         ("temperature >= locale.cold", "locale.cold is not a threshold"),
-        ("pulse >= 120", "unknown measure 'pulse'"),
+        ("colour >= 3", "unknown measure 'colour'"),
         ("count(diarrhoea) >= many", "cannot read condition"),
         ("!sneezing", "unknown concept 'sneezing' after '!'"),
         ("named(sneezing)", "unknown concept 'sneezing' in named(...)"),
