@@ -100,3 +100,35 @@ def test_every_topic_has_conversation_scripts_in_both_voices(bundled: Knowledge)
 def test_the_scripts_hold_at_least_300_distinct_user_phrasings() -> None:
     phrasings = {str(t["user"]).strip().lower() for s in load_scripts([CONVERSATIONS]) for t in s.turns if "user" in t}
     assert len(phrasings) >= MIN_PHRASINGS
+
+
+def urgent_renderings(knowledge: Knowledge, audience: str) -> list[tuple[str, str, str]]:
+    """Every red flag's urgent reply and advice, in every locale: (flag, locale, plain text)."""
+    out = []
+    for locale in knowledge.locales:
+        engine = Engine(knowledge, EngineOptions(audience=audience, locale=locale))
+        ctx = engine.context({}, audience)
+        for flag in knowledge.red_flags:
+            for voiced in (flag.reply, flag.advice):
+                out.append((flag.id, locale, to_plain(voiced.render(audience, ctx))))
+    return out
+
+
+def test_urgent_patient_replies_read_at_grade_8_or_lower_and_6_at_the_median(bundled: Knowledge, textstat) -> None:  # noqa: ANN001
+    grades = {f"{flag} {locale} {text[:30]}": textstat.flesch_kincaid_grade(text) for flag, locale, text in urgent_renderings(bundled, "patient")}
+    assert not {k: g for k, g in grades.items() if g > MAX_PATIENT_GRADE}
+    assert statistics.median(grades.values()) <= MEDIAN_PATIENT_GRADE
+
+
+def test_urgent_patient_replies_give_no_doses_and_name_who_to_call_in_every_locale(bundled: Knowledge) -> None:
+    for flag, locale, text in urgent_renderings(bundled, "patient"):
+        assert not re.search(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|microgram|milligram)\b", text, re.I), (flag, locale)
+    for locale in bundled.locales.values():
+        replies = [text for flag, loc, text in urgent_renderings(bundled, "patient") if loc == locale.id]
+        assert any(locale.emergency_number in text for text in replies), locale.id
+
+
+def test_every_red_flag_cites_sources_and_states_the_basis_of_its_thresholds(bundled: Knowledge) -> None:
+    for flag in bundled.red_flags:
+        assert flag.sources and flag.basis, flag.id
+        assert set(flag.reply.templates) == {"clinician", "patient"}, flag.id
