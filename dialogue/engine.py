@@ -104,7 +104,9 @@ class Engine:
             turn.press(sanitize(incoming.payload)[:200])
         else:
             turn.message(sanitize(incoming.text or ""))
-        return Turn(new, turn.finish(), turn.unanswered)
+        replies = turn.finish()
+        question = turn.reading.clean if turn.unanswered and turn.reading is not None else None
+        return Turn(new, replies, turn.unanswered, question)
 
     def forget_reply(self, audience: str) -> Reply:
         """What the bot says after a conversation was deleted on request."""
@@ -185,6 +187,7 @@ class _TurnBuilder:
         self.disclaimer_done = False
         self.offer_consent = False  # a greeting before consent shows the consent prompt
         self.unanswered: str | None = None  # "fallback" or "clarify" (see Turn.unanswered)
+        self.reading: MessageReading | None = None  # the message, read once for every stage
 
     # --- output ------------------------------------------------------------------------
     @property
@@ -243,7 +246,7 @@ class _TurnBuilder:
         if not text.strip():
             self.say("empty")
             return
-        reading = read_message(text, SAFETY_SCAN_CHARS)
+        reading = self.reading = read_message(text, SAFETY_SCAN_CHARS)
         safety = self.e.check(reading)
         if safety.urgent:
             self._urgent(safety)

@@ -99,9 +99,11 @@ class Turn:
     """The result of one step: the new state and the replies, in order.
 
     ``unanswered`` is ``"fallback"`` when the bot had no topic for a typed question, or
-    ``"clarify"`` when it had to ask which topic was meant; else ``None``.
+    ``"clarify"`` when it had to ask which topic was meant; else ``None``. ``question`` is
+    then that question as the engine read it (sanitised), for the unanswered record.
     """
 
     state: Any
     replies: list[Reply] = field(default_factory=list)
     unanswered: str | None = None
+    question: str | None = None

@@ -27,7 +27,7 @@ from .engine import Engine
 from .errors import KnowledgeError, Problem, StoreError
 from .loader import load_knowledge
 from .ratelimit import SlidingWindowLimiter
-from .replies import Incoming, Reply, ReplyKind
+from .replies import Incoming, Reply, ReplyKind, Turn
 from .state import ConversationState
 from .stores import ConversationStore
 from .text import sanitize
@@ -111,7 +111,7 @@ class Session:
                 turn = engine.step(state, incoming, now)
                 self.store.save(conversation_id, turn.state, now)
             self._log_turn("turn handled", turn.replies, started)
-            self._record_unanswered(turn.unanswered, incoming, now, engine)
+            self._record_unanswered(turn, incoming, now, engine)
             self._observe(turn.replies, started)
             return turn.replies
         except StoreError as exc:
@@ -151,11 +151,13 @@ class Session:
             except Exception:
                 log.exception("recording metrics failed")
 
-    def _record_unanswered(self, kind: str | None, incoming: Incoming, now: float, engine: Engine) -> None:
-        if self.unanswered is None or kind is None or incoming.payload is not None or not incoming.text:
+    def _record_unanswered(self, turn: Turn, incoming: Incoming, now: float, engine: Engine) -> None:
+        kind = turn.unanswered
+        if self.unanswered is None or kind is None or incoming.payload is not None or not turn.question:
             return
         try:
-            text = " ".join(sanitize(incoming.text).split())[: engine.options.max_message_chars]
+            # the question as the engine read it: not sanitised a second time
+            text = " ".join(turn.question.split())[: engine.options.max_message_chars]
             if text:
                 self.unanswered.record(text, kind, now)
         except Exception as exc:  # noqa: BLE001 - the record is a convenience for authors: never fail a turn for it
