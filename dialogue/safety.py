@@ -386,7 +386,6 @@ def _legacy(flag: RedFlag, folded: str, reading: MessageReading, evidence: _Evid
 
 
 def _token_at(reading: MessageReading, offset: int) -> int | None:
-    for i, t in enumerate(reading.tokens):
-        if t.pos >= offset:
-            return i
-    return None
+    """The first token at or after a character offset (tokens are in text order)."""
+    i = bisect.bisect_left([t.pos for t in reading.tokens], offset)
+    return i if i < len(reading.tokens) else None

@@ -211,9 +211,10 @@ def _item(
 
     def at(key: str) -> str:  # the line of one key, for entries written over several lines
         return f"{path}:{rec.line_of(key)}" if isinstance(rec, Located) else where
+
     if isinstance(rec, Located):
-        for key, at in rec.duplicates:
-            problems.append(f"{path}:{at}: key '{key}' appears twice in the same entry")
+        for key, key_line in rec.duplicates:
+            problems.append(f"{path}:{key_line}: key '{key}' appears twice in the same entry")
     unknown = set(rec) - _ITEM_KEYS[section]
     if unknown:
         problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")

@@ -310,8 +310,10 @@ def _unit_after(toks: list[Token], i: int, start: int) -> str:
         return "bpm"
     if nxt in ("mmol", "mmoll", "mmols"):
         return "mmol"
-    if nxt in ("mgdl", "mg") and after in ("dl", "") or nxt == "mgdl":
-        return "mgdl" if nxt == "mgdl" or after == "dl" else "mg"
+    if nxt == "mgdl" or (nxt == "mg" and after == "dl"):
+        return "mgdl"
+    if nxt == "mg":
+        return "mg"  # a dose ("40mg dex"), or a glucose reading typed without "/dL"
     if nxt in ("%", "percent", "pc", "per"):
         return "percent"
     if nxt in _COUNT_WORDS or (after in _COUNT_WORDS and after not in ("time", "lots", "loads") and toks[i].kind == "w"

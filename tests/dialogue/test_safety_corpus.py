@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from dialogue.convtest import ScriptFormatError
 from dialogue.loader import bundled_knowledge_dir
 from dialogue.model import Knowledge
-from dialogue.safetytest import BUNDLED_CORPUS, VOICES, Item, category_counts, load_corpus, run_corpus
+from dialogue.safetytest import BUNDLED_CORPUS, VOICES, Item, Outcome, Report, category_counts, load_corpus, run_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 HELD_OUT = ROOT / "tests" / "safety" / "fresh-2026-12.yaml"
@@ -101,3 +102,33 @@ def test_the_held_out_file_is_reported_not_tuned_to(bundled: Knowledge) -> None:
     report = run_corpus(bundled, items)
     print(f"\nheld-out safety set {HELD_OUT.name} (figures only; never tune the rules to it):")
     print("\n".join(report.lines(show=0)))
+
+
+# --- reading a corpus and reporting on it --------------------------------------------------------------
+
+
+def test_a_repeated_key_in_an_entry_is_an_error_not_a_silent_overwrite(bundled: Knowledge, tmp_path: Path) -> None:
+    path = tmp_path / "corpus.yaml"
+    path.write_text("emergencies:\n  - text: fever 39 after chemo\n    category: fever\n    category: bleeding\n"
+                    "    voice: patient\n    locale: us\n")
+    with pytest.raises(ScriptFormatError) as info:
+        corpus(bundled, path)
+    assert str(info.value) == f"{path}:4: key 'category' appears twice in the same entry"
+
+
+def test_also_may_name_one_red_flag_or_several(bundled: Knowledge, tmp_path: Path) -> None:
+    path = tmp_path / "corpus.yaml"
+    path.write_text('emergencies:\n  - {text: "coughing up blood, cant breathe", category: bleeding, also: breathing, '
+                    'voice: patient, locale: us}\n  - {text: "coughing up blood, cant breathe", category: bleeding, '
+                    'also: [breathing, chest_pain], voice: patient, locale: us}\n')
+    first, second = corpus(bundled, path)
+    assert first.accepted == {"bleeding", "breathing"} and second.accepted == {"bleeding", "breathing", "chest_pain"}
+
+
+def test_figures_never_round_up_to_100_percent_while_an_emergency_is_missed() -> None:
+    def item(n: int) -> Item:
+        return Item(f"message {n}", "fever", frozenset({"fever"}), "patient", "us", True, f"corpus.yaml:{n}")
+
+    report = Report([Outcome(item(n), ("fever",) if n else ()) for n in range(2400)])
+    assert report.passed == 2399 and report.failed == 1
+    assert "recall 99.9%" in report.lines()[-2] and "100" not in report.lines()[1].split()[3]

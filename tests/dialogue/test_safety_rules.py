@@ -331,8 +331,6 @@ def test_an_age_is_not_a_temperature(rules: Knowledge) -> None:
     assert urgent(rules, "pt is a 39 yo with a normal temp") == []
 
 
-@pytest.mark.xfail(strict=True, reason="reading.py reads 'mg' as a unit only before 'dl': '40 mg' has no unit, "
-                                       "and a bare 40 near 'temp' reads as 40 °C (remove this mark once fixed)")
 def test_a_dose_in_mg_is_not_a_temperature(rules: Knowledge) -> None:
     assert urgent(rules, "temp 36.8, on 40mg dex") == []
     assert urgent(rules, "temp normal, took 40 mg of prednisolone") == []
