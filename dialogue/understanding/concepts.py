@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import re
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
@@ -25,7 +26,9 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from ..text import STOPWORDS
-from .reading import MessageReading, read_message
+from .reading import TEXT_SPEAK, MessageReading, _stem, read_message
+
+_PLAIN = re.compile(r"[a-z]+(?: [a-z]+)*")
 
 MAX_GAP = 2
 WINDOW = 12
@@ -85,12 +88,15 @@ def parse_term(text: str) -> tuple[_Seq | _Ref, ...]:
                 raise TermError(f"term {text!r}: '~' must be followed by one word")
             parts.append(_Seq(("~" + word,), 0))
             continue
-        reading = read_message(body)
-        items = tuple(t.stem for t in reading.tokens if t.kind in ("w", "n", "u"))
+        if _PLAIN.fullmatch(body):  # most terms are plain words: read them the quick way
+            items = tuple(_stem(w) for word in body.split() for w in TEXT_SPEAK.get(word, word).split())
+        else:
+            reading = read_message(body)
+            items = tuple(t.stem for t in reading.tokens if t.kind in ("w", "n", "u"))
+            # numbers are exact: "grade 4" must not find "grade 2 is 4"
+            exact = exact or any(t.kind == "n" for t in reading.tokens)
         if not items:
             raise TermError(f"term {text!r} has no words")
-        # numbers are exact: "grade 4" must not find "grade 2 is 4"
-        exact = exact or any(t.kind == "n" for t in reading.tokens)
         parts.append(_Seq(items, 0 if exact else MAX_GAP))
     return tuple(parts)
 
