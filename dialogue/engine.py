@@ -46,6 +46,11 @@ DOMAIN_RULE = "outside_domain"
 DOMAIN_CONCEPT_KINDS = frozenset({"drug", "class", "term", "slot"})
 #: Concepts a message must name for a refusal to be followed by general information (never slot phrases).
 NAMED_CONCEPT_KINDS = frozenset({"drug", "class", "term"})
+#: A concept that more than this share of topics covers ("stage 4", "side effects") says too little
+#: about what a message asks for to pick a topic after a refusal.
+GENERIC_SHARE = 1 / 3
+#: The shortest example word that can tie an otherwise out-of-domain message to a topic (see Engine.in_domain).
+OWN_WORD_LETTERS = 6
 #: Words that point back to the previous answer ("can she take it with food?").
 BACK_REFERENCES = frozenset({"it", "that", "this", "these", "those", "they", "them", "same"})
 
@@ -86,6 +91,21 @@ class Engine:
         self._locale_context = self.locale.as_context()
         #: the in-domain gate's rule (None: no gate), see :meth:`in_domain`
         self.domain_rule: Rule | None = next((r for r in knowledge.out_of_scope if r.id == DOMAIN_RULE), None)
+        covered: dict[str, int] = {}
+        for features in knowledge.index.context.values():
+            for feature in features:
+                covered[feature] = covered.get(feature, 0) + 1
+        most = max(1, int(len(knowledge.index.context) * GENERIC_SHARE))
+        #: concepts specific enough to tie a message to a topic (see :meth:`covers`)
+        self._specific = frozenset(f for f, n in covered.items() if n <= most)
+        #: words of topic examples that one topic alone uses ("zebrafish"), and that topic (see :meth:`in_domain`);
+        #: shorter words ("time", "run") are too often everyday words
+        self._own_word: dict[str, str] = {}
+        index = knowledge.index
+        for feature, (ids, _) in index.postings.items():
+            owners = {index.topic_of[i] for i in ids.tolist()}
+            if feature.startswith("w:") and len(feature) - 2 >= OWN_WORD_LETTERS and len(owners) == 1:
+                self._own_word[feature[2:]] = owners.pop()
 
     # --- public ----------------------------------------------------------------------
     def new_state(self, audience: str | None, now: float) -> ConversationState:
@@ -142,9 +162,11 @@ class Engine:
         """Whether a message has anything of the bot's subject in it, on its own (no conversation context).
 
         In the domain: any drug, class, term or slot phrase of the lexicon (brand names and typos
-        included), or one of the domain words of the knowledge's ``outside_domain`` rule (cancer,
-        tumour, chemo, scan, symptoms...), in the message as typed or after typo correction.
-        Knowledge without that rule has no gate: everything is in the domain.
+        included); one of the domain words of the knowledge's ``outside_domain`` rule (cancer,
+        tumour, chemo, scan, symptoms...), in the message as typed or after typo correction; or a
+        confident match with one topic through a word of its examples that no other topic uses
+        ("germline vs somatic", a deployment's own "zebrafish handbook" topic). Knowledge without
+        that rule has no gate: everything is in the domain.
 
         Args:
             reading: the message as the lexicon read it (``knowledge.lexicon.read``).
@@ -154,17 +176,25 @@ class Engine:
         if any(c.kind in DOMAIN_CONCEPT_KINDS for c in reading.concepts):
             return True
         rule = self.domain_rule
-        if rule is None:
+        if rule is None or not rule_fires(rule, audience or self.options.audience, folded, " ".join(reading.words)):
             return True
-        return not rule_fires(rule, audience or self.options.audience, folded, " ".join(reading.words))
+        ranked = self.k.index.rank(reading.features(), 2)
+        top = ranked[0] if ranked else None
+        if top is None or top.score < ANSWER_SCORE or (len(ranked) > 1 and top.score - ranked[1].score < CLOSE_MARGIN):
+            return False
+        return any(self._own_word.get(word) == top.topic for word in reading.loose)
 
     def covers(self, topic_id: str, reading: Reading) -> bool:
         """Whether the message names a drug, class or term that the topic is about.
 
-        A topic is about the concepts of its title and examples (``index.context``).
+        A topic is about the concepts of its title and examples (``index.context``). Concepts that
+        many topics share ("stage 4", "side effects") do not count: "should I take a break because
+        of the side effects?" names no drug, and no topic is about what it asks.
         """
         context = self.k.index.context.get(topic_id, {})
-        return any(c.kind in NAMED_CONCEPT_KINDS and c.id in context for c in reading.concepts)
+        return any(
+            c.kind in NAMED_CONCEPT_KINDS and c.id in context and c.id in self._specific for c in reading.concepts
+        )
 
     # --- helpers shared with the turn builder ---------------------------------------------
     def context(self, slots: dict[str, str], audience: str) -> dict[str, Any]:
@@ -450,8 +480,7 @@ class _TurnBuilder:
         corrected = " ".join(reading.words)  # "should i stop my tamoxifin" as "... tamoxifen"
         for rule in self.k.refusals:
             if rule_fires(rule, audience, folded, corrected):
-                self.replies.append(Reply(ReplyKind.REFUSAL, rule.reply.render(audience, self.e.context(self.s.slots, audience))))
-                self._general_info_after_refusal(reading)
+                self._refuse(rule, reading, safety)
                 return
         for rule in self.k.out_of_scope:
             if rule.id != DOMAIN_RULE and rule_fires(rule, audience, folded, corrected):
@@ -461,6 +490,7 @@ class _TurnBuilder:
         if not safety.about and not self.e.in_domain(reading, folded, audience) and not self._leans_on_last_answer(reading):
             if self.e.domain_rule is not None:  # in_domain is True without it
                 self._scope_reply(self.e.domain_rule)
+                self.unanswered = "fallback"  # kept for the authors (record_unanswered): the gate may miss a word
                 return
         features = reading.features()
         only_slots = bool(reading.sets) and all(c.kind == "slot" for c in reading.concepts) and not reading.loose
@@ -481,18 +511,28 @@ class _TurnBuilder:
         text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience))
         self.replies.append(Reply(ReplyKind.FALLBACK, text, self._family_buttons()))
 
-    def _general_info_after_refusal(self, reading: Reading) -> None:
-        """After a refusal, general information only about what the message named (its drug, class or term)."""
-        best = self._rank(reading)
-        top = best[0] if best else None
-        if (
-            top is not None
-            and top.score >= ANSWER_SCORE
-            and self.e.covers(top.topic, reading)
-            and self._servable(self.k.topics[top.topic])
-        ):
+    def _refuse(self, rule: Rule, reading: Reading, safety: SafetyCheck) -> None:
+        """The refusal, then general information only about what the message named (its drug, class or term).
+
+        The best topic is answered when it is a confident match and covers a concept the message
+        names; a weaker match that covers one is offered as a button under the refusal; anything
+        else is left out. The advice of a red flag the message asks about ("should I stop Xeloda if
+        I get a fever?") is never dropped: it goes with the information, or alone.
+        """
+        ranked = self._rank(reading)
+        top = ranked[0] if ranked else None
+        if top is not None and not (self.e.covers(top.topic, reading) and self._servable(self.k.topics[top.topic])):
+            top = None
+        buttons: tuple[Button, ...] = ()
+        if top is not None and CLARIFY_SCORE <= top.score < ANSWER_SCORE:
+            buttons = (Button(_short(self.k.topics[top.topic].title), f"t:{top.topic}"),)
+        text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience))
+        self.replies.append(Reply(ReplyKind.REFUSAL, text, buttons))
+        if top is not None and top.score >= ANSWER_SCORE:
             self.say("refusal_general_info")
-            self.answer_topic(top.topic, ask_missing=False)
+            self.answer_topic(top.topic, ask_missing=False, advice=safety.about)
+        elif safety.about:
+            self._advice_only(safety)
 
     def _leans_on_last_answer(self, reading: Reading) -> bool:
         """A follow-up to the previous answer ("what about for her?", "can she take it with food?")."""

@@ -27,8 +27,8 @@ _stem = lru_cache(maxsize=65536)(stem)  # words repeat: stem each once
 # words, numbers (with a decimal point or comma), degree signs, and the punctuation that ends
 # a clause; "x8" and "8x" are split into a count marker and a number
 _LEX = re.compile(
-    r"(?P<num>\d+(?:[.,]\d+)?)"
-    r"|(?P<word>[a-z]+[0-9][a-z0-9]*(?:/[0-9][a-z0-9]*)?|[a-z]+(?:/[a-z]+)?)"
+    r"(?P<word>[a-z]+(?:[0-9][a-z0-9]*(?:/[0-9][a-z0-9]*)?|/[a-z]+)?)"
+    r"|(?P<num>\d+(?:[.,]\d+)?)"
     r"|(?P<deg>[°º])"
     r"|(?P<pct>%)"
     r"|(?P<hash>#)"
@@ -139,61 +139,60 @@ def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
 
 
 def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
-    raw: list[tuple[str, str, int]] = []  # (kind, text, offset) with "b" clause and "s" sentence breaks
+    out: list[Token] = []
+    append = out.append
+    clause = sentence = 0
+    negate_left = 0
+    cue_at = -1  # index of the negation cue in force
+    last_kind = ""
     for m in _LEX.finditer(folded):
         kind = m.lastgroup
         value = m.group()
         at = m.start()
-        if kind == "num":
-            raw.append(("n", value.replace(",", ".") if _decimal_comma(value) else value.replace(",", ""), at))
-        elif kind == "word":
-            glued = _COUNT_GLUED.match(value)
-            if glued:  # "x8": a count marker and its number
-                raw.extend((("w", "x", at), ("n", glued.group(1), at + 1)))
-                continue
-            if "/" in value:
-                left, _, right = value.partition("/")
+        if kind == "word":
+            if value[0] == "x" and value[1:].isdigit():  # "x8": a count marker and its number
+                pieces = (("w", "x", at), ("n", value[1:], at + 1))
+            elif "/" in value:
                 if value in ("mg/dl", "mmol/l", "mmol/mol"):
-                    raw.append(("w", value.replace("/", ""), at))
+                    pieces = (("w", value.replace("/", ""), at),)
                 else:
-                    raw.extend((("w", left, at), ("w", right, at + len(left) + 1)))
-                continue
-            raw.append(("w", value, at))  # "x8" arrives as "x" + 8, "101f" as 101 + "f"
-        elif kind == "hash" and raw and raw[-1][0] == "n":
-            continue  # "20Gy/5#": fractions, not a fracture
-        elif kind in ("deg", "pct", "hash"):
-            raw.append(("u", {"deg": "°", "pct": "%", "hash": "#"}[kind], at))
-        elif kind == "stop":
-            raw.append(("s", "", at))
-        else:
-            raw.append(("b", "", at))
-    out: list[Token] = []
-    clause = sentence = 0
-    negate_left = 0
-    cue_at = -1  # index of the negation cue in force
-    for kind, value, at in raw:
-        if kind in ("s", "b"):
-            sentence += kind == "s"
+                    left, _, right = value.partition("/")
+                    pieces = (("w", left, at), ("w", right, at + len(left) + 1))
+            else:
+                pieces = (("w", value, at),)
+        elif kind == "num":
+            pieces = (("n", value.replace(",", ".") if _decimal_comma(value) else value.replace(",", ""), at),)
+        elif kind == "stop" or kind == "pause":
+            sentence += kind == "stop"
             clause += 1
             negate_left = 0
+            last_kind = kind
             continue
-        if kind == "w" and value in CLAUSE_WORDS and out and out[-1].clause == clause:
-            clause += 1
-            negate_left = 0
-        out.append(Token(value, _stem(value) if kind == "w" else value, kind, clause, sentence, cue_at if negate_left > 0 else -1, at))
-        if negate_left:
-            negate_left -= 1
-            cue = out[cue_at].text
-            if len(out) - 1 - cue_at <= 2 and value in _NOT_NEGATING_NEXT.get(cue, ()):
-                # "no longer", "not only", "never been so": the cue negates nothing after all
+        elif kind == "hash" and last_kind == "n":
+            continue  # "20Gy/5#": fractions, not a fracture
+        else:
+            pieces = (("u", _UNIT_SIGNS[kind], at),)
+        for tkind, text, pos in pieces:
+            last_kind = tkind
+            if tkind == "w" and text in CLAUSE_WORDS and out and out[-1].clause == clause:
+                clause += 1
                 negate_left = 0
-                for j in range(cue_at + 1, len(out)):
-                    t = out[j]
-                    out[j] = Token(t.text, t.stem, t.kind, t.clause, t.sentence, -1, t.pos)
-        if kind == "w" and value in NEGATION_CUES:
-            negate_left = NEGATION_REACH if value in _WIDE_CUES else SHORT_NEGATION_REACH
-            cue_at = len(out) - 1
+            append(Token(text, _stem(text) if tkind == "w" else text, tkind, clause, sentence,
+                         cue_at if negate_left > 0 else -1, pos))
+            if negate_left:
+                negate_left -= 1
+                if len(out) - 1 - cue_at <= 2 and text in _NOT_NEGATING_NEXT.get(out[cue_at].text, ()):
+                    # "no longer", "not only", "never been so": the cue negates nothing after all
+                    negate_left = 0
+                    for j in range(cue_at + 1, len(out)):
+                        out[j] = out[j]._replace(neg_by=-1)
+            if tkind == "w" and text in NEGATION_CUES:
+                negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
+                cue_at = len(out) - 1
     return out, _numbers(out)
+
+
+_UNIT_SIGNS = {"deg": "°", "pct": "%", "hash": "#"}
 
 
 # "CA 15-3", "CA 27.29", "CA-125" are tumour markers, not calcium readings: one word each
