@@ -195,27 +195,29 @@ class ConceptSet:
         n = len(stems)
         keys = self._keys
         raw_keys = self._raw_keys
+        singles, pairs, firsts = self._starts, self._pairs, self._firsts
         for i in [i for i, s in enumerate(stems) if s in keys or (raw_keys and toks[i].text in raw_keys)]:
             s = stems[i]
-            starts = list(self._starts.get(s, ()))
-            if toks[i].text in raw_keys:
-                starts += self._starts["~" + toks[i].text]
-            if s in self._firsts:
+            tok = toks[i]
+            sentence, neg_by = tok.sentence, tok.neg_by
+            one = singles.get(s)
+            if one is not None:  # one-word phrases: found where their word is
+                hit = Hit(i, i, sentence, neg_by)
+                for name, a, p, _ in one:
+                    _add(seq_hits, (name, a, p), hit)
+            if raw_keys and tok.text in raw_keys:
+                hit = Hit(i, i, sentence, neg_by)
+                for name, a, p, _ in singles["~" + tok.text]:
+                    _add(seq_hits, (name, a, p), hit)
+            if s in firsts:
                 # only the phrases whose second word is close enough to follow
-                seen: set[str] = set()
                 for k in range(i + 1, min(i + 2 + MAX_GAP, n)):
-                    if toks[k].sentence != toks[i].sentence:
+                    if toks[k].sentence != sentence:
                         break
-                    if stems[k] not in seen:
-                        seen.add(stems[k])
-                        starts += self._pairs.get((s, stems[k]), ())
-            for name, a, p, seq in starts:
-                end = _match_seq(seq.items, stems, toks, i, seq.gap) if len(seq.items) > 1 else i
-                if end is not None:
-                    hit = Hit(i, end, toks[i].sentence, toks[i].neg_by)
-                    bucket = seq_hits.setdefault((name, a, p), [])
-                    if not bucket or bucket[-1] != hit:
-                        bucket.append(hit)
+                    for name, a, p, seq in pairs.get((s, stems[k]), ()):
+                        end = _match_seq(seq.items, stems, toks, i, seq.gap)
+                        if end is not None:
+                            _add(seq_hits, (name, a, p), Hit(i, end, sentence, neg_by))
         found: dict[str, list[Hit]] = {}
         for (name, a, p), hits in seq_hits.items():
             parts = self.terms[name][a]
@@ -246,6 +248,14 @@ class ConceptSet:
                         for j in self._by_ref.get(name, ()):
                             heapq.heappush(todo, j)
         return found
+
+
+def _add(seq_hits: dict[tuple[str, int, int], list[Hit]], key: tuple[str, int, int], hit: Hit) -> None:
+    bucket = seq_hits.get(key)
+    if bucket is None:
+        seq_hits[key] = [hit]
+    elif bucket[-1] != hit:
+        bucket.append(hit)
 
 
 def _match_seq(items: tuple[str, ...], stems: list[str], toks: tuple, i: int, gap: int = MAX_GAP) -> int | None:

@@ -140,56 +140,76 @@ def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
 
 def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
     out: list[Token] = []
-    append = out.append
-    clause = sentence = 0
-    negate_left = 0
-    cue_at = -1  # index of the negation cue in force
-    last_kind = ""
+    state = _Tokeniser(out)
+    add = state.add
     for m in _LEX.finditer(folded):
         kind = m.lastgroup
         value = m.group()
         at = m.start()
         if kind == "word":
             if value[0] == "x" and value[1:].isdigit():  # "x8": a count marker and its number
-                pieces = (("w", "x", at), ("n", value[1:], at + 1))
+                add("w", "x", at)
+                add("n", value[1:], at + 1)
             elif "/" in value:
                 if value in ("mg/dl", "mmol/l", "mmol/mol"):
-                    pieces = (("w", value.replace("/", ""), at),)
+                    add("w", value.replace("/", ""), at)
                 else:
                     left, _, right = value.partition("/")
-                    pieces = (("w", left, at), ("w", right, at + len(left) + 1))
+                    add("w", left, at)
+                    add("w", right, at + len(left) + 1)
             else:
-                pieces = (("w", value, at),)
+                add("w", value, at)
         elif kind == "num":
-            pieces = (("n", value.replace(",", ".") if _decimal_comma(value) else value.replace(",", ""), at),)
+            add("n", value.replace(",", ".") if _decimal_comma(value) else value.replace(",", ""), at)
         elif kind == "stop" or kind == "pause":
-            sentence += kind == "stop"
-            clause += 1
-            negate_left = 0
-            last_kind = kind
-            continue
-        elif kind == "hash" and last_kind == "n":
+            state.brk(kind == "stop")
+        elif kind == "hash" and state.last_kind == "n":
             continue  # "20Gy/5#": fractions, not a fracture
         else:
-            pieces = (("u", _UNIT_SIGNS[kind], at),)
-        for tkind, text, pos in pieces:
-            last_kind = tkind
-            if tkind == "w" and text in CLAUSE_WORDS and out and out[-1].clause == clause:
-                clause += 1
-                negate_left = 0
-            append(Token(text, _stem(text) if tkind == "w" else text, tkind, clause, sentence,
-                         cue_at if negate_left > 0 else -1, pos))
-            if negate_left:
-                negate_left -= 1
-                if len(out) - 1 - cue_at <= 2 and text in _NOT_NEGATING_NEXT.get(out[cue_at].text, ()):
-                    # "no longer", "not only", "never been so": the cue negates nothing after all
-                    negate_left = 0
-                    for j in range(cue_at + 1, len(out)):
-                        out[j] = out[j]._replace(neg_by=-1)
-            if tkind == "w" and text in NEGATION_CUES:
-                negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
-                cue_at = len(out) - 1
+            add("u", _UNIT_SIGNS[kind], at)
     return out, _numbers(out)
+
+
+class _Tokeniser:
+    """Clause, sentence and negation bookkeeping while tokens are appended."""
+
+    __slots__ = ("out", "clause", "sentence", "negate_left", "cue_at", "last_kind")
+
+    def __init__(self, out: list[Token]) -> None:
+        self.out = out
+        self.clause = self.sentence = self.negate_left = 0
+        self.cue_at = -1  # index of the negation cue in force
+        self.last_kind = ""
+
+    def brk(self, sentence: bool) -> None:
+        self.sentence += sentence
+        self.clause += 1
+        self.negate_left = 0
+        self.last_kind = "b"
+
+    def add(self, kind: str, text: str, pos: int) -> None:
+        out = self.out
+        self.last_kind = kind
+        if kind == "w" and text in CLAUSE_WORDS and out and out[-1][3] == self.clause:
+            self.clause += 1
+            self.negate_left = 0
+        negate_left = self.negate_left
+        out.append(_new_token(Token, (text, _stem(text) if kind == "w" else text, kind, self.clause, self.sentence,
+                                      self.cue_at if negate_left > 0 else -1, pos)))
+        if negate_left:
+            self.negate_left = negate_left - 1
+            cue_at = self.cue_at
+            if len(out) - 1 - cue_at <= 2 and text in _NOT_NEGATING_NEXT.get(out[cue_at][0], ()):
+                # "no longer", "not only", "never been so": the cue negates nothing after all
+                self.negate_left = 0
+                for j in range(cue_at + 1, len(out)):
+                    out[j] = out[j]._replace(neg_by=-1)
+        if kind == "w" and text in NEGATION_CUES:
+            self.negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
+            self.cue_at = len(out) - 1
+
+
+_new_token = tuple.__new__  # a Token without the named tuple's Python-level constructor (thousands per long message)
 
 
 _UNIT_SIGNS = {"deg": "°", "pct": "%", "hash": "#"}
