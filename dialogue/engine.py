@@ -49,8 +49,9 @@ NAMED_CONCEPT_KINDS = frozenset({"drug", "class", "term"})
 #: A concept that more than this share of topics covers ("stage 4", "side effects") says too little
 #: about what a message asks for to pick a topic after a refusal.
 GENERIC_SHARE = 1 / 3
-#: The shortest example word that can tie an otherwise out-of-domain message to a topic (see Engine.in_domain).
-OWN_WORD_LETTERS = 6
+#: The shortest example word (as read: "visiting" is "visit") that can tie an otherwise out-of-domain
+#: message to a topic (see Engine.in_domain); shorter ones ("time", "run") are too often everyday words.
+OWN_WORD_LETTERS = 5
 #: Words that point back to the previous answer ("can she take it with food?").
 BACK_REFERENCES = frozenset({"it", "that", "this", "these", "those", "they", "them", "same"})
 
@@ -98,8 +99,7 @@ class Engine:
         most = max(1, int(len(knowledge.index.context) * GENERIC_SHARE))
         #: concepts specific enough to tie a message to a topic (see :meth:`covers`)
         self._specific = frozenset(f for f, n in covered.items() if n <= most)
-        #: words of topic examples that one topic alone uses ("zebrafish"), and that topic (see :meth:`in_domain`);
-        #: shorter words ("time", "run") are too often everyday words
+        #: words of topic examples that one topic alone uses ("zebrafish"), and that topic (see :meth:`in_domain`)
         self._own_word: dict[str, str] = {}
         index = knowledge.index
         for feature, (ids, _) in index.postings.items():
@@ -164,9 +164,10 @@ class Engine:
         In the domain: any drug, class, term or slot phrase of the lexicon (brand names and typos
         included); one of the domain words of the knowledge's ``outside_domain`` rule (cancer,
         tumour, chemo, scan, symptoms...), in the message as typed or after typo correction; or a
-        confident match with one topic through a word of its examples that no other topic uses
-        ("germline vs somatic", a deployment's own "zebrafish handbook" topic). Knowledge without
-        that rule has no gate: everything is in the domain.
+        confident match with one topic through a word of its examples that no other topic uses,
+        when every other word of the message is a word of the topics too ("germline vs somatic",
+        a deployment's own "visiting hours" topic). Knowledge without that rule has no gate:
+        everything is in the domain.
 
         Args:
             reading: the message as the lexicon read it (``knowledge.lexicon.read``).
@@ -182,7 +183,8 @@ class Engine:
         top = ranked[0] if ranked else None
         if top is None or top.score < ANSWER_SCORE or (len(ranked) > 1 and top.score - ranked[1].score < CLOSE_MARGIN):
             return False
-        return any(self._own_word.get(word) == top.topic for word in reading.loose)
+        words = reading.loose
+        return all(self.k.index.known("w:" + w) for w in words) and any(self._own_word.get(w) == top.topic for w in words)
 
     def covers(self, topic_id: str, reading: Reading) -> bool:
         """Whether the message names a drug, class or term that the topic is about.
@@ -192,9 +194,7 @@ class Engine:
         of the side effects?" names no drug, and no topic is about what it asks.
         """
         context = self.k.index.context.get(topic_id, {})
-        return any(
-            c.kind in NAMED_CONCEPT_KINDS and c.id in context and c.id in self._specific for c in reading.concepts
-        )
+        return any(c.kind in NAMED_CONCEPT_KINDS and c.id in context and c.id in self._specific for c in reading.concepts)
 
     # --- helpers shared with the turn builder ---------------------------------------------
     def context(self, slots: dict[str, str], audience: str) -> dict[str, Any]:
@@ -486,12 +486,13 @@ class _TurnBuilder:
             if rule.id != DOMAIN_RULE and rule_fires(rule, audience, folded, corrected):
                 self._scope_reply(rule)
                 return
-        # a question about an emergency ("what if she can't breathe?") is in the domain: it gets the advice
-        if not safety.about and not self.e.in_domain(reading, folded, audience) and not self._leans_on_last_answer(reading):
-            if self.e.domain_rule is not None:  # in_domain is True without it
-                self._scope_reply(self.e.domain_rule)
-                self.unanswered = "fallback"  # kept for the authors (record_unanswered): the gate may miss a word
-                return
+        # the in-domain gate; a question about an emergency ("what if she can't breathe?") gets its advice
+        gate = self.e.domain_rule
+        follow_up = self._leans_on_last_answer(reading)
+        if gate is not None and not safety.about and not follow_up and not self.e.in_domain(reading, folded, audience):
+            self._scope_reply(gate)
+            self.unanswered = "fallback"  # kept for the authors (record_unanswered): the gate may miss a word
+            return
         features = reading.features()
         only_slots = bool(reading.sets) and all(c.kind == "slot" for c in reading.concepts) and not reading.loose
         if only_slots and self.s.last_topic in self.k.topics:

@@ -17,6 +17,7 @@ start, so the cost grows with the message length, never faster: there is no back
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import re
 from dataclasses import dataclass
@@ -104,11 +105,41 @@ def parse_term(text: str) -> tuple[_Seq | _Ref, ...]:
 _INFLECTIONS = frozenset(["", "e", "s", "es", "ed", "d", "ing", "er", "ly", "y"])
 
 
+@functools.cache
+def english_words() -> frozenset[str]:
+    """Words of English (the GCIDE dictionary, from the english-words package): never typos.
+
+    Without it "write" would become "writhe" and "fewer" "fever": a typo is a word that is not
+    a word. Loaded once per process (about 40 ms).
+    """
+    from english_words import get_english_words_set
+
+    return frozenset(get_english_words_set(["gcide"], lower=True, alpha=True))
+
+
+_ENDINGS = ("s", "es", "ed", "d", "ing", "er", "est", "ly", "ies", "ied")
+
+
+def is_english(word: str, words: frozenset[str]) -> bool:
+    """``word`` or a plain inflection of it is in the dictionary ("fewer" is "few" + "er")."""
+    if word in words:
+        return True
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            base = word[: -len(ending)]
+            if base in words or base + "e" in words or (ending in ("ies", "ied") and base + "y" in words):
+                return True
+            if len(base) >= 4 and base[-1] == base[-2] and base[:-1] in words:  # "stopped"
+                return True
+    return False
+
+
 class TypoCorrector:
     """Maps a mistyped word to the concept vocabulary word it was meant to be.
 
     Only words of five letters or more are corrected, only to a word with the same first
-    letter, and never a word the knowledge already knows (``guard``): "fewer" stays "fewer".
+    letter, and never a word the knowledge already knows (``guard``) or an English word:
+    "fewer" stays "fewer", "write" stays "write".
     """
 
     _CACHE_LIMIT = 50_000
@@ -124,12 +155,14 @@ class TypoCorrector:
                     buckets.setdefault((word[0], size), []).append(word)
         self._buckets = {k: sorted(v) for k, v in buckets.items()}
         self._cache: dict[str, str] = {}
+        self.english = english_words()
 
     def correct(self, word: str) -> str:
         cached = self._cache.get(word)
         if cached is not None:
             return cached
-        if word in self.vocabulary or word in self.guard or len(word) < 5 or not word.isalpha():
+        if (word in self.vocabulary or word in self.guard or len(word) < 5 or not word.isalpha()
+                or is_english(word, self.english)):
             if len(self._cache) < self._CACHE_LIMIT:
                 self._cache[word] = word
             return word

@@ -11,7 +11,7 @@ import dataclasses
 
 import pytest
 
-from dialogue.engine import DOMAIN_RULE, Engine, EngineOptions
+from dialogue.engine import DOMAIN_RULE, Engine
 from dialogue.model import Knowledge
 from dialogue.replies import ReplyKind
 from dialogue.understanding.reading import read_message
@@ -134,3 +134,35 @@ def test_a_refusal_keeps_the_advice_of_an_emergency_the_message_asks_about(patie
     # or on its own
     replies = body(patient.say("should I stop Xeloda if I get a fever?"))
     assert kinds(replies) == ["refusal", "answer"] and "100.4" in replies[1].text
+
+
+def test_a_deployment_topic_on_another_subject_is_not_turned_away(tmp_path) -> None:
+    """Words that only one topic's examples use put a question in the domain when it matches that topic."""
+    from dialogue.loader import load_knowledge
+
+    from ..conftest import CORE, FIXTURES
+
+    (tmp_path / "local.yaml").write_text(
+        """
+topics:
+  - id: zz_visiting
+    title: "Visiting hours on the oncology ward"
+    family: support
+    examples:
+      - what are the visiting hours
+      - when can relatives visit
+      - visiting times at the weekend
+      - how many visitors are allowed
+      - can children come visiting
+    sources: [fx_guideline]
+    review: {status: approved, reviewed_on: 2026-11-01, reviewed_by: "ward manager"}
+    answer:
+      clinician: "Visiting: 10:00 to 20:00."
+      patient: "Visitors are welcome from 10 in the morning to 8 in the evening."
+""",
+        encoding="utf-8",
+    )
+    local = load_knowledge([CORE, FIXTURES / "topics", tmp_path], include_bundled=False)
+    reply = body(Chat(local, audience="patient").say("what are the visiting hours?"))[0]
+    assert reply.kind is ReplyKind.ANSWER and reply.topic == "zz_visiting"
+    assert "outside what I know" in body(Chat(local, audience="patient").say("what's the weather tomorrow"))[0].text
