@@ -201,6 +201,18 @@ class ConceptSet:
                         else:
                             self._pairs.setdefault((part.items[0], part.items[1]), []).append(entry)
         self._firsts = frozenset(k[0] for k in self._pairs)
+        # one-word phrases that are a whole term: the concepts a word names directly, and the parts of
+        # longer terms it fills (precomputed, so a word costs one look-up)
+        direct: dict[str, set[str]] = {}
+        part_of: dict[str, list[tuple[str, int, int]]] = {}
+        for word, entries in self._starts.items():
+            for name, a, p, _ in entries:
+                if len(self.terms[name][a]) == 1:
+                    direct.setdefault(word, set()).add(name)
+                else:
+                    part_of.setdefault(word, []).append((name, a, p))
+        self._direct = {w: tuple(sorted(v)) for w, v in direct.items()}
+        self._part_of = {w: tuple(v) for w, v in part_of.items()}
         self._keys = self._firsts | frozenset(self._starts)  # words a phrase can start with
         self._raw_keys = frozenset(k[1:] for k in self._starts if k.startswith("~"))
         rank = {name: i for i, name in enumerate(self.order)}
@@ -228,20 +240,26 @@ class ConceptSet:
         n = len(stems)
         keys = self._keys
         raw_keys = self._raw_keys
-        singles, pairs, firsts = self._starts, self._pairs, self._firsts
+        pairs, firsts = self._pairs, self._firsts
+        direct, part_of = self._direct, self._part_of
+        found: dict[str, list[Hit]] = {}
         for i in [i for i, s in enumerate(stems) if s in keys or (raw_keys and toks[i].text in raw_keys)]:
             s = stems[i]
             tok = toks[i]
             sentence, neg_by = tok.sentence, tok.neg_by
-            one = singles.get(s)
-            if one is not None:  # one-word phrases: found where their word is
-                hit = Hit(i, i, sentence, neg_by)
-                for name, a, p, _ in one:
-                    _add(seq_hits, (name, a, p), hit)
-            if raw_keys and tok.text in raw_keys:
-                hit = Hit(i, i, sentence, neg_by)
-                for name, a, p, _ in singles["~" + tok.text]:
-                    _add(seq_hits, (name, a, p), hit)
+            for word in (s, "~" + tok.text) if (raw_keys and tok.text in raw_keys) else (s,):
+                names = direct.get(word)
+                keys_ = part_of.get(word)
+                if names or keys_:
+                    hit = Hit(i, i, sentence, neg_by)
+                    for name in names or ():
+                        bucket = found.get(name)
+                        if bucket is None:
+                            found[name] = [hit]
+                        elif bucket[-1] != hit:
+                            bucket.append(hit)
+                    for key in keys_ or ():
+                        _add(seq_hits, key, hit)
             if s in firsts:
                 # only the phrases whose second word is close enough to follow
                 for k in range(i + 1, min(i + 2 + MAX_GAP, n)):
@@ -251,7 +269,6 @@ class ConceptSet:
                         end = _match_seq(seq.items, stems, toks, i, seq.gap)
                         if end is not None:
                             _add(seq_hits, (name, a, p), Hit(i, end, sentence, neg_by))
-        found: dict[str, list[Hit]] = {}
         for (name, a, p), hits in seq_hits.items():
             parts = self.terms[name][a]
             if len(parts) == 1:
