@@ -95,9 +95,10 @@ def test_nothing_to_run_says_where_it_looked(tmp_path: Path) -> None:
 
 def test_without_paths_it_runs_the_corpus_shipped_with_mbcbot(tmp_path: Path) -> None:
     out = mbcbot("test", "--safety", cwd=tmp_path)
-    assert out.returncode in (0, 1), out.stderr  # 1 while the rules miss an emergency: see test_safety_corpus.py
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr  # the shipped corpus meets its gate
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("safety corpus: ") and lines[0].endswith(f"file(s) in {BUNDLED_CORPUS})")
+    # the installed command reads the corpus beside its own package (the checkout, or site-packages in CI)
+    assert lines[0].startswith("safety corpus: ") and lines[0].endswith(f"file(s) in {Path(*BUNDLED_CORPUS.parts[-3:])})")
     assert re.fullmatch(r"\d+ passed, \d+ failed", lines[-1])
 
 
