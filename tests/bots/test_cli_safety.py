@@ -98,7 +98,7 @@ def test_without_paths_it_runs_the_corpus_shipped_with_mbcbot(tmp_path: Path) ->
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr  # the shipped corpus meets its gate
     lines = out.stdout.splitlines()
     # the installed command reads the corpus beside its own package (the checkout, or site-packages in CI)
-    assert lines[0].startswith("safety corpus: ") and lines[0].endswith(f"file(s) in {Path(*BUNDLED_CORPUS.parts[-3:])})")
+    assert lines[0].startswith("safety corpus: ") and lines[0].endswith(f"/{Path(*BUNDLED_CORPUS.parts[-3:])})")
     assert re.fullmatch(r"\d+ passed, \d+ failed", lines[-1])
 
 
