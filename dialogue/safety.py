@@ -85,28 +85,18 @@ def parse_condition(text: str, known_concepts: set[str]) -> Condition:
     if not m:
         raise ValueError(
             f"cannot read condition {text!r}: write a concept name, count(concept) >= N, "
-            "or a measure (temperature, glucose, calcium, oxygen) compared with a number and unit or locale.fever"
+            "or a measure (" + ", ".join(MEASURES) + ") compared with a number and unit or locale.fever"
         )
-    if m.group("absent"):
-        name = m.group("absent")[1:].strip()
+    for group, kind, where in (("absent", "absent", "after '!'"), ("named", "named", "in named(...)"),
+                               ("concept", "concept", "(define it under safety.concepts)"), ("counted", "count", "in count(...)")):
+        name = (m.group(group) or "").lstrip("!").strip()
+        if not name:
+            continue
         if name not in known_concepts:
-            raise ValueError(f"unknown concept '{name}' after '!'")
-        return Condition("absent", name)
-    if m.group("named"):
-        name = m.group("named")
-        if name not in known_concepts:
-            raise ValueError(f"unknown concept '{name}' in named(...)")
-        return Condition("named", name)
-    if m.group("concept"):
-        name = m.group("concept")
-        if name not in known_concepts:
-            raise ValueError(f"unknown concept '{name}' (define it under safety.concepts)")
-        return Condition("concept", name)
-    if m.group("counted"):
-        name = m.group("counted")
-        if name not in known_concepts:
-            raise ValueError(f"unknown concept '{name}' in count(...)")
-        return Condition("count", name, m.group("cop"), float(m.group("count")))
+            raise ValueError(f"unknown concept '{name}' {where}")
+        if kind == "count":
+            return Condition("count", name, m.group("cop"), float(m.group("count")))
+        return Condition(kind, name)
     measure = m.group("measure")
     if measure not in MEASURES:
         raise ValueError(f"unknown measure '{measure}' (expected one of {', '.join(MEASURES)})")
