@@ -201,6 +201,10 @@ class ConceptSet:
                         else:
                             self._pairs.setdefault((part.items[0], part.items[1]), []).append(entry)
         self._firsts = frozenset(k[0] for k in self._pairs)
+        seconds: dict[str, set[str]] = {}
+        for first, second in self._pairs:
+            seconds.setdefault(first, set()).add(second)
+        self._seconds = {k: frozenset(v) for k, v in seconds.items()}  # a miss costs no tuple
         # one-word phrases that are a whole term: the concepts a word names directly, and the parts of
         # longer terms it fills (precomputed, so a word costs one look-up)
         direct: dict[str, set[str]] = {}
@@ -240,7 +244,7 @@ class ConceptSet:
         n = len(stems)
         keys = self._keys
         raw_keys = self._raw_keys
-        pairs, firsts = self._pairs, self._firsts
+        pairs, seconds = self._pairs, self._seconds
         direct, part_of = self._direct, self._part_of
         found: dict[str, list[Hit]] = {}
         for i in [i for i, s in enumerate(stems) if s in keys or (raw_keys and toks[i].text in raw_keys)]:
@@ -260,12 +264,15 @@ class ConceptSet:
                             bucket.append(hit)
                     for key in keys_ or ():
                         _add(seq_hits, key, hit)
-            if s in firsts:
+            follow = seconds.get(s)
+            if follow is not None:
                 # only the phrases whose second word is close enough to follow
                 for k in range(i + 1, min(i + 2 + MAX_GAP, n)):
+                    if stems[k] not in follow:
+                        continue
                     if toks[k].sentence != sentence:
                         break
-                    for name, a, p, seq in pairs.get((s, stems[k]), ()):
+                    for name, a, p, seq in pairs[(s, stems[k])]:
                         end = _match_seq(seq.items, stems, toks, i, seq.gap)
                         if end is not None:
                             _add(seq_hits, (name, a, p), Hit(i, end, sentence, neg_by))
