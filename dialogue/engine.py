@@ -673,12 +673,15 @@ def cite(text: str, listed: tuple[Source, ...]) -> tuple[str, list[Source]]:
     """
     by_id = {s.id: s for s in listed}
     order: list[Source] = []
+    numbers: dict[str, str] = {}  # source id -> "[n]", in order of first citation
 
     def number(match: re.Match[str]) -> str:
-        source = by_id[match.group(1)]
-        if source not in order:
-            order.append(source)
-        return f"[{order.index(source) + 1}]"
+        sid = match.group(1)
+        label = numbers.get(sid)
+        if label is None:
+            order.append(by_id[sid])
+            label = numbers[sid] = f"[{len(order)}]"
+        return label
 
     numbered = CITATION.sub(number, text)
     return (numbered, order) if order else (text, list(listed))
