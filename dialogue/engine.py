@@ -584,6 +584,11 @@ class _TurnBuilder:
         if top and top.score >= CLARIFY_SCORE:
             close = [c for c in ranked if c.score >= CLARIFY_SCORE and top.score - c.score < CLOSE_MARGIN * 2]
             close = [c for c in close if self._servable(self.k.topics[c.topic])]
+            if close and safety.about:
+                # "what are the signs of spinal cord compression?": the advice now, the topics as buttons
+                buttons = tuple(Button(_short(self.k.topics[c.topic].title), f"t:{c.topic}") for c in close)
+                self._advice_only(safety, buttons)
+                return
             if len(close) >= 2:
                 self.s.pending = {"kind": "choose", "candidates": [c.topic for c in close]}
                 self.unanswered = "clarify"
@@ -602,10 +607,12 @@ class _TurnBuilder:
         self.unanswered = "fallback"
         self.say("fallback", buttons=self._family_buttons())
 
-    def _advice_only(self, safety: SafetyCheck) -> None:
+    def _advice_only(self, safety: SafetyCheck, buttons: tuple[Button, ...] = ()) -> None:
         ctx = self.e.context(self.s.slots, self.audience)
         for flag in safety.about[:1]:
-            self.replies.append(Reply(ReplyKind.ANSWER, flag.advice.render(self.audience, ctx), sources=flag.sources))
+            self.replies.append(
+                Reply(ReplyKind.ANSWER, flag.advice.render(self.audience, ctx), buttons[:6], sources=flag.sources)
+            )
 
     # --- answers -----------------------------------------------------------------------
     def _servable(self, topic: Topic) -> bool:
