@@ -139,74 +139,73 @@ def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
 
 
 def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
-    out: list[Token] = []
-    state = _Tokeniser(out)
-    add = state.add
+    # first the pieces: ("w" word | "n" number | "u" unit sign | "s" sentence end | "b" clause break, text, offset)
+    raw: list[tuple[str, str, int]] = []
+    piece = raw.append
     for m in _LEX.finditer(folded):
         kind = m.lastgroup
-        value = m.group()
-        at = m.start()
         if kind == "word":
+            value = m.group()
             if value[0] == "x" and value[1:].isdigit():  # "x8": a count marker and its number
-                add("w", "x", at)
-                add("n", value[1:], at + 1)
+                at = m.start()
+                piece(("w", "x", at))
+                piece(("n", value[1:], at + 1))
             elif "/" in value:
+                at = m.start()
                 if value in ("mg/dl", "mmol/l", "mmol/mol"):
-                    add("w", value.replace("/", ""), at)
+                    piece(("w", value.replace("/", ""), at))
                 else:
                     left, _, right = value.partition("/")
-                    add("w", left, at)
-                    add("w", right, at + len(left) + 1)
+                    piece(("w", left, at))
+                    piece(("w", right, at + len(left) + 1))
             else:
-                add("w", value, at)
+                piece(("w", value, m.start()))
         elif kind == "num":
-            add("n", value.replace(",", ".") if _decimal_comma(value) else value.replace(",", ""), at)
-        elif kind == "stop" or kind == "pause":
-            state.brk(kind == "stop")
-        elif kind == "hash" and state.last_kind == "n":
+            value = m.group()
+            piece(("n", value.replace(",", ".") if _decimal_comma(value) else value.replace(",", ""), m.start()))
+        elif kind == "stop":
+            piece(("s", "", 0))
+        elif kind == "pause":
+            piece(("b", "", 0))
+        elif kind == "hash" and raw and raw[-1][0] == "n":
             continue  # "20Gy/5#": fractions, not a fracture
         else:
-            add("u", _UNIT_SIGNS[kind], at)
-    return out, _numbers(out)
-
-
-class _Tokeniser:
-    """Clause, sentence and negation bookkeeping while tokens are appended."""
-
-    __slots__ = ("out", "clause", "sentence", "negate_left", "cue_at", "last_kind")
-
-    def __init__(self, out: list[Token]) -> None:
-        self.out = out
-        self.clause = self.sentence = self.negate_left = 0
-        self.cue_at = -1  # index of the negation cue in force
-        self.last_kind = ""
-
-    def brk(self, sentence: bool) -> None:
-        self.sentence += sentence
-        self.clause += 1
-        self.negate_left = 0
-        self.last_kind = "b"
-
-    def add(self, kind: str, text: str, pos: int) -> None:
-        out = self.out
-        self.last_kind = kind
-        if kind == "w" and text in CLAUSE_WORDS and out and out[-1][3] == self.clause:
-            self.clause += 1
-            self.negate_left = 0
-        negate_left = self.negate_left
-        out.append(_new_token(Token, (text, _stem(text) if kind == "w" else text, kind, self.clause, self.sentence,
-                                      self.cue_at if negate_left > 0 else -1, pos)))
+            piece(("u", _UNIT_SIGNS[kind], m.start()))
+    # then the tokens, with their clause, sentence and the negation cue that reaches them (one tight loop:
+    # a 20,000-character message has thousands)
+    out: list[Token] = []
+    append = out.append
+    new, stem, clause_words, cues = _new_token, _stem, CLAUSE_WORDS, NEGATION_CUES
+    clause = sentence = negate_left = 0
+    cue_at = -1
+    for kind, text, pos in raw:
+        if kind == "w":
+            if text in clause_words and out and out[-1][3] == clause:
+                clause += 1
+                negate_left = 0
+            append(new(Token, (text, stem(text), "w", clause, sentence, cue_at if negate_left > 0 else -1, pos)))
+        elif kind == "s":
+            sentence += 1
+            clause += 1
+            negate_left = 0
+            continue
+        elif kind == "b":
+            clause += 1
+            negate_left = 0
+            continue
+        else:
+            append(new(Token, (text, text, kind, clause, sentence, cue_at if negate_left > 0 else -1, pos)))
         if negate_left:
-            self.negate_left = negate_left - 1
-            cue_at = self.cue_at
+            negate_left -= 1
             if len(out) - 1 - cue_at <= 2 and text in _NOT_NEGATING_NEXT.get(out[cue_at][0], ()):
                 # "no longer", "not only", "never been so": the cue negates nothing after all
-                self.negate_left = 0
+                negate_left = 0
                 for j in range(cue_at + 1, len(out)):
                     out[j] = out[j]._replace(neg_by=-1)
-        if kind == "w" and text in NEGATION_CUES:
-            self.negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
-            self.cue_at = len(out) - 1
+        if kind == "w" and text in cues:
+            negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
+            cue_at = len(out) - 1
+    return out, _numbers(out)
 
 
 _new_token = tuple.__new__  # a Token without the named tuple's Python-level constructor (thousands per long message)
