@@ -177,11 +177,11 @@ class Engine:
         if any(c.kind in DOMAIN_CONCEPT_KINDS for c in reading.concepts):
             return True
         rule = self.domain_rule
-        if rule is None or not rule_fires(rule, audience or self.options.audience, folded, " ".join(reading.words)):
+        if rule is None or not rule.matches(audience or self.options.audience, folded, " ".join(reading.words)):
             return True
         ranked = self.k.index.rank(reading.features(), 2)
-        top = ranked[0] if ranked else None
-        if top is None or top.score < ANSWER_SCORE or (len(ranked) > 1 and top.score - ranked[1].score < CLOSE_MARGIN):
+        top = confident(ranked)
+        if top is None:
             return False
         words = reading.loose
         return all(self.k.index.known("w:" + w) for w in words) and any(self._own_word.get(w) == top.topic for w in words)
@@ -329,11 +329,8 @@ class _TurnBuilder:
             # "temp 38.4 since chemo, is that bad?" asks about the emergency itself
             self.answer_topic(flag_topic, ask_missing=False)
             return
-        ranked = self.k.index.rank(lexical.features())
-        top = ranked[0] if ranked else None
-        second = ranked[1] if len(ranked) > 1 else None
-        confident = top is not None and top.score >= ANSWER_SCORE and (second is None or top.score - second.score >= CLOSE_MARGIN)
-        if confident and self._servable(self.k.topics[top.topic]):
+        top = confident(self.k.index.rank(lexical.features()))
+        if top is not None and self._servable(self.k.topics[top.topic]):
             self.answer_topic(top.topic, ask_missing=False)
 
     # --- consent -----------------------------------------------------------------------
@@ -479,11 +476,11 @@ class _TurnBuilder:
         audience = self.audience
         corrected = " ".join(reading.words)  # "should i stop my tamoxifin" as "... tamoxifen"
         for rule in self.k.refusals:
-            if rule_fires(rule, audience, folded, corrected):
+            if rule.matches(audience, folded, corrected):
                 self._refuse(rule, reading, safety)
                 return
         for rule in self.k.out_of_scope:
-            if rule.id != DOMAIN_RULE and rule_fires(rule, audience, folded, corrected):
+            if rule.id != DOMAIN_RULE and rule.matches(audience, folded, corrected):
                 self._scope_reply(rule)
                 return
         # the in-domain gate; a question about an emergency ("what if she can't breathe?") gets its advice
@@ -577,8 +574,7 @@ class _TurnBuilder:
 
     def decide(self, ranked: list[Any], safety: SafetyCheck) -> None:
         top = ranked[0] if ranked else None
-        second = ranked[1] if len(ranked) > 1 else None
-        if top and top.score >= ANSWER_SCORE and (second is None or top.score - second.score >= CLOSE_MARGIN):
+        if confident(ranked) is not None:
             self.answer_topic(top.topic, advice=safety.about)
             return
         if top and top.score >= CLARIFY_SCORE:
@@ -660,17 +656,13 @@ class _TurnBuilder:
         self.s.last_topic = topic.id
 
 
-def rule_fires(rule: Rule, audience: str, *texts: str) -> bool:
-    """Whether a refusal or out-of-scope rule applies to a message given as one or more texts.
-
-    The texts are the message folded for patterns and its typo-corrected words: a pattern may
-    match either, and an ``unless`` pattern in either lifts the rule.
-    """
-    return (
-        audience in rule.audiences
-        and any(p.search(t) for p in rule.patterns for t in texts)
-        and not any(p.search(t) for p in rule.unless for t in texts)
-    )
+def confident(ranked: list[Any]) -> Any | None:
+    """The top candidate when it is a clear answer: over the answer score and ahead of the next one."""
+    if not ranked or ranked[0].score < ANSWER_SCORE:
+        return None
+    if len(ranked) > 1 and ranked[0].score - ranked[1].score < CLOSE_MARGIN:
+        return None
+    return ranked[0]
 
 
 def cite(text: str, listed: tuple[Source, ...]) -> tuple[str, list[Source]]:

@@ -665,6 +665,7 @@ class _Compiler:
         for key, value in (("answer_after", answer_after), ("asked_is_urgent", asked_is_urgent)):
             if not isinstance(value, bool):
                 self.out.error(rec, f"'{key}' must be true or false", key)
+        plans = [needs_of(alt) for alt in when]
         return RedFlag(
             id=self.check_id(rec),
             when=tuple(when),
@@ -679,8 +680,8 @@ class _Compiler:
             origin=_origin(rec),
             patterns=patterns,
             requires=self.patterns(rec, "requires"),
-            needs=tuple(needs_of(alt)[0] for alt in when),
-            numeric=tuple(needs_of(alt)[1] for alt in when),
+            needs=tuple(need for need, _ in plans),
+            numeric=tuple(numeric for _, numeric in plans),
         )
 
     def safety_concepts(self, safety: dict[str, tuple[Any, Located]], lexicon: Lexicon) -> ConceptSet:

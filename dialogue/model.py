@@ -239,11 +239,16 @@ class Rule:
     reply: Voiced
     origin: Origin
 
-    def matches(self, folded: str, audience: str) -> bool:
+    def matches(self, audience: str, *texts: str) -> bool:
+        """Whether the rule applies to a message given as one or more texts.
+
+        The texts are the message folded for patterns and its typo-corrected words: a pattern may
+        match either, and an ``unless`` pattern in either lifts the rule.
+        """
         return (
             audience in self.audiences
-            and any(p.search(folded) for p in self.patterns)
-            and not any(p.search(folded) for p in self.unless)
+            and any(p.search(t) for p in self.patterns for t in texts)
+            and not any(p.search(t) for p in self.unless for t in texts)
         )
 
 

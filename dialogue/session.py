@@ -30,7 +30,6 @@ from .ratelimit import SlidingWindowLimiter
 from .replies import Incoming, Reply, ReplyKind, Turn
 from .state import ConversationState
 from .stores import ConversationStore
-from .text import sanitize
 
 log = logging.getLogger(__name__)
 

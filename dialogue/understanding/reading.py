@@ -15,7 +15,7 @@ Two scopes matter for meaning:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from functools import lru_cache
