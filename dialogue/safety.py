@@ -167,7 +167,7 @@ class _Evidence:
             numbers = self.reading.numbers
             if MEASURES[measure][0] not in self.hits:
                 # with no context word, only a temperature written with its unit can be a reading
-                numbers = [n for n in numbers if measure == "temperature" and n.unit in ("c", "f", "deg")]
+                numbers = [n for n in numbers if n.unit in ("c", "f", "deg")] if measure == "temperature" else []
             self._readings[measure] = [r for n in numbers if (r := self._as(measure, n)) is not None]
         return self._readings[measure]
 

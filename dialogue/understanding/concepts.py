@@ -21,7 +21,7 @@ import functools
 import heapq
 import re
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -218,18 +218,31 @@ class ConceptSet:
         self._direct = {w: tuple(sorted(v)) for w, v in direct.items()}
         self._part_of = {w: tuple(v) for w, v in part_of.items()}
         self._keys = self._firsts | frozenset(self._starts)  # words a phrase can start with
+        # per word a phrase can start with: (concepts it names, whether it is a part of a longer term,
+        # words that may follow it): one look-up per word of the message
+        self._index = {w: (self._direct.get(w, ()), w in self._part_of, self._seconds.get(w))
+                       for w in self._keys if not w.startswith("~")}
         self._raw_keys = frozenset(k[1:] for k in self._starts if k.startswith("~"))
         rank = {name: i for i, name in enumerate(self.order)}
         self._complex.sort(key=lambda c: rank[c[0]])
-        # what can make each complex alternative worth trying: its first phrase, or its first reference
+        # what can make each complex alternative worth trying: its first phrase (a word, or a longer
+        # phrase), or its first reference; and where each of its parts' hits will be
+        self._by_word: dict[str, list[int]] = {}
         self._by_seq: dict[tuple[str, int, int], list[int]] = {}
         self._by_ref: dict[str, list[int]] = {}
+        self._plans: list[tuple[str, tuple[tuple[int, Any], ...]]] = []
         for i, (name, a, parts) in enumerate(self._complex):
             p, first = next(((p, part) for p, part in enumerate(parts) if isinstance(part, _Seq)), (0, parts[0]))
-            if isinstance(first, _Seq):
+            if isinstance(first, _Seq) and len(first.items) == 1:
+                self._by_word.setdefault(first.items[0], []).append(i)
+            elif isinstance(first, _Seq):
                 self._by_seq.setdefault((name, a, p), []).append(i)
             else:
                 self._by_ref.setdefault(first.name, []).append(i)
+            self._plans.append((name, tuple(
+                (_WORD, part.items[0]) if isinstance(part, _Seq) and len(part.items) == 1
+                else (_PHRASE, (name, a, p)) if isinstance(part, _Seq) else (_CONCEPT, part.name)
+                for p, part in enumerate(parts))))
         self.corrector = TypoCorrector(vocabulary, guard)
 
     def __contains__(self, name: str) -> bool:
@@ -239,72 +252,103 @@ class ConceptSet:
         """Every concept found in the message, with where."""
         toks = reading.tokens
         correct = self.corrector.correct
-        stems = [correct(t.stem) if t.kind == "w" else t.stem for t in toks]
-        seq_hits: dict[tuple[str, int, int], list[Hit]] = {}
+        cache = self.corrector._cache
+        # a known word costs one look-up, not a call (a long message has thousands)
+        stems = [(cache.get(t[1]) or correct(t[1])) if t[2] == "w" else t[1] for t in toks]
         n = len(stems)
-        keys = self._keys
-        raw_keys = self._raw_keys
-        pairs, seconds = self._pairs, self._seconds
-        direct, part_of = self._direct, self._part_of
-        found: dict[str, list[Hit]] = {}
-        for i in [i for i, s in enumerate(stems) if s in keys or (raw_keys and toks[i].text in raw_keys)]:
-            s = stems[i]
+        index, pairs, new = self._index, self._pairs, _new_hit
+        found: dict[str, list[Hit]] = {}  # concept -> hits
+        word_hits: dict[str, list[Hit]] = {}  # word -> hits, for the terms it is one part of
+        seq_hits: dict[tuple[str, int, int], list[Hit]] = {}  # (concept, alternative, part) -> hits of a phrase
+        for i, s in enumerate(stems):
+            entry = index.get(s)
+            if entry is None:
+                continue
+            names, is_part, follow = entry
             tok = toks[i]
-            sentence, neg_by = tok.sentence, tok.neg_by
-            for word in (s, "~" + tok.text) if (raw_keys and tok.text in raw_keys) else (s,):
-                names = direct.get(word)
-                keys_ = part_of.get(word)
-                if names or keys_:
-                    hit = Hit(i, i, sentence, neg_by)
-                    for name in names or ():
-                        bucket = found.get(name)
-                        if bucket is None:
-                            found[name] = [hit]
-                        elif bucket[-1] != hit:
-                            bucket.append(hit)
-                    for key in keys_ or ():
-                        _add(seq_hits, key, hit)
-            follow = seconds.get(s)
-            if follow is not None:
+            sentence, neg_by = tok[4], tok[5]
+            if names or is_part:
+                hit = new(Hit, (i, i, sentence, neg_by))
+                for name in names:
+                    bucket = found.get(name)
+                    if bucket is None:
+                        found[name] = [hit]
+                    else:
+                        bucket.append(hit)
+                if is_part:
+                    bucket = word_hits.get(s)
+                    if bucket is None:
+                        word_hits[s] = [hit]
+                    else:
+                        bucket.append(hit)
+            if follow is not None and not follow.isdisjoint(stems[i + 1:i + 2 + MAX_GAP]):
                 # only the phrases whose second word is close enough to follow
                 for k in range(i + 1, min(i + 2 + MAX_GAP, n)):
                     if stems[k] not in follow:
                         continue
-                    if toks[k].sentence != sentence:
+                    if toks[k][4] != sentence:
                         break
                     for name, a, p, seq in pairs[(s, stems[k])]:
                         end = _match_seq(seq.items, stems, toks, i, seq.gap)
                         if end is not None:
-                            _add(seq_hits, (name, a, p), Hit(i, end, sentence, neg_by))
+                            _add(seq_hits, (name, a, p), new(Hit, (i, end, sentence, neg_by)))
+        raw = self._raw_keys
+        if raw and not raw.isdisjoint(t[0] for t in toks):
+            self._match_exact(toks, raw, found, word_hits)
         for (name, a, p), hits in seq_hits.items():
-            parts = self.terms[name][a]
-            if len(parts) == 1:
+            if len(self.terms[name][a]) == 1:
                 found.setdefault(name, []).extend(hits)
-        todo = [i for key in seq_hits for i in self._by_seq.get(key, ())]
-        todo += [i for name in found for i in self._by_ref.get(name, ())]
+        by_word, by_seq, by_ref = self._by_word, self._by_seq, self._by_ref
+        todo = [i for word in word_hits for i in by_word.get(word, ())]
+        todo += [i for key in seq_hits for i in by_seq.get(key, ())]
+        todo += [i for name in found for i in by_ref.get(name, ())]
         heapq.heapify(todo)
         done: set[int] = set()
+        plans = self._plans
         while todo:
             i = heapq.heappop(todo)
             if i in done:
                 continue
             done.add(i)
-            name, a, parts = self._complex[i]
+            name, lookups = plans[i]
             part_hits = []
-            for p, part in enumerate(parts):
-                hits = seq_hits.get((name, a, p)) if isinstance(part, _Seq) else found.get(part.name)
+            for kind, key in lookups:
+                hits = (word_hits if kind == _WORD else seq_hits if kind == _PHRASE else found).get(key)
                 if not hits:
                     break
                 part_hits.append(hits)
             else:
-                combined = part_hits[0] if len(parts) == 1 else _together(part_hits)
+                combined = part_hits[0] if len(part_hits) == 1 else _together(part_hits)
                 if combined:
-                    new = name not in found
+                    is_new = name not in found
                     found.setdefault(name, []).extend(combined)
-                    if new:
-                        for j in self._by_ref.get(name, ()):
+                    if is_new:
+                        for j in by_ref.get(name, ()):
                             heapq.heappush(todo, j)
         return found
+
+    def _match_exact(self, toks: tuple, raw: frozenset[str], found: dict[str, list[Hit]],
+                     word_hits: dict[str, list[Hit]]) -> None:
+        """"~word" terms: the word exactly as typed, not its stem or its correction (rare)."""
+        touched: list[list[Hit]] = []
+        for i, tok in enumerate(toks):
+            if tok[0] not in raw:
+                continue
+            word = "~" + tok[0]
+            hit = _new_hit(Hit, (i, i, tok[4], tok[5]))
+            for name in self._direct.get(word, ()):
+                touched.append(found.setdefault(name, []))
+                touched[-1].append(hit)
+            if word in self._part_of:
+                touched.append(word_hits.setdefault(word, []))
+                touched[-1].append(hit)
+        for bucket in touched:  # back in text order, once each
+            bucket[:] = sorted(set(bucket), key=lambda h: (h.start, h.end))
+
+
+_WORD, _PHRASE, _CONCEPT = 0, 1, 2  # where a part of a longer term finds its hits
+
+_new_hit = tuple.__new__  # a Hit without the named tuple's Python-level constructor
 
 
 def _add(seq_hits: dict[tuple[str, int, int], list[Hit]], key: tuple[str, int, int], hit: Hit) -> None:

@@ -78,9 +78,8 @@ class Token(NamedTuple):
         return self.neg_by >= 0
 
 
-@dataclass(frozen=True, slots=True)
-class Number:
-    """A number in the message and the words around it."""
+class Number(NamedTuple):
+    """A number in the message and the words around it (a named tuple: a long message can have thousands)."""
 
     value: float
     index: int  # token index
@@ -122,7 +121,7 @@ TEXT_SPEAK = {
     "coz": "because", "cuz": "because", "w/": "with", "w/o": "without", "thru": "through", "tho": "though",
 }
 _SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(TEXT_SPEAK, key=len, reverse=True)) + r")(?![\w/])")
-_TO = re.compile(r"(?<=[a-z]) 2 (?=[a-z])")  # "want 2 wake up"
+_TO = re.compile(r" 2 (?<=[a-z] 2 )(?=[a-z])")  # "want 2 wake up" (a literal first: a fast scan)
 
 
 def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
@@ -130,7 +129,8 @@ def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
     clean = sanitize(text if isinstance(text, str) else str(text))
     body = clean if scan_limit is None else clean[:scan_limit]
     folded = _TUMOUR_MARKER.sub(lambda m: "ca" + re.sub(r"\W", "", m.group(1)), fold(body))
-    folded = _PER_DAY.sub(r"\1 times a day", folded)
+    if "/" in folded:
+        folded = _PER_DAY.sub(r"\1 times a day", folded)
     folded = _TO.sub(" to ", _SPEAK.sub(lambda m: TEXT_SPEAK[m.group(1)], folded))
     toks, numbers = _tokenise(folded)
     first = next((t.text for t in toks if t.kind == "w"), "")
@@ -139,73 +139,88 @@ def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
 
 
 def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
-    # first the pieces: ("w" word | "n" number | "u" unit sign | "s" sentence end | "b" clause break, text, offset)
-    raw: list[tuple[str, str, int]] = []
-    piece = raw.append
+    # one tight loop over the pieces the scanner finds (a 20,000-character message has thousands): each
+    # token gets its clause, its sentence and the negation cue that reaches it
+    out: list[Token] = []
+    append = out.append
+    new, stem, clause_words, cues, signs = _new_token, _stem, CLAUSE_WORDS, NEGATION_CUES, _UNIT_SIGNS
+    clause = sentence = negate_left = 0
+    cue_at = -1
+    after_number = False  # the last piece was a number ("20Gy/5#": the sign counts fractions)
     for m in _LEX.finditer(folded):
         kind = m.lastgroup
         if kind == "word":
-            value = m.group()
-            if value[0] == "x" and value[1:].isdigit():  # "x8": a count marker and its number
-                at = m.start()
-                piece(("w", "x", at))
-                piece(("n", value[1:], at + 1))
-            elif "/" in value:
-                at = m.start()
-                if value in ("mg/dl", "mmol/l", "mmol/mol"):
-                    piece(("w", value.replace("/", ""), at))
-                else:
-                    left, _, right = value.partition("/")
-                    piece(("w", left, at))
-                    piece(("w", right, at + len(left) + 1))
-            else:
-                piece(("w", value, m.start()))
+            text = m.group()
+            if "/" not in text and not (text[0] == "x" and text[1:].isdigit()):
+                # the common case, a plain word, without building pieces
+                if text in clause_words and out and out[-1][3] == clause:
+                    clause += 1
+                    negate_left = 0
+                append(new(Token, (text, stem(text), "w", clause, sentence, cue_at if negate_left > 0 else -1,
+                                   m.start())))
+                after_number = False
+                if negate_left:
+                    negate_left = _still_negating(out, cue_at, negate_left - 1, text)
+                if text in cues:
+                    negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
+                    cue_at = len(out) - 1
+                continue
+            pieces = _split_word(text, m.start())
         elif kind == "num":
             value = m.group()
-            piece(("n", value.replace(",", ".") if _decimal_comma(value) else value.replace(",", ""), m.start()))
+            if "," in value:
+                value = value.replace(",", ".") if _decimal_comma(value) else value.replace(",", "")
+            pieces = (("n", value, m.start()),)
         elif kind == "stop":
-            piece(("s", "", 0))
-        elif kind == "pause":
-            piece(("b", "", 0))
-        elif kind == "hash" and raw and raw[-1][0] == "n":
-            continue  # "20Gy/5#": fractions, not a fracture
-        else:
-            piece(("u", _UNIT_SIGNS[kind], m.start()))
-    # then the tokens, with their clause, sentence and the negation cue that reaches them (one tight loop:
-    # a 20,000-character message has thousands)
-    out: list[Token] = []
-    append = out.append
-    new, stem, clause_words, cues = _new_token, _stem, CLAUSE_WORDS, NEGATION_CUES
-    clause = sentence = negate_left = 0
-    cue_at = -1
-    for kind, text, pos in raw:
-        if kind == "w":
-            if text in clause_words and out and out[-1][3] == clause:
-                clause += 1
-                negate_left = 0
-            append(new(Token, (text, stem(text), "w", clause, sentence, cue_at if negate_left > 0 else -1, pos)))
-        elif kind == "s":
             sentence += 1
             clause += 1
             negate_left = 0
+            after_number = False
             continue
-        elif kind == "b":
+        elif kind == "pause":
             clause += 1
             negate_left = 0
+            after_number = False
+            continue
+        elif kind == "hash" and after_number:
             continue
         else:
-            append(new(Token, (text, text, kind, clause, sentence, cue_at if negate_left > 0 else -1, pos)))
-        if negate_left:
-            negate_left -= 1
-            if len(out) - 1 - cue_at <= 2 and text in _NOT_NEGATING_NEXT.get(out[cue_at][0], ()):
-                # "no longer", "not only", "never been so": the cue negates nothing after all
-                negate_left = 0
-                for j in range(cue_at + 1, len(out)):
-                    out[j] = out[j]._replace(neg_by=-1)
-        if kind == "w" and text in cues:
-            negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
-            cue_at = len(out) - 1
+            pieces = (("u", signs[kind], m.start()),)
+        for kind, text, pos in pieces:
+            if kind == "w":
+                if text in clause_words and out and out[-1][3] == clause:
+                    clause += 1
+                    negate_left = 0
+                append(new(Token, (text, stem(text), "w", clause, sentence, cue_at if negate_left > 0 else -1, pos)))
+            else:
+                append(new(Token, (text, text, kind, clause, sentence, cue_at if negate_left > 0 else -1, pos)))
+            after_number = kind == "n"
+            if negate_left:
+                negate_left = _still_negating(out, cue_at, negate_left - 1, text)
+            if kind == "w" and text in cues:
+                negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
+                cue_at = len(out) - 1
     return out, _numbers(out)
+
+
+def _still_negating(out: list[Token], cue_at: int, left: int, text: str) -> int:
+    """How many more tokens the cue at ``cue_at`` negates, now that ``text`` follows it."""
+    if len(out) - 1 - cue_at <= 2 and text in _NOT_NEGATING_NEXT.get(out[cue_at][0], ()):
+        # "no longer", "not only", "never been so": the cue negates nothing after all
+        for j in range(cue_at + 1, len(out)):
+            out[j] = out[j]._replace(neg_by=-1)
+        return 0
+    return left
+
+
+def _split_word(text: str, at: int) -> tuple[tuple[str, str, int], ...]:
+    """The rarer words that are two pieces: "x8" (a count marker and its number), "w/o", "mg/dl"."""
+    if text[0] == "x" and text[1:].isdigit():
+        return ("w", "x", at), ("n", text[1:], at + 1)
+    if text in ("mg/dl", "mmol/l", "mmol/mol"):
+        return (("w", text.replace("/", ""), at),)
+    left, _, right = text.partition("/")
+    return ("w", left, at), ("w", right, at + len(left) + 1)
 
 
 _new_token = tuple.__new__  # a Token without the named tuple's Python-level constructor (thousands per long message)
@@ -215,7 +230,7 @@ _UNIT_SIGNS = {"deg": "°", "pct": "%", "hash": "#"}
 
 
 # "CA 15-3", "CA 27.29", "CA-125" are tumour markers, not calcium readings: one word each
-_TUMOUR_MARKER = re.compile(r"\bca[\s-]?(15[\s.-]?3|27[\s.-]?29|125|19[\s.-]?9)\b")
+_TUMOUR_MARKER = re.compile(r"ca(?<!\wca)[\s-]?(15[\s.-]?3|27[\s.-]?29|125|19[\s.-]?9)\b")  # literal first: fast
 # "5/day", "8/24h": a count per day
 _PER_DAY = re.compile(r"(\d+)\s*/\s*(?:day|d|24 ?h|24 ?hrs?|24 hours)\b")
 _COUNT_GLUED = re.compile(r"^x(\d+)$")
@@ -229,8 +244,13 @@ def _decimal_comma(value: str) -> bool:
 
 def _numbers(toks: list[Token]) -> list[Number]:
     out: list[Number] = []
-    i, n = 0, len(toks)
-    while i < n:
+    words = _NUMBER_WORDS
+    i = 0
+    # only numbers and number words can start one (a long message has thousands of other tokens)
+    for at in [j for j, t in enumerate(toks) if t[2] == "n" or t[0] in words]:
+        if at < i:
+            continue  # part of a number written in words just read ("thirty eight")
+        i = at
         t = toks[i]
         value: float | None = None
         word = False
@@ -298,6 +318,14 @@ _COUNT_WORDS = frozenset(
 )
 
 
+#: Every word that can be a unit right after a number (the cases of :func:`_unit_after`).
+_UNIT_WORDS = frozenset(
+    "° c celsius centigrade degc f fahrenheit degf degrees degree deg mmhg bpm beats mmol mmoll mmols mgdl mg % percent"
+    " pc per year years yr yrs yo y weeks week wks days day months month hours hour hrs minutes mins min am pm kg kgs"
+    " lb lbs ml mcg units cycles cycle cm mm th st nd rd ng iu g l".split()
+) | _COUNT_WORDS
+
+
 def _unit_after(toks: list[Token], i: int, start: int) -> str:
     """The unit written right after (or, for "x8", right before) a number."""
     if start > 0 and toks[start - 1].text == "x" and toks[start - 1].clause == toks[start].clause:
@@ -306,6 +334,8 @@ def _unit_after(toks: list[Token], i: int, start: int) -> str:
         return ""  # "12.8, c/o thirst": a unit never comes after a comma
     nxt = toks[i].text
     after = toks[i + 1].text if i + 1 < len(toks) else ""
+    if nxt not in _UNIT_WORDS and (after not in _COUNT_WORDS or toks[i].kind != "w"):
+        return ""  # the common case, settled in one look-up
     if nxt == "°":
         if after in ("c", "celsius", "centigrade"):
             return "c"
