@@ -28,7 +28,7 @@ from dialogue.replies import Incoming, Reply, ReplyKind, headline_kind, source_d
 from dialogue.runtime import build_engine, build_session, install_reload_signal
 from dialogue.safetytest import BUNDLED_CORPUS, load_corpus, percent, run_corpus
 from dialogue.session import ReloadResult, Session
-from dialogue.stores import MemoryStore
+from dialogue.storage import MemoryStore
 
 from . import console
 from .render_text import reading_text, reply_text

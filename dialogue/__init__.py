@@ -14,7 +14,7 @@ from .replies import Button, Incoming, Reply, ReplyKind, Turn, headline_kind
 from .runtime import build_engine, build_session
 from .session import Session
 from .state import ConversationState
-from .stores import ConversationStore, MemoryStore, SQLiteStore, open_store
+from .storage import ConversationStore, MemoryStore, SQLiteStore, open_store
 
 __all__ = [
     "Audience",

@@ -281,7 +281,7 @@ def engine_driver_factory(knowledge: Any) -> DriverFactory:
     """Drivers that run scripts straight through the engine with a memory store."""
     from .engine import Engine
     from .session import Session
-    from .stores import MemoryStore
+    from .storage import MemoryStore
 
     def factory(options: EngineOptions) -> Driver:
         return Session(Engine(knowledge, options), MemoryStore()).handle

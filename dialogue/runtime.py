@@ -16,7 +16,7 @@ from .loader import load_knowledge
 from .model import Knowledge
 from .ratelimit import SlidingWindowLimiter
 from .session import ReloadResult, Session
-from .stores import ConversationStore, open_store
+from .storage import ConversationStore, open_store
 
 log = logging.getLogger(__name__)
 

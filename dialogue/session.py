@@ -29,7 +29,7 @@ from .loader import load_knowledge
 from .ratelimit import SlidingWindowLimiter
 from .replies import Incoming, Reply, ReplyKind, Turn
 from .state import ConversationState
-from .stores import ConversationStore
+from .storage import ConversationStore
 
 log = logging.getLogger(__name__)
 

@@ -97,7 +97,7 @@ class UnansweredLog:
 
 def default_unanswered_path(store_url: str) -> Path:
     """``unanswered.db`` next to the SQLite conversation store (the user state directory otherwise)."""
-    from .stores import default_sqlite_path
+    from .storage import default_sqlite_path
 
     url = (store_url or "sqlite").strip()
     if url.startswith("sqlite://") and url not in ("sqlite://",):

@@ -13,6 +13,8 @@ from dialogue.replies import Incoming, Reply
 from dialogue.session import Session
 from dialogue.stores import MemoryStore
 
+from .redis_server import redis_server, redis_url  # noqa: F401 - fixtures for every test folder
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CORE = bundled_knowledge_dir() / "core"
 

@@ -29,103 +29,7 @@ from dialogue.state import ConversationState
 from dialogue.stores import open_store
 
 from ..conftest import CORE, FIXTURES
-
-REQUIRED = os.environ.get("MBCBOT_REQUIRE_REDIS") == "1"
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"{reason} (MBCBOT_REQUIRE_REDIS=1)")
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A redis-server child process on 127.0.0.1, started and stopped by the tests."""
-
-    def __init__(self, workdir: Path, port: int | None = None, persistent: bool = False) -> None:
-        self.port = port or free_port()
-        self.workdir = workdir
-        self.persistent = persistent
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 10.0) -> None:
-        import redis
-
-        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
-             "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2, socket_timeout=0.5)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except redis.RedisError:
-                    pass
-                if self.proc.poll() is not None:
-                    err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                    raise RuntimeError(f"redis-server exited with {self.proc.returncode}: {err.strip()}")
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("redis-server did not answer PING in time")
-                time.sleep(0.02)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stderr:
-            self.proc.stderr.close()
-        self.proc = None
-
-
-def _require_redis() -> None:
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        _unavailable("redis-py is not installed (pip install '.[test]')")
-    if shutil.which("redis-server") is None:
-        _unavailable("redis-server is not installed (apt-get install redis-server); Redis store tests skipped")
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    _require_redis()
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    import redis
-
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushdb()
-    client.close()
-    return redis_server.url
-
+from ..redis_server import RedisServer, _require_redis, free_port  # noqa: F401 - the fixtures come from tests/conftest.py
 
 @pytest.fixture
 def store(redis_url: str):
@@ -248,6 +152,7 @@ def test_a_turn_that_outlived_its_lock_cannot_overwrite_a_newer_one(redis_url: s
     from dialogue.stores_redis import RedisStore
 
     slow = RedisStore(redis_url, lock_timeout_s=0.2)
+    slow._keeper.add = lambda lock: None  # a frozen process: nothing renews its lock's lease
     fast = RedisStore(redis_url, blocking_timeout_s=5)
     with pytest.raises(StoreError, match="lock"):
         with slow.locked("k"):
@@ -256,6 +161,43 @@ def test_a_turn_that_outlived_its_lock_cannot_overwrite_a_newer_one(redis_url: s
                 fast.save("k", make_state(turn=7), 100.0)
             slow.save("k", make_state(turn=1), 100.0)
     assert fast.load("k", 100.0).turn == 7
+
+
+def test_a_long_turn_keeps_its_short_lock_while_it_runs(redis_url: str) -> None:
+    from dialogue.stores_redis import RedisStore
+
+    slow = RedisStore(redis_url, lock_timeout_s=0.3)
+    other = RedisStore(redis_url, blocking_timeout_s=0.2)
+    with slow.locked("k"):
+        time.sleep(1.0)  # more than three leases: renewed meanwhile
+        with pytest.raises(StoreError, match="busy"):
+            with other.locked("k"):
+                pass
+        slow.save("k", make_state(turn=3), 100.0)
+    assert other.load("k", 100.0).turn == 3
+
+
+def test_a_lock_whose_acquire_failed_half_way_is_removed(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis froze during the acquire: the SET ran when it woke, but the client had given up."""
+    import redis as redis_py
+
+    from dialogue.stores_redis import RedisStore
+
+    store = RedisStore(redis_url)
+    real = redis_py.lock.Lock.do_acquire
+
+    def acquire_then_time_out(self: redis_py.lock.Lock, token: bytes) -> bool:
+        real(self, token)
+        raise redis_py.exceptions.TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(redis_py.lock.Lock, "do_acquire", acquire_then_time_out)
+    with pytest.raises(StoreError, match="lock"):
+        with store.locked("k"):
+            pass
+    monkeypatch.undo()
+    assert store._r.exists("mbcbot:lock:k") == 0  # the next message is not kept waiting
+    with RedisStore(redis_url, blocking_timeout_s=0.1).locked("k"):
+        pass
 
 
 def test_lock_is_reentrant_in_one_thread_so_forget_works_inside_a_turn(store) -> None:
@@ -345,6 +287,7 @@ def test_unreachable_redis_at_open_is_a_clear_store_error() -> None:
 
 def test_without_redis_py_a_redis_url_names_the_extra(monkeypatch) -> None:
     monkeypatch.delitem(sys.modules, "dialogue.stores_redis", raising=False)
+    monkeypatch.delitem(sys.modules, "dialogue.storage.redis", raising=False)
     monkeypatch.setitem(sys.modules, "redis", None)  # import redis -> ImportError
     with pytest.raises(ConfigError, match=r"pip install 'mbcbot\[redis\]'"):
         open_store("redis://127.0.0.1:6379/0")
