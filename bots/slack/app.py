@@ -18,6 +18,7 @@ names or tokens, and the user gets a short apology instead of silence.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -26,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.error import URLError
 
@@ -44,6 +45,8 @@ from dialogue.errors import ConfigError
 from dialogue.replies import Incoming
 from dialogue.runtime import build_session, install_reload_signal
 from dialogue.session import STORE_APOLOGY, Session
+
+from ..common.delivery import Delivery
 
 from .inbound import (
     Payload,
@@ -148,20 +151,44 @@ class ConversationLocks:
         return len(self._locks)
 
 
-def _ack(ack: Ack) -> None:
-    """Acknowledge at once; the answer follows from a worker thread."""
-    ack()
-
-
 def _in_dm(event: Payload) -> bool:
     return event.get("channel_type") == "im"
+
+
+@dataclass(frozen=True)
+class SlackEvent:
+    """One thing to answer, as read from Slack's payload; also what the inbox keeps of it."""
+
+    label: str  # "mention", "message", "command", "button" (for the logs)
+    where: Target
+    key: str | None  # its identity for deduplication ("namespace:id"); None: it has none
+    incoming: Incoming
+
+    def job(self) -> str:
+        return json.dumps({"label": self.label, "where": asdict(self.where), "key": self.key,
+                           "incoming": asdict(self.incoming)})
+
+    @classmethod
+    def from_job(cls, job: str) -> SlackEvent:
+        data = json.loads(job)
+        return cls(data["label"], Target(**data["where"]), data["key"], Incoming(**data["incoming"]))
+
+
+def _key(keys: Sequence[tuple[str, str]]) -> str | None:
+    """The identity an event is accepted under: the message itself (Slack may announce one
+    message in two events, and retries an event under the same id), or the interaction."""
+    return f"{keys[-1][0]}:{keys[-1][1]}" if keys else None
 
 
 class SlackBot:
     """The mbcbot listeners for one session: translates events, renders replies.
 
+    Every event is accepted into the store's inbox in the *ack* step, before Slack hears
+    back, and marked answered after its replies were posted; an event whose process died
+    on the way is answered by another instance sharing the store (:mod:`bots.common.delivery`).
+
     Args:
-        session: the engine session (conversations, and the claims that deduplicate events).
+        session: the engine session (conversations, and the inbox that deduplicates events).
         settings: the deployment settings (audience per channel via ``channels``).
         command: the slash command to answer.
     """
@@ -172,65 +199,98 @@ class SlackBot:
         self.command = command
         self.locks = ConversationLocks()
         self.retry_handlers = default_retry_handlers()
+        self.delivery = Delivery(session.store, "slack", CLAIM_TTL_S, resume=self._resume)
+        self.client: WebClient | None = None
 
     def register(self, app: App) -> None:
         """Add the listeners to a Bolt app: mentions, DMs, the slash command and our buttons only."""
-        app.event("app_mention")(ack=_ack, lazy=[self.on_mention])
-        app.event("message", matchers=[_in_dm])(ack=_ack, lazy=[self.on_direct_message])
-        app.command(self.command)(ack=_ack, lazy=[self.on_command])
-        app.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))(ack=_ack, lazy=[self.on_button])
+        self.client = app.client
+        app.event("app_mention")(ack=self._acknowledge(self._mention), lazy=[self.on_mention])
+        app.event("message", matchers=[_in_dm])(ack=self._acknowledge(self._direct_message),
+                                                 lazy=[self.on_direct_message])
+        app.command(self.command)(ack=self._acknowledge(self._command), lazy=[self.on_command])
+        app.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))(ack=self._acknowledge(self._button),
+                                                                lazy=[self.on_button])
+        self.delivery.start()
+
+    # --- reading Slack's payloads --------------------------------------------------------------
+    def _text_event(self, label: str, locate: Callable[[Payload, Payload], Any], body: Payload,
+                    context: BoltContext) -> SlackEvent | None:
+        event: Payload = body.get("event") or {}
+        where = locate(body, event) if from_person(event, context.bot_user_id) else None
+        if where is None:
+            return None
+        return SlackEvent(label, where, _key(event_keys(body, event, where)), text_incoming(event, context.bot_user_id))
+
+    def _mention(self, body: Payload, context: BoltContext) -> SlackEvent | None:
+        return self._text_event("mention", mention_target, body, context)
+
+    def _direct_message(self, body: Payload, context: BoltContext) -> SlackEvent | None:
+        return self._text_event("message", dm_target, body, context)
+
+    def _command(self, body: Payload, context: BoltContext) -> SlackEvent | None:
+        where = command_target(body)
+        return SlackEvent("command", where, _key(interaction_keys(body)), command_incoming(body)) if where else None
+
+    def _button(self, body: Payload, context: BoltContext) -> SlackEvent | None:
+        where, payload = action_target(body), pressed_payload(body, ACTION_PREFIX)
+        if where is None or payload is None:
+            return None
+        return SlackEvent("button", where, _key(interaction_keys(body)), Incoming(payload=payload))
+
+    def _acknowledge(self, read: Callable[[Payload, BoltContext], SlackEvent | None]) -> Callable[..., None]:
+        """The ack step: accept the event into the inbox (durable), then acknowledge it."""
+        def ack_listener(ack: Ack, body: Payload, context: BoltContext) -> None:
+            event = read(body, context)
+            if event is not None and event.key is not None:
+                self.delivery.accept(event.key, event.job(), event.where.conversation_id)
+            ack()
+
+        return ack_listener
 
     # --- listeners (lazy: on a worker thread, after the ack) -------------------------------
     def on_mention(self, body: Payload, context: BoltContext, client: WebClient) -> None:
-        self._on_text_event("mention", mention_target, body, context, client)
+        self._serve(self._mention(body, context), client)
 
     def on_direct_message(self, body: Payload, context: BoltContext, client: WebClient) -> None:
-        self._on_text_event("message", dm_target, body, context, client)
+        self._serve(self._direct_message(body, context), client)
 
-    def _on_text_event(self, kind: str, locate: Callable[[Payload, Payload], Any], body: Payload,
-                       context: BoltContext, client: WebClient) -> None:
-        """A person's message event: find its conversation, then answer it."""
-        event: Payload = body.get("event") or {}
-        where = locate(body, event) if from_person(event, context.bot_user_id) else None
-        if where is not None:
-            incoming = text_incoming(event, context.bot_user_id)
-            self._serve(kind, where, event_keys(body, event, where), incoming, client)
+    def on_command(self, command: Payload, context: BoltContext, client: WebClient) -> None:
+        self._serve(self._command(command, context), client)
 
-    def on_command(self, command: Payload, client: WebClient) -> None:
-        where = command_target(command)
-        if where is not None:
-            self._serve("command", where, interaction_keys(command), command_incoming(command), client)
+    def on_button(self, body: Payload, context: BoltContext, client: WebClient) -> None:
+        self._serve(self._button(body, context), client)
 
-    def on_button(self, body: Payload, client: WebClient) -> None:
-        where, payload = action_target(body), pressed_payload(body, ACTION_PREFIX)
-        if where is not None and payload is not None:
-            self._serve("button", where, interaction_keys(body), Incoming(payload=payload), client)
+    def _resume(self, key: str, job: str) -> None:
+        """An event taken over from a stopped instance: answer it on a thread of its own."""
+        event = SlackEvent.from_job(job)
+        client = self.client
+        if client is None:
+            raise RuntimeError("the Slack app is not registered yet")
+        threading.Thread(target=self._serve, args=(event, client), name="mbcbot-slack-resume", daemon=True).start()
 
     # --- the common path ---------------------------------------------------------------------
-    def _serve(self, label: str, where: Target, keys: Sequence[tuple[str, str]], incoming: Incoming,
-               client: WebClient) -> None:
-        """Order, deduplicate and guard one event; answer it, or apologise."""
+    def _serve(self, event: SlackEvent | None, client: WebClient) -> None:
+        """Order, deduplicate and guard one event; answer it, or apologise; then mark it answered."""
+        if event is None:
+            return
+        where, key = event.where, event.key
         api = self._with_retries(client)
         with self.locks.hold(where.conversation_id):
-            if not self._claim(keys, where.conversation_id):
-                log.info("slack %s was already answered", label)
+            if key is not None and not self.delivery.begin(key, event.job(), where.conversation_id):
+                log.info("slack %s was already answered", event.label)
                 return
             try:
-                incoming = replace(incoming, audience=self.settings.audience_for(where.channel))
+                incoming = replace(event.incoming, audience=self.settings.audience_for(where.channel))
                 replies = self.session.handle(where.conversation_id, incoming)
                 for message in render_replies(replies):
                     self._post(api, where, message)
             except Exception as exc:  # noqa: BLE001 - the bot must keep serving everyone
-                log.error("slack %s failed: %s", label, describe(exc))
+                log.error("slack %s failed: %s", event.label, describe(exc))
                 self._apologise(api, where)
-
-    def _claim(self, keys: Sequence[tuple[str, str]], owner: str) -> bool:
-        store, now = self.session.store, self.session.clock()
-        try:
-            return all(store.claim(namespace, key, CLAIM_TTL_S, now, owner) for namespace, key in keys)
-        except Exception as exc:  # noqa: BLE001 - better answer twice than never
-            log.error("could not record a Slack event: %s", describe(exc))
-            return True
+            finally:
+                if key is not None:
+                    self.delivery.answered(key)
 
     def _with_retries(self, client: WebClient) -> WebClient:
         """The request's client with our retry handlers (a copy: a host app's client is left alone)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import re
@@ -34,6 +35,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -42,6 +44,8 @@ from dialogue.errors import ConfigError
 from dialogue.replies import Button, Incoming, Reply
 from dialogue.runtime import build_session, install_reload_signal
 from dialogue.session import STORE_APOLOGY, Session
+
+from ..common.delivery import Delivery
 
 from .flood import Admission, ChatRateLimiter, FloodGate
 from .inbound import Target, addressed, payload_incoming, target, text_incoming
@@ -64,6 +68,8 @@ FORGET_YES, FORGET_NO = "tg:forget", "tg:keep"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 UPDATE_CLAIM_NAMESPACE = "telegram-update"
 UPDATE_CLAIM_TTL_S = 48 * 3600.0  # Telegram keeps undelivered updates for 24 hours
+#: The handler group that runs after every other: marks each update answered.
+FINISHED_GROUP = 1_000_000
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 UNSUPPORTED = "I can only read typed messages. Please type your question in words."
@@ -103,6 +109,30 @@ class ChatLocks:
         return len(self._locks)
 
 
+class DurableUpdateQueue(asyncio.Queue):  # type: ignore[type-arg]
+    """The application's update queue, accepting each update into the store's inbox first.
+
+    Polling confirms an update to Telegram with the next ``getUpdates`` and the webhook answers
+    200 as soon as the update is queued: so the update is durable before it is in the queue.
+    A redelivery of an update answered already (or being answered) is dropped here.
+    """
+
+    def __init__(self, delivery: Delivery) -> None:
+        super().__init__()
+        self.delivery = delivery
+
+    async def put(self, item: Any) -> None:
+        if isinstance(item, Update) and not self.delivery.holds(str(item.update_id)):
+            where = target(item)
+            if where is not None:
+                fresh = await asyncio.to_thread(self.delivery.accept, str(item.update_id), json.dumps(item.to_dict()),
+                                                where.conversation_id)
+                if not fresh:
+                    log.info("update %s was already answered", item.update_id)
+                    return
+        await super().put(item)
+
+
 class TelegramBot:
     """The mbcbot handlers for one session: translates updates, renders replies.
 
@@ -117,6 +147,28 @@ class TelegramBot:
         self.settings = settings
         self.gate = gate or FloodGate()
         self.locks = ChatLocks()
+        self.delivery = Delivery(session.store, "telegram", UPDATE_CLAIM_TTL_S, resume=self._resume)
+        self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Start taking over updates abandoned by stopped instances (from ``post_init``)."""
+        self.application = application
+        self._loop = asyncio.get_running_loop()
+        self.delivery.start()
+
+    def _resume(self, key: str, job: str) -> None:
+        """An update taken over from a stopped instance: back into the application's queue."""
+        application, loop = self.application, self._loop
+        if application is None or loop is None:
+            raise RuntimeError("the application is not running")
+        update = Update.de_json(json.loads(job), application.bot)
+        asyncio.run_coroutine_threadsafe(application.update_queue.put(update), loop).result(10)
+
+    async def on_finished(self, update: object, context: Context) -> None:
+        """After every handler: the update is answered (or needs no answer), so it is never taken over."""
+        if isinstance(update, Update) and self.delivery.holds(str(update.update_id)):
+            await asyncio.to_thread(self.delivery.answered, str(update.update_id))
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         new = filters.UpdateType.MESSAGE  # edits are ignored: the question was answered already
@@ -191,7 +243,7 @@ class TelegramBot:
                         await self._send(context, where, [plain_message(SLOW_DOWN)])
                 return
             async with self.locks.hold(where.chat_id):
-                if not await self._claim(update.update_id, where.conversation_id):
+                if not await self._begin(update, where):
                     log.info("update %s was already answered", update.update_id)
                     return
                 try:
@@ -210,15 +262,14 @@ class TelegramBot:
         except TelegramError as exc:  # e.g. "query is too old" after a restart
             log.info("could not answer a button press: %s", type(exc).__name__)
 
-    async def _claim(self, update_id: int, conversation_id: str) -> bool:
-        store, now = self.session.store, self.session.clock()
-        try:
-            return await asyncio.to_thread(
-                store.claim, UPDATE_CLAIM_NAMESPACE, str(update_id), UPDATE_CLAIM_TTL_S, now, conversation_id
-            )
-        except Exception as exc:  # noqa: BLE001 - better answer twice than never
-            log.error("could not record update %s: %s", update_id, type(exc).__name__)
-            return True
+    async def _begin(self, update: Update, where: Target) -> bool:
+        """True once per update: accepted by the queue (or now, for a host application's own queue)."""
+        key = str(update.update_id)
+        begun = self.delivery.started(key)
+        if begun is None:
+            begun = await asyncio.to_thread(self.delivery.begin, key, json.dumps(update.to_dict()),
+                                            where.conversation_id)
+        return begun
 
     def _audience(self, where: Target) -> str:
         return self.settings.audience_for(str(where.chat_id))
@@ -310,11 +361,15 @@ def add_handlers(application: Application[Any, Any, Any, Any, Any, Any], session
     """
     bot = TelegramBot(session, settings, gate)
     application.add_handlers(bot.handlers(), group=group)
+    application.add_handler(TypeHandler(Update, bot.on_finished), group=FINISHED_GROUP)
+    if isinstance(application.update_queue, DurableUpdateQueue):
+        application.update_queue.delivery = bot.delivery
     previous = application.post_init
 
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         if previous is not None:
             await previous(app)
+        bot.attach(app)
         await register_commands(app)
 
     application.post_init = post_init
@@ -343,7 +398,10 @@ def build_application(session: Session, settings: Settings, token: str, base_url
     Args:
         base_url: a Bot API server other than Telegram's (self-hosted, or a test fake).
     """
-    builder = ApplicationBuilder().token(token).concurrent_updates(True).rate_limiter(rate_limiter or ChatRateLimiter())
+    # the queue is durable: its delivery is the handlers' own, set by add_handlers
+    queue = DurableUpdateQueue(Delivery(session.store, "telegram", UPDATE_CLAIM_TTL_S))
+    builder = (ApplicationBuilder().token(token).concurrent_updates(True).update_queue(queue)
+               .rate_limiter(rate_limiter or ChatRateLimiter()))
     if base_url:
         api, files = api_urls(base_url)
         builder = builder.base_url(api).base_file_url(files)

@@ -87,8 +87,9 @@ class EventInbox(Protocol):
         """The reply was posted: forget the job, keep the key (deduplication) until it expires."""
         ...
 
-    def take_expired(self, owner: str, lease_s: float, now: float, limit: int = 10) -> list[tuple[str, str]]:
-        """Take over up to ``limit`` unanswered events whose lease ran out: their (key, job)."""
+    def take_expired(self, owner: str, lease_s: float, now: float, limit: int = 10,
+                     prefix: str = "") -> list[tuple[str, str]]:
+        """Take over up to ``limit`` unanswered events (keys starting ``prefix``) whose lease ran out: (key, job)."""
         ...
 
 

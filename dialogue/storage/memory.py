@@ -96,13 +96,15 @@ class MemoryStore:
             if entry is not None:
                 entry.answered, entry.job = True, None
 
-    def take_expired(self, owner: str, lease_s: float, now: float, limit: int = 10) -> list[tuple[str, str]]:
+    def take_expired(self, owner: str, lease_s: float, now: float, limit: int = 10,
+                     prefix: str = "") -> list[tuple[str, str]]:
         taken: list[tuple[str, str]] = []
         with self._guard:
             for key, entry in self._inbox.items():
                 if len(taken) >= limit:
                     break
-                if not entry.answered and entry.job is not None and entry.lease_until <= now < entry.expires_at:
+                if (key.startswith(prefix) and not entry.answered and entry.job is not None
+                        and entry.lease_until <= now < entry.expires_at):
                     entry.owner, entry.lease_until = owner, now + lease_s
                     taken.append((key, entry.job))
         return taken

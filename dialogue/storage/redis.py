@@ -130,14 +130,16 @@ redis.call('ZREM', KEYS[2], KEYS[1])
 return 1
 """
 
-# Take over events whose lease ran out (KEYS: leases; ARGV: owner, now, lease until, limit).
+# Take over events whose lease ran out (KEYS: leases; ARGV: owner, now, lease until, limit, key prefix).
 _TAKE = """
-local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, 10 * tonumber(ARGV[4]))
 local out = {}
 for _, k in ipairs(keys) do
   local e = redis.call('HMGET', k, 'answered', 'job')
   if (not e[1]) or e[1] == '1' or (not e[2]) then
     redis.call('ZREM', KEYS[1], k)
+  elseif #out >= 2 * tonumber(ARGV[4]) or string.sub(k, 1, #ARGV[5]) ~= ARGV[5] then
+    -- another platform's event, or enough taken for now
   else
     redis.call('HSET', k, 'owner', ARGV[1], 'lease', ARGV[3])
     redis.call('ZADD', KEYS[1], ARGV[3], k)
@@ -359,9 +361,10 @@ class RedisStore:
         with self._errors("mark an event answered"):
             self._answered(keys=[INBOX + key, LEASES])
 
-    def take_expired(self, owner: str, lease_s: float, now: float, limit: int = 10) -> list[tuple[str, str]]:
+    def take_expired(self, owner: str, lease_s: float, now: float, limit: int = 10,
+                     prefix: str = "") -> list[tuple[str, str]]:
         with self._errors("take over an event"):
-            flat = self._take(keys=[LEASES], args=[owner, repr(now), repr(now + lease_s), limit])
+            flat = self._take(keys=[LEASES], args=[owner, repr(now), repr(now + lease_s), limit, INBOX + prefix])
         return [(_text(flat[i])[len(INBOX):], _text(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def purge(self, now: float) -> int:

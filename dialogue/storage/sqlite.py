@@ -240,10 +240,12 @@ class SQLiteStore:
         with self._transaction("mark an event answered") as db:
             db.execute("UPDATE inbox SET answered = 1, job = NULL WHERE key = ?", (key,))
 
-    def take_expired(self, owner: str, lease_s: float, now: float, limit: int = 10) -> list[tuple[str, str]]:
+    def take_expired(self, owner: str, lease_s: float, now: float, limit: int = 10,
+                     prefix: str = "") -> list[tuple[str, str]]:
         with self._transaction("take over an event") as db:
             rows = db.execute("SELECT key, job FROM inbox WHERE answered = 0 AND lease_until <= ? AND expires_at > ? "
-                              "AND job IS NOT NULL ORDER BY lease_until LIMIT ?", (now, now, limit)).fetchall()
+                              "AND job IS NOT NULL AND substr(key, 1, ?) = ? ORDER BY lease_until LIMIT ?",
+                              (now, now, len(prefix), prefix, limit)).fetchall()
             for key, _ in rows:
                 db.execute("UPDATE inbox SET owner = ?, lease_until = ? WHERE key = ?", (owner, now + lease_s, key))
         return [(key, job) for key, job in rows]

@@ -140,3 +140,10 @@ def test_retention_runs_while_the_store_is_in_use(tmp_path: Path) -> None:
         store.save("new", state, time.time())
     rows = store._db().execute("SELECT key FROM conversations").fetchall()
     assert rows == [("new",)]
+
+
+def test_each_platform_takes_over_only_its_own_events(inbox) -> None:
+    assert inbox.accept("slack:ev1", "s", "conv", "A", LEASE, TTL, 100.0)
+    assert inbox.accept("telegram:7", "t", "conv2", "A", LEASE, TTL, 100.0)
+    assert inbox.take_expired("B", LEASE, 200.0, prefix="telegram:") == [("telegram:7", "t")]
+    assert inbox.take_expired("B", LEASE, 200.0, prefix="slack:") == [("slack:ev1", "s")]
