@@ -67,7 +67,8 @@ def build_session(settings: Settings, store: ConversationStore | None = None, kn
     if settings.record_unanswered:
         from .unanswered import UnansweredLog, default_unanswered_path
 
-        unanswered = UnansweredLog(settings.unanswered_path or default_unanswered_path(settings.store))
+        unanswered = UnansweredLog(settings.unanswered_path or default_unanswered_path(settings.store),
+                                   retention_s=settings.retention_days * 86400.0)
         unanswered.purge(time.time() - settings.retention_days * 86400.0)
     return Session(engine, store, limiter=build_limiter(settings), metrics=metrics, unanswered=unanswered)
 

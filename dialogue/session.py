@@ -49,7 +49,9 @@ class TurnMetrics(Protocol):
 class UnansweredRecorder(Protocol):
     """Where questions the bot could not answer are kept (see :class:`dialogue.unanswered.UnansweredLog`)."""
 
-    def record(self, text: str, kind: str, now: float) -> None: ...
+    def record(self, text: str, kind: str, now: float, conversation: str = "") -> None: ...
+
+    def forget(self, conversation: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class Session:
                 turn = engine.step(state, incoming, now)
                 self.store.save(conversation_id, turn.state, now)
             self._log_turn("turn handled", turn.replies, started)
-            self._record_unanswered(turn, incoming, now, engine)
+            self._record_unanswered(turn, incoming, now, engine, conversation_id)
             self._observe(turn.replies, started)
             return turn.replies
         except StoreError as exc:
@@ -150,7 +152,8 @@ class Session:
             except Exception:
                 log.exception("recording metrics failed")
 
-    def _record_unanswered(self, turn: Turn, incoming: Incoming, now: float, engine: Engine) -> None:
+    def _record_unanswered(self, turn: Turn, incoming: Incoming, now: float, engine: Engine,
+                           conversation_id: str = "") -> None:
         kind = turn.unanswered
         if self.unanswered is None or kind is None or incoming.payload is not None or not turn.question:
             return
@@ -158,7 +161,7 @@ class Session:
             # the question as the engine read it: not sanitised a second time
             text = " ".join(turn.question.split())[: engine.options.max_message_chars]
             if text:
-                self.unanswered.record(text, kind, now)
+                self.unanswered.record(text, kind, now, conversation_id)
         except Exception as exc:  # noqa: BLE001 - the record is a convenience for authors: never fail a turn for it
             log.warning("could not record an unanswered question: %s", type(exc.__cause__ or exc).__name__)
 
@@ -225,6 +228,8 @@ class Session:
         """Delete everything stored about a conversation."""
         try:
             self.store.delete(conversation_id)
+            if self.unanswered is not None:
+                self.unanswered.forget(conversation_id)
         except StoreError as exc:
             log.error("forget failed: %s", type(exc.__cause__ or exc).__name__)
             return [Reply(ReplyKind.FALLBACK, STORE_APOLOGY)]

@@ -3,20 +3,26 @@
 With ``record_unanswered: true`` the session keeps each typed question that got the
 "I don't know" fallback or a "which topic did you mean?" clarification, in a SQLite
 file of its own (``unanswered_path``; by default ``unanswered.db`` next to the SQLite
-conversation store). Only the question text, the time and the reply kind are kept:
-no conversation id, user, chat or channel, so a row cannot be tied back to a person.
-Emergencies (urgent replies) and answered questions are never recorded.
-``mbcbot report unanswered`` shows the most frequent ones.
+conversation store). Only the question text, the time, the reply kind and a salted hash of
+the conversation are kept: no conversation id, user, chat or channel. The hash (its salt is
+random per file) lets ``/forget`` delete that conversation's questions too; it cannot be
+turned back into an id. Emergencies (urgent replies) and answered questions are never
+recorded. The file is private to the bot's user, questions older than the retention time
+are deleted while the bot runs, and ``mbcbot report unanswered`` shows the most frequent ones.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import StoreError
+from .storage.sqlite import PURGE_EVERY_S, make_private
 
 MAX_TEXT_CHARS = 2000
 
@@ -34,19 +40,28 @@ class UnansweredQuestion:
 class UnansweredLog:
     """Questions in a SQLite file; safe across threads and processes."""
 
-    def __init__(self, path: str | Path, busy_timeout_s: float = 5.0) -> None:
+    def __init__(self, path: str | Path, busy_timeout_s: float = 5.0, retention_s: float | None = None) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.retention_s = retention_s
         self._local = threading.local()
+        self._next_purge = 0.0
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db().executescript(
+            make_private(self.path)
+            db = self._db()
+            db.executescript(
                 """
                 CREATE TABLE IF NOT EXISTS unanswered (
                     question TEXT NOT NULL, folded TEXT NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL);
                 CREATE INDEX IF NOT EXISTS unanswered_folded ON unanswered(folded);
+                CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
                 """
             )
+            columns = {row[1] for row in db.execute("PRAGMA table_info(unanswered)")}
+            if "conversation" not in columns:  # a record from before forget reached it
+                db.execute("ALTER TABLE unanswered ADD COLUMN conversation TEXT NOT NULL DEFAULT ''")
+            db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('salt', ?)", (secrets.token_hex(16),))
+            self._salt = db.execute("SELECT value FROM meta WHERE name = 'salt'").fetchone()[0]
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the unanswered-questions record at {self.path}: {exc}") from exc
 
@@ -55,20 +70,40 @@ class UnansweredLog:
         if db is None:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_s)
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA secure_delete=ON")
             self._local.db = db
         return db
 
-    def record(self, text: str, kind: str, now: float) -> None:
-        """Keep one question (text only, with the time and the reply kind)."""
+    def _hash(self, conversation: str) -> str:
+        return hashlib.sha256(f"{self._salt}:{conversation}".encode()).hexdigest()[:32] if conversation else ""
+
+    def record(self, text: str, kind: str, now: float, conversation: str = "") -> None:
+        """Keep one question (text only, with the time, the reply kind and the conversation's hash)."""
         text = " ".join(text.split())[:MAX_TEXT_CHARS]
         if not text:
             return
         try:
             self._db().execute(
-                "INSERT INTO unanswered (question, folded, kind, at) VALUES (?, ?, ?, ?)", (text, text.casefold(), kind, now)
+                "INSERT INTO unanswered (question, folded, kind, at, conversation) VALUES (?, ?, ?, ?, ?)",
+                (text, text.casefold(), kind, now, self._hash(conversation)),
             )
         except sqlite3.Error as exc:
             raise StoreError(f"could not record an unanswered question: {exc}") from exc
+        if self.retention_s is not None and time.time() >= self._next_purge:
+            self._next_purge = time.time() + PURGE_EVERY_S
+            self.purge(now - self.retention_s)
+
+    def forget(self, conversation: str) -> int:
+        """Delete a conversation's questions, leaving no copy in the write-ahead log; how many."""
+        if not conversation:
+            return 0
+        try:
+            db = self._db()
+            gone = db.execute("DELETE FROM unanswered WHERE conversation = ?", (self._hash(conversation),)).rowcount
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not delete unanswered questions: {exc}") from exc
+        return gone
 
     def top(self, limit: int = 20, since: float | None = None) -> list[UnansweredQuestion]:
         """The most frequent questions (most asked first, then most recent)."""
@@ -85,8 +120,10 @@ class UnansweredLog:
 
     def purge(self, before: float) -> int:
         """Delete questions recorded before ``before``."""
-        with sqlite3.connect(self.path, timeout=self.busy_timeout_s) as db:
-            return db.execute("DELETE FROM unanswered WHERE at < ?", (before,)).rowcount
+        try:
+            return self._db().execute("DELETE FROM unanswered WHERE at < ?", (before,)).rowcount
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not delete old unanswered questions: {exc}") from exc
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

@@ -305,7 +305,8 @@ def test_only_questions_without_an_answer_are_recorded_and_without_identifiers(k
     ]
     assert top[0].last_at == clock.now
     db = sqlite3.connect(tmp_path / "u.db")
-    assert [c[1] for c in db.execute("PRAGMA table_info(unanswered)")] == ["question", "folded", "kind", "at"]
+    # the conversation only as a salted hash (for /forget), never its id
+    assert [c[1] for c in db.execute("PRAGMA table_info(unanswered)")] == ["question", "folded", "kind", "at", "conversation"]
     dump = "\n".join(db.iterdump())
     assert "SECRET" not in dump and "slack" not in dump and "fever" not in dump and "letrozole side effects'" not in dump
 
@@ -327,3 +328,42 @@ def test_a_failing_record_does_not_cost_the_answer(knowledge) -> None:
     session = Session(Engine(knowledge, EngineOptions()), MemoryStore(), unanswered=Broken())
     replies = body(session.handle("c", Incoming(text="what is the weather")))
     assert kinds(replies) == ["fallback"] and replies[0].buttons
+
+
+def test_forget_deletes_the_conversations_unanswered_questions_and_leaves_no_copy(knowledge, tmp_path: Path) -> None:
+    path = tmp_path / "unanswered.db"
+    session = Session(Engine(knowledge, EngineOptions()), MemoryStore(), unanswered=UnansweredLog(path))
+    session.handle("mine", Incoming(text="does PRIVATEWORD help with fatigue in dogs"))
+    session.handle("other", Incoming(text="what is the weather"))
+    assert len(UnansweredLog(path).top()) == 2
+    session.forget("mine")
+    assert [q.text for q in UnansweredLog(path).top()] == ["what is the weather"]
+    for suffix in ("", "-wal"):
+        file = Path(f"{path}{suffix}")
+        assert not file.exists() or b"privateword" not in file.read_bytes().lower(), suffix
+
+
+def test_the_unanswered_record_is_private_and_keeps_no_conversation_id(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        log = UnansweredLog(tmp_path / "state" / "unanswered.db")
+        log.record("what is the weather", "fallback", 100.0, "slack:T1:C1:123.456")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    for file in (tmp_path / "state").iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+        assert b"C1:123.456" not in file.read_bytes()
+
+
+def test_old_unanswered_questions_are_deleted_while_the_bot_runs(tmp_path: Path) -> None:
+    import time
+
+    log = UnansweredLog(tmp_path / "u.db", retention_s=60.0)
+    log.record("an old question", "fallback", time.time() - 3600)
+    log._next_purge = 0.0  # as if the purge interval had passed
+    log.record("a new question", "fallback", time.time())
+    assert [q.text for q in log.top()] == ["a new question"]
