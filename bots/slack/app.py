@@ -3,11 +3,12 @@
 Every listener is split in two. The *ack* runs inside the request and only
 acknowledges, so Slack hears back within its 3 seconds whatever else is going on
 (``process_before_response``). The *answer* runs as a lazy listener on a worker
-thread and takes the same path for every event (:meth:`SlackBot._serve`): wait for the
-conversation's turn (the answers of one conversation are posted in order), claim the
-event so a redelivered one is not answered twice, run the engine, post the rendered
-replies. Claiming happens here, when the event is processed, not when it is received:
-a retry whose original never arrived is answered.
+thread and takes the same path for every event (:meth:`SlackBot._serve`): queue it behind
+its conversation's running answer, if any (answers of one conversation are posted in order,
+and a busy conversation never holds a worker that others need), begin it once (a redelivered
+event is not answered twice), run the engine, post the rendered replies, mark it answered.
+The *ack* step accepts each event into the store's inbox first, so an event whose process
+dies before its answer is posted is answered by another instance.
 
 Web API calls retry connection errors and rate limits (waiting as long as Slack's
 ``Retry-After`` says); a message whose blocks Slack rejects is resent as plain text;
@@ -24,9 +25,8 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.error import URLError
@@ -47,6 +47,7 @@ from dialogue.runtime import build_session, install_reload_signal
 from dialogue.session import STORE_APOLOGY, Session
 
 from ..common.delivery import Delivery
+from ..common.serial import SerialQueues
 
 from .inbound import (
     Payload,
@@ -124,33 +125,6 @@ def default_retry_handlers() -> list[RetryHandler]:
     return [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3)]
 
 
-class ConversationLocks:
-    """One lock per conversation, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
-
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        with self._guard:
-            lock, users = self._locks.get(key, (threading.Lock(), 0))
-            self._locks[key] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
-            with self._guard:
-                lock, users = self._locks[key]
-                if users <= 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-
 def _in_dm(event: Payload) -> bool:
     return event.get("channel_type") == "im"
 
@@ -197,7 +171,7 @@ class SlackBot:
         self.session = session
         self.settings = settings
         self.command = command
-        self.locks = ConversationLocks()
+        self.queues = SerialQueues()
         self.retry_handlers = default_retry_handlers()
         self.delivery = Delivery(session.store, "slack", CLAIM_TTL_S, resume=self._resume)
         self.client: WebClient | None = None
@@ -274,23 +248,26 @@ class SlackBot:
         """Order, deduplicate and guard one event; answer it, or apologise; then mark it answered."""
         if event is None:
             return
+        # in order per conversation; a busy conversation keeps the job, and this worker goes back to the pool
+        self.queues.run(event.where.conversation_id, lambda: self._answer(event, client))
+
+    def _answer(self, event: SlackEvent, client: WebClient) -> None:
         where, key = event.where, event.key
+        if key is not None and not self.delivery.begin(key, event.job(), where.conversation_id):
+            log.info("slack %s was already answered", event.label)
+            return
         api = self._with_retries(client)
-        with self.locks.hold(where.conversation_id):
-            if key is not None and not self.delivery.begin(key, event.job(), where.conversation_id):
-                log.info("slack %s was already answered", event.label)
-                return
-            try:
-                incoming = replace(event.incoming, audience=self.settings.audience_for(where.channel))
-                replies = self.session.handle(where.conversation_id, incoming)
-                for message in render_replies(replies):
-                    self._post(api, where, message)
-            except Exception as exc:  # noqa: BLE001 - the bot must keep serving everyone
-                log.error("slack %s failed: %s", event.label, describe(exc))
-                self._apologise(api, where)
-            finally:
-                if key is not None:
-                    self.delivery.answered(key)
+        try:
+            incoming = replace(event.incoming, audience=self.settings.audience_for(where.channel))
+            replies = self.session.handle(where.conversation_id, incoming)
+            for message in render_replies(replies):
+                self._post(api, where, message)
+        except Exception as exc:  # noqa: BLE001 - the bot must keep serving everyone
+            log.error("slack %s failed: %s", event.label, describe(exc))
+            self._apologise(api, where)
+        finally:
+            if key is not None:
+                self.delivery.answered(key)
 
     def _with_retries(self, client: WebClient) -> WebClient:
         """The request's client with our retry handlers (a copy: a host app's client is left alone)."""

@@ -231,6 +231,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.acks: list[dict[str, Any]] = []  # Socket Mode envelope acknowledgements
+        self.post_latency_s = 0.0  # how long each post takes to be answered
         self.port = 0
         self._faults: list[Fault] = []
         self._ts = itertools.count(1)
@@ -350,6 +351,8 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._params(request)
+        if self.post_latency_s and method in ("chat.postMessage", "chat.postEphemeral"):
+            await asyncio.sleep(self.post_latency_s)  # a slow Slack
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
         status, body, problem, headers = self._answer(method, params, token)

@@ -308,3 +308,22 @@ def test_stale_and_forged_button_payloads_get_the_engines_answer(fake: FakeSlack
             press = payloads.block_action(value, "mbcbot:0:0", channel=DM, message_ts="1700000000.000001")
             calls = bot.run(press)
             assert len(posted(calls)) == 1 and all(c.ok for c in calls)
+
+
+def test_a_flood_in_one_thread_does_not_delay_another_users_direct_message(fake: FakeSlack, knowledge: Knowledge) -> None:
+    fake.post_latency_s = 0.3  # a slow Slack: 30 answers in one thread take about 9 s
+    session = make_session(knowledge)
+    with running(fake, session) as bot:  # 4 workers
+        root = payloads.mention("letrozole side effects")
+        assert bot.send(root)[0] == 200
+        for _ in range(30):
+            assert bot.send(payloads.mention("ibrance side effects", thread_ts=root["event"]["ts"]))[0] == 200
+        started = time.monotonic()
+        assert bot.send(payloads.dm("what is febrile neutropenia", user="U0OTHER01"))[0] == 200
+        fake.wait_for(lambda c: c.posted and c.channel == DM, timeout=5)
+        waited = time.monotonic() - started
+        in_thread = len([c for c in fake.posted() if c.thread_ts == root["event"]["ts"]])
+        bot.executor.wait_idle(timeout=30)
+    assert waited < 1.5, waited  # one post's latency or so, not the flood's 9 s
+    assert in_thread < 31  # the flood was still being answered meanwhile
+    assert len([c for c in fake.posted() if c.thread_ts == root["event"]["ts"]]) == 31  # every one answered
