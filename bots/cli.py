@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", parents=[common, voice], help="chat in the terminal")
     chat.add_argument("--store", help="conversation store URL (memory, sqlite, sqlite:///path.db)")
-    chat.add_argument("--conversation", help="conversation id to resume (default: one per user name)")
+    chat.add_argument("--conversation", help="conversation id to resume (default: one per user name and audience)")
 
     ask = sub.add_parser("ask", parents=[common, voice], help="answer one question (or one per input line)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
@@ -138,9 +138,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _configure_logging(settings: Settings) -> None:
+def _configure_logging(settings: Settings, handler: logging.Handler | None = None) -> None:
     level = getattr(logging, settings.log_level.upper(), logging.WARNING)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = handler or logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
         handler.setFormatter(_JsonFormatter())
     else:
@@ -164,20 +164,25 @@ def _knowledge(settings: Settings) -> Knowledge:
 # --- commands --------------------------------------------------------------------------------
 def cmd_chat(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    _configure_logging(settings)
+    prompt = console.Prompt()
+    _configure_logging(settings, console.NoticeHandler(prompt))  # log lines never land inside the prompt line
     session = build_session(settings)
-    install_reload_signal(session, settings.knowledge, on_done=_report_reload)
-    conversation = args.conversation or f"console:{_user()}"
-    return console.chat(session, conversation, settings.audience)
+    install_reload_signal(session, settings.knowledge, on_done=lambda result: prompt.notice(reload_notice(result)))
+    return console.chat(session, args.conversation or console_conversation(_user(), settings.audience),
+                        settings.audience, prompt=prompt)
 
 
-def _report_reload(result: ReloadResult) -> None:
-    """After a SIGHUP in the console: one line on standard error (the problems themselves are logged as errors)."""
+def console_conversation(user: str, audience: str) -> str:
+    """The stored conversation of a console user: one per audience, so that a patient chat
+    never inherits a clinician chat's context, nor the time its disclaimer was shown."""
+    return f"console:{user}:{audience}"
+
+
+def reload_notice(result: ReloadResult) -> str:
+    """After a SIGHUP in the console: one line (the problems themselves are logged as errors)."""
     if result.ok:
-        print("mbcbot: knowledge reloaded", file=sys.stderr, flush=True)
-        return
-    print(f"mbcbot: knowledge reload rejected ({len(result.problems)} problem(s)); still using the previous knowledge",
-          file=sys.stderr, flush=True)
+        return "mbcbot: knowledge reloaded"
+    return f"mbcbot: knowledge reload rejected ({len(result.problems)} problem(s)); still using the previous knowledge"
 
 
 def _user() -> str:
