@@ -186,7 +186,8 @@ def test_config_file_errors_name_the_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "mbcbot.yaml").write_text("locale: uk\n\naudience: nurse\n")
     out = mbcbot("ask", "--config", str(tmp_path / "mbcbot.yaml"), "hi")
     assert out.returncode == 2
-    assert out.stderr.strip() == f"mbcbot: error: {tmp_path / 'mbcbot.yaml'}:3: audience must be clinician or patient, not 'nurse'"
+    assert out.stderr.strip() == (
+        f"mbcbot: error: {tmp_path / 'mbcbot.yaml'}:3: audience must be clinician or patient, not 'nurse'")
 
 
 def test_an_unknown_log_level_is_refused_in_one_line(tmp_path: Path) -> None:
