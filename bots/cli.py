@@ -15,6 +15,7 @@ import logging
 import sys
 import time
 from datetime import date
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="show content still in review to patients, marked as such (never in production)")
 
     parser = argparse.ArgumentParser(prog="mbcbot", description="Answers questions about stage 4 breast cancer treatment and side effects.")
+    parser.add_argument("--version", action="version", version=f"mbcbot {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = sub.add_parser("chat", parents=[common, voice], help="chat in the terminal")
     chat.add_argument("--store", help="conversation store URL (memory, sqlite, sqlite:///path.db)")
-    chat.add_argument("--conversation", help="conversation id to resume (default: one per user name)")
+    chat.add_argument("--conversation", help="conversation id to resume (default: one per user name and audience)")
 
     ask = sub.add_parser("ask", parents=[common, voice], help="answer one question (or one per input line)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
@@ -123,24 +125,42 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument("--path", default="/slack/events", help="URL path of the HTTP endpoint (default /slack/events)")
     slack.add_argument("--request-url", metavar="URL",
                        help="with 'manifest': the public https:// address Slack posts to (a manifest for --http)")
+    for command in sub.choices.values():
+        command.set_defaults(command_parser=command)  # for its own usage on an unknown flag
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("mbcbot")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, and blame an unknown flag on the command it was given to, with that command's usage
+    (argparse would show the top-level usage)."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+#: Settings that flags override, by the flag an error about them should name.
+FLAGS = {"audience": "--audience", "locale": "--locale", "preview": "--preview", "knowledge": "--knowledge", "store": "--store"}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.load(args.config)
     extra = tuple(args.knowledge or ())
-    return settings.with_overrides(
-        audience=getattr(args, "audience", None),
-        locale=getattr(args, "locale", None),
-        preview=getattr(args, "preview", None),
-        knowledge=settings.knowledge + extra if extra else None,
-        store=getattr(args, "store", None),
-    )
+    values = {key: getattr(args, key, None) for key in FLAGS}
+    values["knowledge"] = settings.knowledge + extra if extra else None
+    return settings.with_overrides(origins={k: FLAGS[k] for k, v in values.items() if v is not None}, **values)
 
 
-def _configure_logging(settings: Settings) -> None:
+def _configure_logging(settings: Settings, handler: logging.Handler | None = None) -> None:
     level = getattr(logging, settings.log_level.upper(), logging.WARNING)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = handler or logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
         handler.setFormatter(_JsonFormatter())
     else:
@@ -164,20 +184,25 @@ def _knowledge(settings: Settings) -> Knowledge:
 # --- commands --------------------------------------------------------------------------------
 def cmd_chat(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    _configure_logging(settings)
+    prompt = console.Prompt()
+    _configure_logging(settings, console.NoticeHandler(prompt))  # log lines never land inside the prompt line
     session = build_session(settings)
-    install_reload_signal(session, settings.knowledge, on_done=_report_reload)
-    conversation = args.conversation or f"console:{_user()}"
-    return console.chat(session, conversation, settings.audience)
+    install_reload_signal(session, settings.knowledge, on_done=lambda result: prompt.notice(reload_notice(result)))
+    return console.chat(session, args.conversation or console_conversation(_user(), settings.audience),
+                        settings.audience, prompt=prompt)
 
 
-def _report_reload(result: ReloadResult) -> None:
-    """After a SIGHUP in the console: one line on standard error (the problems themselves are logged as errors)."""
+def console_conversation(user: str, audience: str) -> str:
+    """The stored conversation of a console user: one per audience, so that a patient chat
+    never inherits a clinician chat's context, nor the time its disclaimer was shown."""
+    return f"console:{user}:{audience}"
+
+
+def reload_notice(result: ReloadResult) -> str:
+    """After a SIGHUP in the console: one line (the problems themselves are logged as errors)."""
     if result.ok:
-        print("mbcbot: knowledge reloaded", file=sys.stderr, flush=True)
-        return
-    print(f"mbcbot: knowledge reload rejected ({len(result.problems)} problem(s)); still using the previous knowledge",
-          file=sys.stderr, flush=True)
+        return "mbcbot: knowledge reloaded"
+    return f"mbcbot: knowledge reload rejected ({len(result.problems)} problem(s)); still using the previous knowledge"
 
 
 def _user() -> str:
@@ -279,13 +304,13 @@ def cmd_test(args: argparse.Namespace) -> int:
     if extra:
         raise CliError(f"{', '.join(extra)}: only with --safety (conversation scripts set their own locale)")
     settings = _settings(args)
-    paths = args.paths or ["tests/conversations"]
+    paths = args.paths or [default_scripts()]
     try:
         scripts = load_scripts(paths)
     except ScriptFormatError as exc:
         raise CliError(str(exc)) from exc
     if not scripts:
-        raise CliError(f"no conversation scripts found in {', '.join(paths)}")
+        raise CliError(f"no conversation scripts found in {', '.join(map(str, paths))}")
     factory = engine_driver_factory(_knowledge(settings))
     passed = failed = 0
     for script in scripts:
@@ -298,6 +323,25 @@ def cmd_test(args: argparse.Namespace) -> int:
             print()
     print(f"{passed} passed, {failed} failed")
     return EXIT_OK if failed == 0 else EXIT_FAIL
+
+
+#: Where ``mbcbot test`` looks without PATHS: the working directory's scripts, then the project's own
+#: next to the code (a checkout or an editable install; the scripts are not in the wheel).
+SCRIPTS = Path("tests") / "conversations"
+
+
+def default_scripts() -> Path:
+    """The first of ``./tests/conversations`` and the project's own that exists.
+
+    Raises:
+        CliError: neither does; says where it looked.
+    """
+    places = [Path.cwd() / SCRIPTS, Path(__file__).resolve().parents[1] / SCRIPTS]
+    for place in places:
+        if place.is_dir():
+            return place
+    raise CliError(f"no conversation scripts: looked in {' and '.join(map(str, places))}; "
+                   "give script files or folders as arguments")
 
 
 def cmd_test_safety(args: argparse.Namespace) -> int:
@@ -416,7 +460,7 @@ COMMANDS = {"chat": cmd_chat, "ask": cmd_ask, "validate": cmd_validate, "test": 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parse(_parser(), argv)
     try:
         return COMMANDS[args.command](args)
     except KnowledgeError as exc:

@@ -1,7 +1,9 @@
 """Deployment configuration: one optional YAML file, each key overridable by environment.
 
 Precedence, lowest first: defaults, the file (``--config`` or ``MBCBOT_CONFIG``),
-environment variables, command-line flags. No file is needed to start.
+environment variables, command-line flags. No file is needed to start. An invalid value
+is reported with where it came from: ``file:line``, the variable, or the flag the
+caller names in ``with_overrides(origins=...)``.
 
 =========================  ===============================  =========================
 key                        environment variable             default
@@ -16,7 +18,7 @@ retention_days             MBCBOT_RETENTION_DAYS            30
 knowledge                  MBCBOT_KNOWLEDGE (``a:b``)       []
 max_message_chars          MBCBOT_MAX_MESSAGE_CHARS         2000
 preview                    MBCBOT_PREVIEW                   false
-log_level                  MBCBOT_LOG_LEVEL                 WARNING
+log_level                  MBCBOT_LOG_LEVEL                 WARNING (or DEBUG, INFO, ERROR, CRITICAL)
 log_format                 MBCBOT_LOG_FORMAT                text
 rate_limit_per_minute      MBCBOT_RATE_LIMIT_PER_MINUTE     20 (turns per conversation and process; 0: off)
 metrics_port               MBCBOT_METRICS_PORT              0 (off; Prometheus metrics on this port)
@@ -29,7 +31,7 @@ unanswered_path            MBCBOT_UNANSWERED_PATH           unanswered.db next t
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -66,10 +68,13 @@ class Settings:
         """The audience of a channel (or the deployment default)."""
         return self.channels.get(channel or "", self.audience)
 
-    def with_overrides(self, **values: Any) -> Settings:
-        """A copy with the given (already typed) values; ``None`` values are ignored."""
+    def with_overrides(self, *, origins: Mapping[str, str] | None = None, **values: Any) -> Settings:
+        """A copy with the given (already typed) values; ``None`` values are ignored.
+
+        ``origins`` names where values came from, for errors (``{"store": "--store"}``).
+        """
         clean = {k: v for k, v in values.items() if v is not None}
-        return _validated(replace(self, **clean))
+        return _validated(replace(self, **clean), origins or {})
 
     @classmethod
     def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -80,20 +85,23 @@ class Settings:
         """
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
+        origins: dict[str, str] = {}
         path = path or env.get("MBCBOT_CONFIG") or None
         if path:
-            values.update(_from_file(Path(path)))
+            values.update(_from_file(Path(path), origins))
         for f in fields(cls):
             name = "MBCBOT_" + f.name.upper()
             if name in env:
                 values[f.name] = _from_env(f.name, name, env[name])
-        return _validated(cls(**values))
+                origins[f.name] = name
+        return _validated(cls(**values), origins)
 
 
 _TYPES: dict[str, type] = {f.name: f.type for f in fields(Settings)}  # type: ignore[misc]
 
 
-def _from_file(path: Path) -> dict[str, Any]:
+def _from_file(path: Path, origins: dict[str, str]) -> dict[str, Any]:
+    """The file's settings; ``origins`` gets ``file:line`` of each."""
     try:
         data = read_yaml(path)
     except YamlSyntaxError as exc:
@@ -101,13 +109,14 @@ def _from_file(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the configuration must be a mapping of keys")
+        raise ConfigError(f"{path}:1: the configuration must be a mapping of keys")
     known = {f.name for f in fields(Settings)}
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key not in known:
             raise ConfigError(f"{path}:{data.line_of(key)}: unknown key '{key}' (known: {', '.join(sorted(known))})")
         out[key] = _coerce(key, value, f"{path}:{data.line_of(key)}: '{key}'")
+        origins[key] = f"{path}:{data.line_of(key)}"
     return out
 
 
@@ -165,20 +174,41 @@ def _coerce(key: str, value: Any, where: str) -> Any:
     raise ConfigError(f"{where}: invalid value {value!r} (expected {kind_name.replace('[str, ...]', ' of text')})")
 
 
-def _validated(settings: Settings) -> Settings:
-    if settings.audience not in AUDIENCE_VALUES:
-        raise ConfigError(f"audience must be clinician or patient, not '{settings.audience}'")
-    for channel, audience in settings.channels.items():
-        if audience not in AUDIENCE_VALUES:
-            raise ConfigError(f"channels: audience of '{channel}' must be clinician or patient, not '{audience}'")
-    if settings.disclaimer_interval_hours < 0 or settings.retention_days <= 0:
-        raise ConfigError("disclaimer_interval_hours must be 0 or more and retention_days more than 0")
-    if not 1 <= settings.max_message_chars <= 100_000:
-        raise ConfigError("max_message_chars must be between 1 and 100000")
-    if settings.log_format not in ("text", "json"):
-        raise ConfigError("log_format must be text or json")
-    if settings.rate_limit_per_minute < 0:
-        raise ConfigError("rate_limit_per_minute must be 0 (no limit) or more")
-    if not 0 <= settings.metrics_port <= 65535:
-        raise ConfigError("metrics_port must be between 1 and 65535 (0: no metrics)")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+STORE_PREFIXES = ("memory", "sqlite", "redis://", "rediss://")
+
+
+def _validated(settings: Settings, origins: Mapping[str, str]) -> Settings:
+    """Check each setting; an error names where the value came from (``file:line``, the
+    variable or the flag), else the key."""
+    for f in fields(settings):
+        problem = _problem(f.name, getattr(settings, f.name))
+        if problem:
+            raise ConfigError(f"{origins.get(f.name, f.name)}: {problem}")
     return settings
+
+
+def _problem(key: str, value: Any) -> str | None:
+    """What is wrong with one setting's value, or None."""
+    if key == "audience" and value not in AUDIENCE_VALUES:
+        return f"audience must be clinician or patient, not '{value}'"
+    if key == "channels":
+        wrong = [(channel, audience) for channel, audience in value.items() if audience not in AUDIENCE_VALUES]
+        return f"audience of channel '{wrong[0][0]}' must be clinician or patient, not '{wrong[0][1]}'" if wrong else None
+    if key == "store" and not str(value).strip().startswith(STORE_PREFIXES):
+        return f"unknown store '{value}' (use memory, sqlite, sqlite:///path/to/file.db or redis://host:6379/0)"
+    if key == "log_level" and str(value).upper() not in LOG_LEVELS:
+        return f"log_level must be one of {', '.join(LOG_LEVELS)}, not '{value}'"
+    rule = _RULES.get(key)
+    return rule[1] if rule and not rule[0](value) else None
+
+
+#: The other settings' checks: (is the value fine?, what to say when it is not).
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "disclaimer_interval_hours": (lambda v: v >= 0, "disclaimer_interval_hours must be 0 or more"),
+    "retention_days": (lambda v: v > 0, "retention_days must be more than 0"),
+    "max_message_chars": (lambda v: 1 <= v <= 100_000, "max_message_chars must be between 1 and 100000"),
+    "log_format": (lambda v: v in ("text", "json"), "log_format must be text or json"),
+    "rate_limit_per_minute": (lambda v: v >= 0, "rate_limit_per_minute must be 0 (no limit) or more"),
+    "metrics_port": (lambda v: 0 <= v <= 65535, "metrics_port must be between 1 and 65535 (0: no metrics)"),
+}

@@ -28,7 +28,7 @@ from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .safety import SafetyCheck, check
 from .state import ConversationState
-from .text import sanitize
+from .text import sanitize, small_number
 from .understanding.reading import MessageReading, read_message
 
 ANSWER_SCORE = 0.42
@@ -421,14 +421,14 @@ class _TurnBuilder:
     def _press_option(self, rest: str) -> None:
         turn_text, _, index_text = rest.partition(":")
         found = self._pending_flow()
-        if not (turn_text.isdigit() and index_text.isdigit()):
+        index = small_number(index_text)
+        if small_number(turn_text) is None or index is None:
             self.say("unknown_button")
             return
         if found is None or str(self.s.pending.get("turn")) != turn_text:  # type: ignore[union-attr]
             self.say("stale_button")
             return
         topic, flow, fstate = found
-        index = int(index_text)
         if index >= len(fstate.options):
             self.say("unknown_button")
             return

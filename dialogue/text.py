@@ -42,6 +42,16 @@ def sanitize(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def small_number(text: str) -> int | None:
+    """``text`` as a number if it is only ASCII digits, else None.
+
+    ``str.isdigit`` also accepts digits ``int()`` refuses (Ethiopic "\u1369") and
+    ``isdecimal`` ones it reads ("\u0663" is 3): a number typed or sent as a button
+    payload counts only in ASCII, so neither can raise nor press by surprise.
+    """
+    return int(text) if text.isascii() and text.isdecimal() and len(text) <= 9 else None
+
+
 def fold(text: str) -> str:
     """Lower-case, sanitised text with receptor shorthand spelled out."""
     folded = sanitize(text).casefold()

@@ -32,9 +32,10 @@ from typing import Any
 from urllib.error import URLError
 
 import waitress
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.middleware import RequestVerification
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackObjectFormationError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, RetryHandler
@@ -77,6 +78,9 @@ EVENTS_PATH = "/slack/events"
 CLAIM_TTL_S = 6 * 3600.0  # Slack retries within minutes; Socket Mode redelivers after reconnecting
 WORKERS = 8  # answers in progress at once (each a worker thread)
 HTTP_THREADS = 8
+#: Slack's requests are a few kilobytes: waitress refuses a larger body from its Content-Length,
+#: before reading it (its default is 1 GB, which Bolt would read into memory before checking the signature).
+MAX_BODY_BYTES = 1024 * 1024
 #: Slack's errors for blocks it will not show; the message then goes out as plain text.
 BLOCK_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"}
 
@@ -90,6 +94,38 @@ class _NotTheUnusedTokenWarning(logging.Filter):
 
 
 BOLT_LOG.addFilter(_NotTheUnusedTokenWarning())
+
+
+class _RequestVerification(RequestVerification):
+    """Bolt's signature check, with two changes: a timestamp that is not a number is a bad
+    signature (401; slack_sdk's ``int()`` raised, which made a 500 and an error in the log),
+    and a refused request is logged without its body (Bolt logs the whole body at INFO)."""
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        timestamp = req.headers.get("x-slack-request-timestamp", ["0"])[0]
+        if req.mode != "socket_mode" and not (timestamp.isascii() and timestamp.isdigit()):
+            self._debug_log_error("", timestamp, "")
+            return self._build_error_response()
+        return super().process(req=req, resp=resp, next=next)
+
+    def _debug_log_error(self, signature: str, timestamp: str, body: str) -> None:
+        log.info("refused a request without a valid Slack signature")  # ours: Bolt's loggers stay at WARNING
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """waitress's limits for ``mbcbot slack --http``, for an endpoint anyone may reach.
+
+    Idle connections (opened, then silent) are closed after ``channel_timeout_s``, checked
+    every ``cleanup_interval_s``; up to ``connection_limit`` may be open at once (polled,
+    not select()ed, so more than 1,024 file descriptors work), so a few hundred idle
+    sockets cannot keep Slack's own requests out. Whole seconds, as waitress takes them.
+    """
+
+    max_body_bytes: int = MAX_BODY_BYTES
+    channel_timeout_s: int = 15
+    cleanup_interval_s: int = 2
+    connection_limit: int = 500
 
 
 class ResponseUrlError(Exception):
@@ -345,16 +381,20 @@ def build_app(session: Session, settings: Settings, client: WebClient, *, signin
     quiet_library_logs()
     app = App(client=client, signing_secret=signing_secret or "", process_before_response=True,
               listener_executor=executor or ThreadPoolExecutor(WORKERS, thread_name_prefix="mbcbot-slack"),
-              logger=BOLT_LOG, name=BOLT_LOG.name)
+              logger=BOLT_LOG, name=BOLT_LOG.name, request_verification_enabled=False,
+              before_authorize=_RequestVerification(signing_secret or "", base_logger=BOLT_LOG))  # where Bolt's own goes
     register(app, session, settings, command=command)
     app.error(_on_error)
     return app
 
 
-def http_server(app: App, host: str, port: int, path: str = EVENTS_PATH) -> Any:
+def http_server(app: App, host: str, port: int, path: str = EVENTS_PATH, limits: HttpLimits = HttpLimits()) -> Any:
     """The Events API endpoint on waitress (a production WSGI server); ``port=0`` picks a free one."""
     return waitress.create_server(SlackRequestHandler(app, path), host=host, port=port, threads=HTTP_THREADS,
-                                  ident="mbcbot", clear_untrusted_proxy_headers=True)
+                                  ident="mbcbot", clear_untrusted_proxy_headers=True,
+                                  max_request_body_size=limits.max_body_bytes, channel_timeout=limits.channel_timeout_s,
+                                  cleanup_interval=limits.cleanup_interval_s, connection_limit=limits.connection_limit,
+                                  asyncore_use_poll=True)
 
 
 def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
@@ -418,11 +458,12 @@ def check_token(client: WebClient) -> None:
 
 
 def quiet_library_logs() -> None:
-    """slack_sdk logs request bodies (message text) at DEBUG, Bolt logs request bodies when a
-    signature is wrong: keep both at INFO or above, whatever MBCBOT_LOG_LEVEL says."""
-    level = max(logging.INFO, logging.getLogger().getEffectiveLevel())
-    for name in ("slack_sdk", "slack_bolt", BOLT_LOG.name, "waitress"):
-        logging.getLogger(name).setLevel(level)
+    """slack_sdk logs request bodies (message text) at DEBUG and Bolt logs requests, user and
+    channel ids at DEBUG and INFO: keep both at WARNING, whatever MBCBOT_LOG_LEVEL says (Bolt
+    copies the level to each logger it makes, so this runs before the App is built)."""
+    for name in ("slack_sdk", "slack_bolt", BOLT_LOG.name):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("waitress").setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
 
 
 def _interrupt(signum: int, frame: Any) -> None:

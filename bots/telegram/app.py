@@ -23,9 +23,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
-from telegram import BotCommand, CallbackQuery, LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram import Bot, BotCommand, CallbackQuery, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -77,6 +77,7 @@ SLOW_DOWN = "You are sending messages faster than I can answer. Please wait a fe
 FORGET_CONFIRM = "Delete everything stored about this chat? This cannot be undone."
 FORGET_KEPT = "OK, nothing was deleted."
 FORGET_BUTTONS = (Button("Yes, delete", FORGET_YES), Button("No, keep it", FORGET_NO))
+TOKEN_REFUSED = "TELEGRAM_BOT_TOKEN was not accepted by Telegram (check the token @BotFather gave you)"
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
@@ -359,6 +360,7 @@ def add_handlers(application: Application[Any, Any, Any, Any, Any, Any], session
     with ``concurrent_updates(True)``; for flood control, with a rate limiter such as
     :class:`~bots.telegram.flood.ChatRateLimiter`.
     """
+    quiet_library_logs()
     bot = TelegramBot(session, settings, gate)
     application.add_handlers(bot.handlers(), group=group)
     application.add_handler(TypeHandler(Update, bot.on_finished), group=FINISHED_GROUP)
@@ -398,6 +400,7 @@ def build_application(session: Session, settings: Settings, token: str, base_url
     Args:
         base_url: a Bot API server other than Telegram's (self-hosted, or a test fake).
     """
+    quiet_library_logs()  # before the Bot is built: it logs its URL, token included, at DEBUG
     # the queue is durable: its delivery is the handlers' own, set by add_handlers
     queue = DurableUpdateQueue(Delivery(session.store, "telegram", UPDATE_CLAIM_TTL_S))
     builder = (ApplicationBuilder().token(token).concurrent_updates(True).update_queue(queue)
@@ -433,12 +436,80 @@ def read_env(env: Mapping[str, str], webhook: bool) -> TelegramEnv:
     return TelegramEnv(token, env.get("TELEGRAM_API_URL", "").strip() or None, secret)
 
 
+class _WithoutData(logging.Filter):
+    """python-telegram-bot's own records keep their wording and lose their data.
+
+    Its arguments and tracebacks carry whole updates (an update it cannot parse is logged
+    at CRITICAL with its text), received JSON, and the token (``InvalidToken`` quotes it):
+    each argument becomes "..." and a traceback the exception's type.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg, record.args = _PLACEHOLDER.sub("...", str(record.msg)).replace("%%", "%"), ()
+        if record.exc_info:
+            error = record.exc_info[1]
+            record.msg = f"{record.msg} ({type(error).__name__})" if error is not None else record.msg
+            record.exc_info, record.exc_text = None, None
+        record.stack_info = None
+        return True
+
+
+_PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa]")
+_WITHOUT_DATA = _WithoutData()
+
+
 def quiet_library_logs() -> None:
-    """httpx logs request URLs, which contain the bot token; PTB logs whole updates at DEBUG."""
+    """httpx logs request URLs, which contain the bot token: at WARNING. python-telegram-bot logs
+    whole updates at DEBUG (kept at INFO or above) and data at any level: every one of its loggers
+    (made when its modules are imported, so all exist by now) gets :class:`_WithoutData`."""
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
     telegram_log = logging.getLogger("telegram")
     telegram_log.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    names = [name for name in list(logging.root.manager.loggerDict) if name.startswith("telegram.")]
+    for logger in [telegram_log, *map(logging.getLogger, names)]:
+        if _WITHOUT_DATA not in logger.filters:
+            logger.addFilter(_WITHOUT_DATA)
+
+
+quiet_library_logs()  # at import, so that a host application's Bot, built after it, is quiet too (plugin mode)
+
+
+def check_token(token: str, api_url: str | None) -> None:
+    """Fail fast, in one line, on a token Telegram refuses or a Bot API we cannot reach.
+
+    Never quotes the token (python-telegram-bot's ``InvalidToken`` message does).
+
+    Raises:
+        ConfigError: what is wrong.
+    """
+    api, files = api_urls(api_url) if api_url else (None, None)
+    where = api_url or "https://api.telegram.org"
+
+    async def get_me() -> None:
+        bot = Bot(token, base_url=api, base_file_url=files) if api else Bot(token)
+        try:
+            await bot.initialize()  # getMe
+        finally:
+            with suppress(Exception):
+                await bot.shutdown()
+
+    try:
+        asyncio.run(get_me())
+    except InvalidToken:
+        raise ConfigError(TOKEN_REFUSED) from None
+    except (NetworkError, OSError) as exc:
+        raise ConfigError(f"cannot reach the Telegram Bot API at {where} ({type(exc).__name__})") from None
+    except TelegramError as exc:
+        raise ConfigError(f"the Telegram Bot API at {where} refused getMe ({type(exc).__name__})") from None
+
+
+def check_webhook_url(url: str) -> None:
+    """Raises: ConfigError: Telegram only posts to an https:// address with a host."""
+    parts = urlparse(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigError(f"--webhook must be a public https:// address (Telegram posts only over HTTPS), not '{url}'")
 
 
 def main(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None) -> int:
@@ -448,18 +519,27 @@ def main(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | 
         ConfigError: a missing or invalid setting (one line).
     """
     env = os.environ if env is None else env
+    if args.webhook:
+        check_webhook_url(args.webhook)
     config = read_env(env, bool(args.webhook))
     os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter as a timedelta, without deprecation warnings
     quiet_library_logs()
+    check_token(config.token, config.api_url)
     session = build_session(settings)
     install_reload_signal(session, settings.knowledge)  # SIGHUP: reload the knowledge, keep it if broken
     application = build_application(session, settings, config.token, config.api_url)
-    if args.webhook:
-        application.run_webhook(
-            listen=args.listen, port=args.port, url_path=urlparse(args.webhook).path.lstrip("/"),
-            webhook_url=args.webhook, secret_token=config.webhook_secret, allowed_updates=ALLOWED_UPDATES,
-        )
-    else:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
-    session.store.close()
+    try:
+        if args.webhook:
+            application.run_webhook(
+                listen=args.listen, port=args.port, url_path=urlparse(args.webhook).path.lstrip("/"),
+                webhook_url=args.webhook, secret_token=config.webhook_secret, allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:  # revoked since check_token; its message quotes the token
+        raise ConfigError(TOKEN_REFUSED) from None
+    except TelegramError as exc:  # e.g. setWebhook refused: Telegram's reason, which holds no token
+        raise ConfigError(f"Telegram refused to start the bot ({type(exc).__name__}: {exc.message})") from None
+    finally:
+        session.store.close()
     return 0

@@ -1,8 +1,13 @@
-"""What the Slack and Telegram test suites share: a recording session, a long-answer topic, and the scripts both adapters replay."""
+"""What the Slack and Telegram test suites share: a recording session, a long-answer topic, the scripts both adapters
+replay, and a log capture that sees every record of every logger."""
 
 from __future__ import annotations
 
 import json
+import logging
+import traceback
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +69,42 @@ topics:
       clinician: {json.dumps(voices["clinician"])}
       patient: {json.dumps(voices["patient"])}
 """
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def every_log_record() -> Iterator[list[logging.LogRecord]]:
+    """The root logger at DEBUG (as ``MBCBOT_LOG_LEVEL=DEBUG`` sets it) and a handler keeping every
+    record that reaches it, from any logger, at any level. Enter it before building the adapter,
+    as the command does: the adapter sets its libraries' levels when it is built."""
+    root, keep = logging.getLogger(), _Keep()
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    root.addHandler(keep)
+    try:
+        yield keep.records
+    finally:
+        root.removeHandler(keep)
+        root.setLevel(level)
+
+
+def record_text(record: logging.LogRecord) -> str:
+    """Everything a log line could show: the formatted message, the raw arguments, any traceback."""
+    parts = [record.getMessage(), repr(record.msg), repr(record.args)]
+    if record.exc_info:
+        parts.append("".join(traceback.format_exception(*record.exc_info)))
+    return "\n".join(parts)
+
+
+def leaked(records: Iterable[logging.LogRecord], private: Iterable[str]) -> list[str]:
+    """``logger: what`` for each private string some record shows."""
+    private = [p for p in private if p]
+    return [f"{r.name} {r.levelname}: {p!r}" for r in records for p in private if p in record_text(r)]

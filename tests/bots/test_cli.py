@@ -6,9 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+
+from bots import cli
+from dialogue.convtest import load_scripts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,3 +152,67 @@ def test_approve_prints_pinned_approvals_that_lapse_when_content_changes(tmp_pat
     lapsed = mbcbot("ask", "--json", "--audience", "patient", "--knowledge", str(tmp_path), "what does stage 4 mean")
     assert json.loads(lapsed.stdout)["kind"] == "fallback"
     assert "was for other content" in mbcbot("validate", "--knowledge", str(tmp_path)).stdout
+
+
+def test_version_prints_the_installed_version() -> None:
+    out = mbcbot("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"mbcbot {metadata.version('mbcbot')}"
+
+
+@pytest.mark.parametrize("command", ["chat", "ask", "validate", "test", "report unanswered", "approve x --by y",
+                                     "telegram", "slack"])
+def test_an_unknown_flag_shows_the_usage_of_the_command_it_was_given_to(command: str) -> None:
+    out = mbcbot(*command.split(), "--bogus")
+    command = command.split()[0]
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"usage: mbcbot {command} ")
+    assert out.stderr.strip().splitlines()[-1] == f"mbcbot {command}: error: unrecognized arguments: --bogus"
+
+
+def test_a_bad_store_is_blamed_on_the_setting_that_gave_it(tmp_path: Path) -> None:
+    flag = mbcbot("chat", "--store", "mongodb://x", env={"MBCBOT_STORE": "memory"})
+    assert flag.stderr.startswith("mbcbot: error: --store: unknown store 'mongodb://x'")
+    variable = mbcbot("chat", env={"MBCBOT_STORE": "mongodb://x"}, stdin="/quit\n")
+    assert variable.stderr.startswith("mbcbot: error: MBCBOT_STORE: unknown store 'mongodb://x'")
+    (tmp_path / "mbcbot.yaml").write_text("audience: clinician\nstore: mongodb://x\n")
+    file = mbcbot("chat", "--config", str(tmp_path / "mbcbot.yaml"), stdin="/quit\n")
+    assert file.stderr.startswith(f"mbcbot: error: {tmp_path / 'mbcbot.yaml'}:2: unknown store 'mongodb://x'")
+    assert all(out.returncode == 2 and len(out.stderr.splitlines()) == 1 for out in (flag, variable, file))
+    overridden = mbcbot("chat", "--store", "mongodb://x", "--store", "memory", stdin="/quit\n")
+    assert overridden.returncode == 0, overridden.stderr  # the last flag wins, as argparse has it
+
+
+def test_config_file_errors_name_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "mbcbot.yaml").write_text("locale: uk\n\naudience: nurse\n")
+    out = mbcbot("ask", "--config", str(tmp_path / "mbcbot.yaml"), "hi")
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        f"mbcbot: error: {tmp_path / 'mbcbot.yaml'}:3: audience must be clinician or patient, not 'nurse'")
+
+
+def test_an_unknown_log_level_is_refused_in_one_line(tmp_path: Path) -> None:
+    variable = mbcbot("ask", "hi", env={"MBCBOT_LOG_LEVEL": "LOUD"})
+    assert variable.returncode == 2 and variable.stderr.strip() == (
+        "mbcbot: error: MBCBOT_LOG_LEVEL: log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'")
+    (tmp_path / "mbcbot.yaml").write_text("log_level: loud\n")
+    file = mbcbot("ask", "--config", str(tmp_path / "mbcbot.yaml"), "hi")
+    assert file.returncode == 2 and file.stderr.strip().startswith(f"mbcbot: error: {tmp_path / 'mbcbot.yaml'}:1: log_level")
+    assert mbcbot("ask", "hi", env={"MBCBOT_LOG_LEVEL": "info"}).returncode == 0  # any case, as before
+
+
+def test_the_test_command_finds_its_default_scripts_from_any_directory(tmp_path: Path) -> None:
+    out = mbcbot("test", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+    scripts = len(load_scripts([ROOT / "tests" / "conversations"]))
+    assert out.stdout.strip().splitlines()[-1] == f"{scripts} passed, 0 failed"
+
+
+def test_the_test_command_says_where_it_looked_when_there_are_no_scripts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "SCRIPTS", Path("no") / "scripts")
+    assert cli.main(["test"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("mbcbot: error: no conversation scripts: looked in ")
+    assert str(tmp_path / "no" / "scripts") in error and str(ROOT / "no" / "scripts") in error

@@ -258,6 +258,18 @@ def test_forged_and_stale_buttons_change_nothing(clinician: Chat) -> None:
     assert clinician.state().pending == pending
 
 
+def test_forged_option_presses_with_digits_of_other_scripts_never_raise_and_press_nothing(knowledge) -> None:
+    engine = Engine(knowledge, EngineOptions())
+    asked = engine.step(None, Incoming(text="1L options MBC"), 0.0).state
+    turn = asked.pending["turn"]
+    odd = [f"a:{turn}:\u1369", "a:1:\u1369", "a:4:3\u1369", f"a:\u1369:0", f"a:{turn}:\u0663",
+           f"a:{turn}:-1", f"a:{turn}:+1", f"a:{turn}: 1", f"a:{turn}:1_0", f"a:{turn}:0x1", f"a:{turn}:" + "9" * 40, "a:", "a::"]
+    for payload in odd:
+        result = engine.step(asked, Incoming(payload=payload), 1.0)
+        assert [r.kind for r in result.replies if r.kind is not ReplyKind.DISCLAIMER] == [ReplyKind.FALLBACK], payload
+        assert result.state.pending == asked.pending and result.state.slots == asked.slots, payload
+
+
 def test_step_is_pure_and_does_not_change_the_given_state(knowledge) -> None:
     engine = Engine(knowledge, EngineOptions())
     first = engine.step(None, Incoming(text="1L options for ER+ HER2-"), 0.0).state

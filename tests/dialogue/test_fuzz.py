@@ -23,6 +23,10 @@ texts = st.one_of(
 payloads = st.one_of(
     st.text(max_size=80),
     st.sampled_from(["t:fx_first_line", "t:nope", "a:1:0", "a:2:1", "a:0:9", "c:yes", "m:", "m:treatment", "r:", "m:zz"]),
+    # option presses with any decimal digit of any script ("\u1369" passes isdigit() but not int())
+    st.tuples(st.text(st.characters(categories=["Nd"]) | st.sampled_from("0123456789"), min_size=1, max_size=3),
+              st.text(st.characters(categories=["Nd", "No"]) | st.sampled_from("0123456789"), min_size=1, max_size=3))
+    .map(lambda parts: f"a:{parts[0]}:{parts[1]}"),
 )
 actions = st.one_of(texts.map(lambda t: Incoming(text=t)), payloads.map(lambda p: Incoming(payload=p)))
 

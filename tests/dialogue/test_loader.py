@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,35 @@ def test_a_misspelt_key_is_reported(tmp_path: Path) -> None:
 def test_a_citation_marker_must_name_one_of_the_topic_sources(tmp_path: Path) -> None:
     text = "topics:" + GOOD_TOPIC.format(id="t_one").replace('"Clinician text."', '"Fact [[esmo_abc5]]."')
     assert any("cites [[esmo_abc5]], which is not in the topic's sources" in p for p in errors_of(tmp_path, text))
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """"Billion laughs": each level is nine aliases of the one before (9**9 values once expanded)."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_once_with_its_file_and_line(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    problems = errors_of(tmp_path, alias_bomb(), name="bomb.yaml")
+    assert time.perf_counter() - started < 1.0
+    assert len(problems) == 1
+    where, line, message = problems[0].split(":", 2)
+    assert where == str(tmp_path / "bomb.yaml") and 1 < int(line) <= 9
+    assert "aliases" in message and "10000 values" in message
+
+
+def test_an_alias_that_contains_itself_is_refused_with_its_line(tmp_path: Path) -> None:
+    problems = errors_of(tmp_path, "topics: &loop\n  - *loop\n")
+    assert problems == [f"{tmp_path / 'extra.yaml'}:1: this value contains an alias of itself"]
+
+
+def test_a_few_aliases_still_load(tmp_path: Path) -> None:
+    text = GOOD_TOPIC.format(id="zz_alias_one").replace(
+        "examples: [an example about stage 4, another stage 4 example]",
+        "examples: &shared [an example about stage 4, another stage 4 example]")
+    text += GOOD_TOPIC.format(id="zz_alias_two").replace(
+        "examples: [an example about stage 4, another stage 4 example]", "examples: *shared")
+    knowledge = load_with(tmp_path, "topics:" + text)
+    assert knowledge.topics["zz_alias_two"].examples == knowledge.topics["zz_alias_one"].examples

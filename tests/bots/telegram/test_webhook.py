@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -37,7 +39,9 @@ async def post(http: aiohttp.ClientSession, url: str, update: dict[str, Any], se
         return response.status
 
 
-async def test_webhook_answers_with_the_right_secret_only_and_once(fake: FakeBotAPI, knowledge: Knowledge) -> None:
+@asynccontextmanager
+async def webhook(fake: FakeBotAPI, knowledge: Knowledge) -> AsyncIterator[tuple[Harness, str]]:
+    """The real Application on PTB's webhook server (no consent step); yields the harness and the local URL."""
     session = make_session(knowledge, consent_required=False)
     application = build_application(session, make_settings(consent_required=False), TOKEN, base_url=fake.url,
                                     rate_limiter=ChatRateLimiter(chat_burst=1000))
@@ -49,26 +53,30 @@ async def test_webhook_answers_with_the_right_secret_only_and_once(fake: FakeBot
         await application.updater.start_webhook(listen="127.0.0.1", port=port, url_path="tg-hook",
                                                 webhook_url=HOOK_URL, secret_token=SECRET)
         try:
-            assert fake.webhook == {"url": HOOK_URL, "secret_token": SECRET}
-            url = f"http://127.0.0.1:{port}/tg-hook"
-            async with aiohttp.ClientSession() as http:
-                forged = text_update("hello", CHAT)
-                forged["update_id"] = fake.new_update_id()
-                assert await post(http, url, forged, "wrong-secret") == 403
-                assert await post(http, url, forged, None) == 403
-
-                update = text_update("hello", CHAT)
-                update["update_id"] = fake.new_update_id()
-                assert await post(http, url, update, SECRET) == 200
-                await harness.handled(update["update_id"])
-                # Telegram redelivers when an answer is slow: the same update is not answered twice
-                # (the inbox knows it: it is acknowledged, then dropped before the queue)
-                assert await post(http, url, update, SECRET) == 200
-                await asyncio.sleep(0.5)
-                assert application.update_queue.empty()
+            yield harness, f"http://127.0.0.1:{port}/tg-hook"
         finally:
             await application.updater.stop()
             await application.stop()
+
+
+async def test_webhook_answers_with_the_right_secret_only_and_once(fake: FakeBotAPI, knowledge: Knowledge) -> None:
+    async with webhook(fake, knowledge) as (harness, url):
+        assert fake.webhook == {"url": HOOK_URL, "secret_token": SECRET}
+        async with aiohttp.ClientSession() as http:
+            forged = text_update("hello", CHAT)
+            forged["update_id"] = fake.new_update_id()
+            assert await post(http, url, forged, "wrong-secret") == 403
+            assert await post(http, url, forged, None) == 403
+
+            update = text_update("hello", CHAT)
+            update["update_id"] = fake.new_update_id()
+            assert await post(http, url, update, SECRET) == 200
+            await harness.handled(update["update_id"])
+            # Telegram redelivers when an answer is slow: the same update is not answered twice
+            # (the inbox knows it: it is acknowledged, then dropped before the queue)
+            assert await post(http, url, update, SECRET) == 200
+            await asyncio.sleep(0.5)
+            assert harness.application.update_queue.empty()
     shown = texts(fake.sent(CHAT))
     assert sum("glad you reached out" in t for t in shown) == 1
     assert len(shown) == 2  # the disclaimer and the welcome, once; nothing for the forged update
