@@ -1,4 +1,4 @@
-"""Pacing as users feel it: chat actions and button answers never queued behind messages.
+"""Pacing as users feel it: "typing" only for slow turns, and signals never queued behind messages.
 
 Telegram allows about 30 messages a second overall and about one a second in a chat (with
 short bursts). Chat actions and button answers are not messages: they have a budget of
@@ -13,10 +13,38 @@ from typing import Any
 
 from bots.telegram.flood import ChatRateLimiter
 from dialogue.model import Knowledge
+from dialogue.replies import Incoming, Reply
+from dialogue.session import Session
 
-from .conftest import make_session, running
+from .conftest import make_session, running, texts
 from .fake_bot_api import FakeBotAPI
 from .updates import CHAT, text_update
+
+SLOW_TURN_S = 0.8  # twice the typing threshold
+
+
+class SlowSession(Session):
+    """A session whose turns take ``SLOW_TURN_S`` when the message says "slowly"."""
+
+    def handle(self, conversation_id: str, incoming: Incoming) -> list[Reply]:
+        if "slowly" in (incoming.text or ""):
+            time.sleep(SLOW_TURN_S)
+        return super().handle(conversation_id, incoming)
+
+
+async def test_typing_is_shown_for_a_slow_turn_only_and_before_its_answer(fake: FakeBotAPI, knowledge: Knowledge) -> None:
+    fast = make_session(knowledge, consent_required=False)
+    session = SlowSession(fast.engine, fast.store)
+    async with running(fake, session) as bot:
+        calls = await bot.say("hello")
+        assert texts(calls) and not [c for c in calls if c.method == "sendChatAction"]
+
+        calls = await bot.say("hello, slowly")
+        methods = [c.method for c in calls]
+        assert methods[0] == "sendChatAction" and calls[0].params["action"] == "typing"
+        assert methods.count("sendChatAction") == 1 and "sendMessage" in methods[1:]
+        answer = next(c for c in calls if c.method == "sendMessage")
+        assert answer.at - calls[0].at > SLOW_TURN_S / 3  # typing came while the engine worked, not with the answer
 
 
 async def call_ok() -> bool:
