@@ -89,6 +89,7 @@ def slack_bot(api_url: str, token: str, secret: str, store: str, rate_limit: int
 
     settings = settings_for(store, "clinician", rate_limit)
     app = build_app(build_session(settings), settings, web_client(token, api_url), signing_secret=secret)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a burst queues requests: measured, not logged
     server = http_server(app, "127.0.0.1", 0)
     ports.put(server.effective_port)
     server.run()
