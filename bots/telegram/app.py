@@ -71,6 +71,8 @@ UPDATE_CLAIM_TTL_S = 48 * 3600.0  # Telegram keeps undelivered updates for 24 ho
 #: The handler group that runs after every other: marks each update answered.
 FINISHED_GROUP = 1_000_000
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+#: "typing" is shown only for a turn not answered by then (most are answered in milliseconds).
+TYPING_AFTER_S = 0.4
 
 UNSUPPORTED = "I can only read typed messages. Please type your question in words."
 SLOW_DOWN = "You are sending messages faster than I can answer. Please wait a few seconds, then send your question again."
@@ -281,9 +283,9 @@ class TelegramBot:
         await self._engine_turn(context, where, lambda conversation_id, _: self.session.handle(conversation_id, incoming))
 
     async def _engine_turn(self, context: Context, where: Target, call: Callable[[str, str], list[Reply]]) -> None:
-        """``call(conversation_id, audience)`` in a worker thread, with "typing" shown meanwhile."""
-        await self._typing(context, where)
-        replies = await asyncio.to_thread(call, where.conversation_id, self._audience(where))
+        """``call(conversation_id, audience)`` in a worker thread, with "typing" shown if it is slow."""
+        async with self._typing_if_slow(context, where):
+            replies = await asyncio.to_thread(call, where.conversation_id, self._audience(where))
         await self._send(context, where, render_replies(replies))
 
     def _start(self, conversation_id: str, audience: str) -> list[Reply]:
@@ -310,6 +312,20 @@ class TelegramBot:
         await self._send(context, where, outgoing)
 
     # --- sending ---------------------------------------------------------------------------
+    @asynccontextmanager
+    async def _typing_if_slow(self, context: Context, where: Target) -> AsyncIterator[None]:
+        """Show "typing" if the body takes longer than :data:`TYPING_AFTER_S`; once shown, it is
+        sent before the answer (a "typing" arriving after the answer would linger for 5 s)."""
+        shown: list[asyncio.Future[None]] = []
+        timer = asyncio.get_running_loop().call_later(
+            TYPING_AFTER_S, lambda: shown.append(asyncio.ensure_future(self._typing(context, where))))
+        try:
+            yield
+        finally:
+            timer.cancel()
+            if shown:
+                await shown[0]
+
     async def _typing(self, context: Context, where: Target) -> None:
         try:
             await context.bot.send_chat_action(where.chat_id, ChatAction.TYPING, message_thread_id=where.thread_id)

@@ -5,10 +5,12 @@ Two guards:
 - :class:`FloodGate` limits *incoming* updates per chat (a token bucket). A chat over its
   limit is told once to slow down and the rest of the burst is dropped; its updates
   never pile up in the application's shared pool of concurrent update slots.
-- :class:`ChatRateLimiter` paces *outgoing* Bot API calls per chat (Telegram allows about
-  one message a second in a chat with short bursts, 20 a minute in a group, 30 a second
-  overall) and retries a bounded number of times on ``RetryAfter``. Unlike
-  python-telegram-bot's ``AIORateLimiter``, a 429 pauses only the chat it was about.
+- :class:`ChatRateLimiter` paces *outgoing* messages per chat and overall (Telegram allows
+  about one message a second in a chat with short bursts, 20 a minute in a group, 30 a
+  second overall) and retries a bounded number of times on ``RetryAfter``. Unlike
+  python-telegram-bot's ``AIORateLimiter``, a 429 pauses only the chat it was about, and
+  the "typing" indicator and button answers, which are not messages, neither wait behind
+  messages nor take from their budget: they have a gentle budget of their own.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import logging
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -31,8 +33,10 @@ from telegram.warnings import PTBDeprecationWarning
 
 log = logging.getLogger(__name__)
 
-#: Calls that must not wait behind a chat's messages (the user is looking at a spinner).
-UNPACED = frozenset({"answerCallbackQuery", "sendChatAction", "getMe", "setMyCommands", "deleteWebhook", "setWebhook"})
+#: Not messages, and the user is looking at a spinner: never behind messages, nor in their budget.
+SIGNALS = frozenset({"answerCallbackQuery", "sendChatAction"})
+#: Made a few times at start-up: not paced at all.
+SETUP = frozenset({"getMe", "setMyCommands", "deleteWebhook", "setWebhook"})
 
 
 class Admission(enum.Enum):
@@ -83,33 +87,65 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+class SendBudget:
+    """At most ``limit`` calls in any ``period_s`` seconds, counted as the server sees them.
+
+    A call holds its slot from the moment it is sent until ``period_s`` after its answer
+    came back, so network delays never squeeze more than ``limit`` into one period at the
+    other end (a leaky bucket of ``limit`` would let a full burst and a period's leak through
+    in one period). Waiting calls are served first come, first served.
+    """
+
+    def __init__(self, limit: int, period_s: float = 1.0) -> None:
+        self.period_s = period_s
+        self._slots = asyncio.Semaphore(limit)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self._slots.acquire()
+        try:
+            yield
+        finally:
+            asyncio.get_running_loop().call_later(self.period_s, self._slots.release)
+
+
 class ChatRateLimiter(BaseRateLimiter[None]):
-    """Paces Bot API calls per chat and overall; retries ``RetryAfter`` a bounded number of times.
+    """Paces messages per chat and overall; retries ``RetryAfter`` a bounded number of times.
+
+    Messages (every call other than the :data:`SIGNALS` and :data:`SETUP`) wait for a slot
+    of the overall budget, then for their chat's pace: in that order, a message held up by
+    the overall budget cannot leave in a clump with its chat's next ones. Chat actions and
+    button answers only pass their own budget, so they never delay a message and messages
+    never delay them.
 
     Args:
-        overall_per_s: calls per second for the whole bot.
+        overall_per_s: messages per second for the whole bot, in any one-second window.
         chat_burst: messages a private chat may get at once, then one per ``chat_period_s``.
         group_per_minute: messages per minute in a group.
+        signals_per_s: chat actions and button answers per second for the whole bot.
         max_retries: retries after ``RetryAfter`` (then the error is raised).
         max_retry_wait_s: a longer ``retry_after`` is not waited for (raised at once).
     """
 
     def __init__(self, overall_per_s: float = 30.0, chat_burst: int = 4, chat_period_s: float = 1.0,
                  group_per_minute: int = 20, max_retries: int = 2, max_retry_wait_s: float = 60.0,
-                 max_chats: int = 10_000) -> None:
+                 max_chats: int = 10_000, signals_per_s: float = 30.0) -> None:
         self.overall_per_s = overall_per_s
+        self.signals_per_s = signals_per_s
         self.chat_burst = chat_burst
         self.chat_period_s = chat_period_s
         self.group_per_minute = group_per_minute
         self.max_retries = max_retries
         self.max_retry_wait_s = max_retry_wait_s
         self.max_chats = max_chats
-        self._overall: AsyncLimiter | None = None
+        self._overall: SendBudget | None = None
+        self._signals: AsyncLimiter | None = None
         self._chats: OrderedDict[str, AsyncLimiter] = OrderedDict()
         self._paused_until: dict[str | None, float] = {}
 
     async def initialize(self) -> None:
-        self._overall = AsyncLimiter(self.overall_per_s, 1.0)
+        self._overall = SendBudget(max(1, int(self.overall_per_s)))
+        self._signals = AsyncLimiter(self.signals_per_s, 1.0)
 
     async def shutdown(self) -> None:
         self._chats.clear()
@@ -125,6 +161,21 @@ class ChatRateLimiter(BaseRateLimiter[None]):
         while len(self._chats) > self.max_chats:
             self._chats.popitem(last=False)
         return limiter
+
+    @asynccontextmanager
+    async def _pace(self, endpoint: str, chat: str | None) -> AsyncIterator[None]:
+        """Wait for the call's budget: none for set-up, the signals' own, or the chat's and the overall."""
+        assert self._overall is not None and self._signals is not None
+        if endpoint in SETUP:
+            yield
+        elif endpoint in SIGNALS:
+            async with self._signals:
+                yield
+        else:
+            async with self._overall.slot():
+                if chat is not None:  # the chat's pace last, so it holds when the message leaves
+                    await self._chat_limiter(chat).acquire()
+                yield
 
     async def _wait_if_paused(self, key: str | None) -> None:
         for _ in range(self.max_retries + 2):  # bounded: each pause was set by a bounded retry
@@ -147,14 +198,10 @@ class ChatRateLimiter(BaseRateLimiter[None]):
             await self.initialize()
         raw_chat = data.get("chat_id")
         chat = str(raw_chat) if raw_chat is not None else None
-        paced = chat is not None and endpoint not in UNPACED
         attempt = 0
         while True:
             await self._wait_if_paused(chat)
-            async with AsyncExitStack() as stack:
-                if paced:
-                    await stack.enter_async_context(self._chat_limiter(chat))  # type: ignore[arg-type]
-                await stack.enter_async_context(self._overall)  # type: ignore[arg-type]
+            async with self._pace(endpoint, chat):
                 try:
                     return await callback(*args, **kwargs)
                 except RetryAfter as exc:

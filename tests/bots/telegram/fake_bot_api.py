@@ -228,6 +228,16 @@ class FakeBotAPI:
         """Messages delivered (sendMessage accepted), in order."""
         return self.of("sendMessage", chat_id=chat_id, since=since)
 
+    def most_in_any(self, period_s: float, calls: list[Call]) -> int:
+        """The most of ``calls`` the fake received within any ``period_s`` seconds."""
+        times = sorted(c.at for c in calls)
+        most, first = 0, 0
+        for last, at in enumerate(times):
+            while at - times[first] >= period_s:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
     async def wait_for(self, predicate: Callable[[Call], bool], timeout: float = 5.0, since: int = 0) -> Call:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

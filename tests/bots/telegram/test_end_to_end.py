@@ -103,7 +103,7 @@ async def test_a_red_flag_is_answered_before_anything_else(fake: FakeBotAPI, kno
         calls = await bot.say("I have a fever of 39 on chemo")  # first contact, no consent yet
         shown = texts(calls)
         assert "emergency" in shown[0].lower() and "911" in shown[0]
-        assert calls[0].method == "sendChatAction"  # typing while the engine works
+        assert calls[0].method == "sendMessage"  # first, and no "typing" before an answer this fast
         assert all(c.ok for c in calls)
 
 
