@@ -66,6 +66,14 @@ class ReloadResult:
     problems: tuple[Problem, ...] = ()
 
 
+@dataclass(frozen=True)
+class Earlier:
+    """Where an earlier version kept a conversation, and whether several people shared it."""
+
+    conversation_id: str
+    shared: bool = False
+
+
 class Session:
     """Handles messages for many conversations.
 
@@ -96,12 +104,20 @@ class Session:
         self.unanswered = unanswered
         self._reload_lock = threading.Lock()
 
-    def handle(self, conversation_id: str, incoming: Incoming) -> list[Reply]:
-        """Answer one user action in a conversation; never raises."""
+    def handle(self, conversation_id: str, incoming: Incoming, *, person: str | None = None,
+               earlier: Earlier | None = None) -> list[Reply]:
+        """Answer one user action in a conversation; never raises.
+
+        Args:
+            person: who is asking, if a conversation can have several people or one person
+                several conversations (the rate limit counts per person); the conversation otherwise.
+            earlier: where an earlier version kept this conversation: read once, when this one
+                has no state yet, so no stored conversation is dropped by a change of key.
+        """
         now = self.clock()
         started = time.perf_counter()
         engine = self.engine  # one engine for the whole turn, even if a reload swaps it meanwhile
-        if self.limiter is not None and not self.limiter.allow(conversation_id, now):
+        if self.limiter is not None and not self.limiter.allow(person or conversation_id, now):
             replies = self._limited(engine, incoming)
             self._log_turn("turn rate limited", replies, started)
             self._observe(replies, started, limited=True)
@@ -109,6 +125,8 @@ class Session:
         try:
             with self.store.locked(conversation_id):
                 state = self.store.load(conversation_id, now)
+                if state is None and earlier is not None:
+                    state = self._adopt(earlier, now)
                 turn = engine.step(state, incoming, now)
                 self.store.save(conversation_id, turn.state, now)
             self._log_turn("turn handled", turn.replies, started)
@@ -123,6 +141,18 @@ class Session:
         replies = self._degraded(engine, incoming, now)
         self._observe(replies, started)
         return replies
+
+    def _adopt(self, earlier: Earlier, now: float) -> ConversationState | None:
+        """The state kept under an earlier key. A conversation several people shared gives only
+        what is not about anyone (voice, disclaimer and consent times): never their facts."""
+        old = self.store.load(earlier.conversation_id, now)
+        if old is None:
+            return None
+        if not earlier.shared:
+            self.store.delete(earlier.conversation_id)  # it is this conversation now
+            return old
+        return ConversationState(audience=old.audience, disclaimer_at=old.disclaimer_at, consented_at=old.consented_at,
+                                 created_at=old.created_at, updated_at=old.updated_at)
 
     def _log_turn(self, what: str, replies: list[Reply], started: float) -> None:
         # Kinds, topic and timing only: never message text, slots, conversation ids or user names.

@@ -45,7 +45,7 @@ from dialogue.config import Settings
 from dialogue.errors import ConfigError
 from dialogue.replies import Incoming
 from dialogue.runtime import build_session, install_reload_signal
-from dialogue.session import STORE_APOLOGY, Session
+from dialogue.session import STORE_APOLOGY, Earlier, Session
 
 from ..common.delivery import Delivery
 from ..common.serial import SerialQueues
@@ -61,6 +61,7 @@ from .inbound import (
     from_person,
     interaction_keys,
     mention_target,
+    person_salt,
     pressed_payload,
     text_incoming,
 )
@@ -211,10 +212,13 @@ class SlackBot:
         self.retry_handlers = default_retry_handlers()
         self.delivery = Delivery(session.store, "slack", CLAIM_TTL_S, resume=self._resume)
         self.client: WebClient | None = None
+        self.salt = ""
 
     def register(self, app: App) -> None:
         """Add the listeners to a Bolt app: mentions, DMs, the slash command and our buttons only."""
         self.client = app.client
+        # people are kept under a hash salted with a secret of the deployment: not reversible to a user id
+        self.salt = person_salt(app.client.token or "")
         app.event("app_mention")(ack=self._acknowledge(self._mention), lazy=[self.on_mention])
         app.event("message", matchers=[_in_dm])(ack=self._acknowledge(self._direct_message),
                                                  lazy=[self.on_direct_message])
@@ -224,10 +228,10 @@ class SlackBot:
         self.delivery.start()
 
     # --- reading Slack's payloads --------------------------------------------------------------
-    def _text_event(self, label: str, locate: Callable[[Payload, Payload], Any], body: Payload,
+    def _text_event(self, label: str, locate: Callable[[Payload, Payload, str], Any], body: Payload,
                     context: BoltContext) -> SlackEvent | None:
         event: Payload = body.get("event") or {}
-        where = locate(body, event) if from_person(event, context.bot_user_id) else None
+        where = locate(body, event, self.salt) if from_person(event, context.bot_user_id) else None
         if where is None:
             return None
         return SlackEvent(label, where, _key(event_keys(body, event, where)), text_incoming(event, context.bot_user_id))
@@ -239,11 +243,11 @@ class SlackBot:
         return self._text_event("message", dm_target, body, context)
 
     def _command(self, body: Payload, context: BoltContext) -> SlackEvent | None:
-        where = command_target(body)
+        where = command_target(body, self.salt)
         return SlackEvent("command", where, _key(interaction_keys(body)), command_incoming(body)) if where else None
 
     def _button(self, body: Payload, context: BoltContext) -> SlackEvent | None:
-        where, payload = action_target(body), pressed_payload(body, ACTION_PREFIX)
+        where, payload = action_target(body, self.salt), pressed_payload(body, ACTION_PREFIX)
         if where is None or payload is None:
             return None
         return SlackEvent("button", where, _key(interaction_keys(body)), Incoming(payload=payload))
@@ -295,7 +299,8 @@ class SlackBot:
         api = self._with_retries(client)
         try:
             incoming = replace(event.incoming, audience=self.settings.audience_for(where.channel))
-            replies = self.session.handle(where.conversation_id, incoming)
+            earlier = Earlier(where.legacy_id, where.legacy_shared) if where.legacy_id else None
+            replies = self.session.handle(where.conversation_id, incoming, person=where.person or None, earlier=earlier)
             for message in render_replies(replies):
                 self._post(api, where, message)
         except Exception as exc:  # noqa: BLE001 - the bot must keep serving everyone

@@ -16,6 +16,8 @@ the bot's own mention removed, the tokens turned into words, the escapes undone.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +44,9 @@ class Target:
     conversation_id: str
     thread_ts: str | None = None  # answer in this thread; None: at the top level (DMs)
     response_url: str | None = None  # answer only the caller, through this URL (ephemeral)
+    person: str = ""  # the salted hash of the user it is for (the rate limit counts per person)
+    legacy_id: str | None = None  # where an earlier version kept this conversation
+    legacy_shared: bool = False  # that earlier conversation was shared by several people (a thread)
 
     @property
     def ephemeral(self) -> bool:
@@ -53,16 +58,41 @@ def is_dm(channel: str, channel_type: str | None = None) -> bool:
     return channel_type == "im" or channel.startswith("D")
 
 
+def person_salt(token: str) -> str:
+    """The deployment's salt for people's hashes, from a secret it has anyway (the bot token)."""
+    return hashlib.sha256(b"mbcbot-person:" + token.encode()).hexdigest() if token else ""
+
+
+def person_of(team: str, user: str, salt: str = "") -> str:
+    """A person as the store knows them: a salted hash of the Slack user, never the user id."""
+    return hmac.new(salt.encode(), f"{team}:{user}".encode(), hashlib.sha256).hexdigest()[:20]
+
+
 def thread_id(team: str, channel: str, thread_ts: str) -> str:
+    """A thread as a whole (how conversations were keyed before each person got their own)."""
     return f"slack:{team}:{channel}:{thread_ts}"
 
 
-def dm_id(team: str, channel: str) -> str:
+def person_thread_id(team: str, channel: str, thread_ts: str, person: str) -> str:
+    """One person's conversation in a thread: their facts never shape another person's answers."""
+    return f"{thread_id(team, channel, thread_ts)}:{person}"
+
+
+def dm_id(team: str, person: str) -> str:
+    return f"slack:{team}:dm:{person}"
+
+
+def legacy_dm_id(team: str, channel: str) -> str:
     return f"slack:{team}:{channel}"
 
 
 def command_id(team: str, channel: str, user: str) -> str:
     return f"slack:{team}:{channel}:user:{user}"
+
+
+def person_prefix(team: str) -> str:
+    """Every conversation of a person starts with this and ends with ``:<person>`` (see ``forget``)."""
+    return f"slack:{team}:"
 
 
 def _str(value: Any) -> str:
@@ -90,56 +120,73 @@ def from_person(event: Payload, bot_user_id: str | None) -> bool:
     )
 
 
-def mention_target(body: Payload, event: Payload) -> Target | None:
-    """A mention answers in its thread (a new one on the mentioning message); in a DM, in the DM."""
-    channel, team = _str(event.get("channel")), team_of(body, event)
-    if not channel:
+def _in_thread(team: str, channel: str, root: str, user: str, salt: str) -> Target:
+    person = person_of(team, user, salt)
+    return Target(team, channel, person_thread_id(team, channel, root, person), thread_ts=root, person=person,
+                  legacy_id=thread_id(team, channel, root), legacy_shared=True)
+
+
+def _in_dm(team: str, channel: str, user: str, salt: str, thread_ts: str | None) -> Target:
+    person = person_of(team, user, salt)
+    return Target(team, channel, dm_id(team, person), thread_ts=thread_ts, person=person,
+                  legacy_id=legacy_dm_id(team, channel))
+
+
+def _by_command(team: str, channel: str, user: str, salt: str, url: str) -> Target:
+    person = person_of(team, user, salt)
+    return Target(team, channel, command_id(team, channel, person), response_url=url, person=person,
+                  legacy_id=command_id(team, channel, user))
+
+
+def mention_target(body: Payload, event: Payload, salt: str = "") -> Target | None:
+    """A mention answers in its thread (a new one on the mentioning message); in a DM, in the DM.
+    Each person has their own conversation in a thread."""
+    channel, team, user = _str(event.get("channel")), team_of(body, event), _str(event.get("user"))
+    if not channel or not user:
         return None
     if is_dm(channel, _str(event.get("channel_type")) or None):
-        return dm_target(body, event)
+        return dm_target(body, event, salt)
     root = _str(event.get("thread_ts")) or _str(event.get("ts"))
-    return Target(team, channel, thread_id(team, channel, root), thread_ts=root)
+    return _in_thread(team, channel, root, user, salt)
 
 
-def dm_target(body: Payload, event: Payload) -> Target | None:
+def dm_target(body: Payload, event: Payload, salt: str = "") -> Target | None:
     """The whole DM is one conversation; a message written in a thread of it is answered there."""
-    channel, team = _str(event.get("channel")), team_of(body, event)
-    if not channel:
+    channel, team, user = _str(event.get("channel")), team_of(body, event), _str(event.get("user"))
+    if not channel or not user:
         return None
-    return Target(team, channel, dm_id(team, channel), thread_ts=_str(event.get("thread_ts")) or None)
+    return _in_dm(team, channel, user, salt, _str(event.get("thread_ts")) or None)
 
 
-def command_target(command: Payload) -> Target | None:
+def command_target(command: Payload, salt: str = "") -> Target | None:
     """``/mbc``: one conversation per person and channel, answered through the response URL."""
     channel, user, url = (_str(command.get(k)) for k in ("channel_id", "user_id", "response_url"))
     if not (channel and user and url):
         return None
-    team = team_of(command)
-    return Target(team, channel, command_id(team, channel, user), response_url=url)
+    return _by_command(team_of(command), channel, user, salt, url)
 
 
-def action_target(body: Payload) -> Target | None:
-    """A button press continues the conversation of the message that carries the button."""
+def action_target(body: Payload, salt: str = "") -> Target | None:
+    """A button press continues the presser's conversation where the button is."""
     container: Payload = body.get("container") or {}
     channel_info: Payload = body.get("channel") or {}
     user_info: Payload = body.get("user") or {}
     channel = _str(channel_info.get("id")) or _str(container.get("channel_id"))
     team = team_of(body) or _str(user_info.get("team_id"))
-    if not channel:
-        return None  # not from a message (e.g. a Home tab): nothing of ours
+    user = _str(user_info.get("id"))
+    if not channel or not user:
+        return None  # not from a message (e.g. a Home tab), or from nobody: nothing of ours
     if container.get("is_ephemeral"):  # our answers to /mbc: only the presser sees them
-        url, user = _str(body.get("response_url")), _str(user_info.get("id"))
-        if not (url and user):
-            return None
-        return Target(team, channel, command_id(team, channel, user), response_url=url)
+        url = _str(body.get("response_url"))
+        return _by_command(team, channel, user, salt, url) if url else None
     message: Payload = body.get("message") or {}
     thread = _str(message.get("thread_ts")) or _str(container.get("thread_ts")) or None
     if is_dm(channel):
-        return Target(team, channel, dm_id(team, channel), thread_ts=thread)
+        return _in_dm(team, channel, user, salt, thread)
     root = thread or _str(message.get("ts")) or _str(container.get("message_ts"))
     if not root:
         return None
-    return Target(team, channel, thread_id(team, channel, root), thread_ts=root)
+    return _in_thread(team, channel, root, user, salt)
 
 
 def event_keys(body: Payload, event: Payload, target: Target) -> tuple[tuple[str, str], ...]:

@@ -238,7 +238,7 @@ class TelegramBot:
             where = target(update)
             if where is None:
                 return
-            admission = self.gate.admit(where.chat_id)
+            admission = self.gate.admit(where.conversation_id)  # per member in a group
             if admission is not Admission.ADMIT:
                 if admission is Admission.NOTIFY:
                     log.warning("a chat is over its message rate; dropping its updates for a moment")

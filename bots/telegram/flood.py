@@ -21,7 +21,7 @@ import logging
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -46,7 +46,8 @@ class Admission(enum.Enum):
 
 
 class FloodGate:
-    """A token bucket per chat for incoming updates.
+    """A token bucket per sender for incoming updates: a chat, or one member of a group
+    (so one member cannot silence the bot for the rest of the group).
 
     Args:
         rate_per_s: sustained updates per second a chat may send.
@@ -61,9 +62,9 @@ class FloodGate:
         self.burst = float(burst)
         self.max_chats = max_chats
         self.clock = clock
-        self._buckets: OrderedDict[int, list[float]] = OrderedDict()  # chat -> [tokens, stamp, notified]
+        self._buckets: OrderedDict[Hashable, list[float]] = OrderedDict()  # sender -> [tokens, stamp, notified]
 
-    def admit(self, chat_id: int) -> Admission:
+    def admit(self, chat_id: Hashable) -> Admission:
         now = self.clock()
         bucket = self._buckets.pop(chat_id, None) or [self.burst, now, 0.0]
         tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)

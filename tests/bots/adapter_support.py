@@ -36,8 +36,8 @@ class RecordingSession(Session):
         super().__init__(*args, **kwargs)
         self.turns: list[list[Reply]] = []
 
-    def handle(self, conversation_id: str, incoming: Incoming) -> list[Reply]:
-        replies = super().handle(conversation_id, incoming)
+    def handle(self, conversation_id: str, incoming: Incoming, **context: Any) -> list[Reply]:
+        replies = super().handle(conversation_id, incoming, **context)
         self.turns.append(replies)
         return replies
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bots.slack.app import CLAIM_TTL_S
+from bots.slack.inbound import person_of, person_salt, person_thread_id
 from dialogue.loader import load_knowledge
 from dialogue.model import Knowledge
 from dialogue.replies import Incoming, Reply
@@ -35,6 +36,11 @@ LONG_TOPIC = long_topic_yaml(LONG_ANSWER, "clinician")
 def with_long_topic(overlay: Path) -> Knowledge:
     (overlay / "long.yaml").write_text(LONG_TOPIC)
     return load_knowledge([CORE, FIXTURES / "topics", overlay], include_bundled=False)
+
+
+def thread_key(root: str, user: str = payloads.USER) -> str:
+    """The conversation of one person in a thread, as the bot keys it."""
+    return person_thread_id(TEAM, CHANNEL, root, person_of(TEAM, user, person_salt(BOT_TOKEN)))
 
 
 def block_types(call: Any) -> list[str]:
@@ -73,7 +79,7 @@ def test_follow_ups_in_a_thread_keep_its_context_and_another_thread_starts_afres
         assert CLINICIAN_DISCLAIMER not in follow[0].visible  # shown once per conversation
         other = posted(bot.mention("HR+ HER2- postmenopausal"))
         assert "HR-positive first line" not in other[0].visible  # no context carried over
-        state = session.store.load(f"slack:{TEAM}:{CHANNEL}:{root}", session.clock())
+        state = session.store.load(thread_key(root), session.clock())
         assert state is not None and state.last_topic == "fx_first_line"
 
 
@@ -91,7 +97,7 @@ def test_a_button_press_feeds_its_payload_back_and_answers_in_the_same_thread(
         assert answer.buttons == [("Side effects of CDK4/6 inhibitors", "t:fx_cdk_side_effects")]
         related = posted(bot.press(pressed, "Side effects of CDK4/6 inhibitors"))
         assert related[0].thread_ts == root and "neutropenia" in related[0].visible
-        state = session.store.load(f"slack:{TEAM}:{CHANNEL}:{root}", session.clock())
+        state = session.store.load(thread_key(root), session.clock())
         assert state is not None and state.last_topic == "fx_cdk_side_effects"
 
 
@@ -243,7 +249,7 @@ def test_failures_are_logged_without_content_and_the_user_gets_an_apology(
     secret = "Jane Doe, 52, liver metastases: ibrance side effects?"
     caplog.set_level(logging.DEBUG)
 
-    def broken(conversation_id: str, incoming: Incoming) -> list[Reply]:
+    def broken(conversation_id: str, incoming: Incoming, **context: Any) -> list[Reply]:
         raise RuntimeError(f"boom: {secret}")
 
     with running(fake, session) as bot:
@@ -279,9 +285,9 @@ def test_slack_is_acknowledged_at_once_and_answered_afterwards(fake: FakeSlack, 
     session = make_session(knowledge)
     handle = session.handle
 
-    def slow(conversation_id: str, incoming: Incoming) -> list[Reply]:
+    def slow(conversation_id: str, incoming: Incoming, **context: Any) -> list[Reply]:
         time.sleep(1.0)
-        return handle(conversation_id, incoming)
+        return handle(conversation_id, incoming, **context)
 
     session.handle = slow  # type: ignore[method-assign]
     with running(fake, session) as bot:
@@ -327,3 +333,50 @@ def test_a_flood_in_one_thread_does_not_delay_another_users_direct_message(fake:
     assert waited < 1.5, waited  # one post's latency or so, not the flood's 9 s
     assert in_thread < 31  # the flood was still being answered meanwhile
     assert len([c for c in fake.posted() if c.thread_ts == root["event"]["ts"]]) == 31  # every one answered
+
+
+def test_in_a_shared_thread_one_persons_patient_facts_do_not_shape_anothers_answer(
+        fake: FakeSlack, knowledge: Knowledge) -> None:
+    with running(fake, make_session(knowledge)) as bot:
+        alice = payloads.mention("what treatment will she get first", user="U0ALICE01")
+        root = alice["event"]["ts"]
+        assert "Which subtype" in posted(bot.run(alice))[-1].visible
+        assert "HR-positive first line" in posted(bot.mention("HR+ HER2- postmenopausal", thread_ts=root,
+                                                             user="U0ALICE01"))[0].visible
+        bob = posted(bot.mention("what treatment will she get first", thread_ts=root, user="U0BOB0001"))
+        assert "HR-positive first line" not in bob[-1].visible and "Which subtype" in bob[-1].visible
+        assert CLINICIAN_DISCLAIMER in bob[0].visible  # Bob's first contact: his own disclaimer
+        again = posted(bot.mention("what about second line", thread_ts=root, user="U0ALICE01"))
+        assert "Which subtype" not in again[-1].visible  # Alice's own context is kept
+
+
+def test_the_rate_limit_counts_per_person_not_per_thread(fake: FakeSlack, knowledge: Knowledge) -> None:
+    from dialogue.ratelimit import SlidingWindowLimiter
+
+    session = make_session(knowledge)
+    session.limiter = SlidingWindowLimiter(5, window_s=60)
+    with running(fake, session) as bot:
+        answers = [" ".join(shown(bot.mention("letrozole side effects"))) for _ in range(8)]  # 8 new threads
+        other = " ".join(shown(bot.mention("letrozole side effects", user="U0OTHER01")))
+    limited = [a for a in answers if "faster than I can" in a]
+    assert len(limited) == 3  # new threads do not reset one person's count
+    assert "faster than I can" not in other  # and someone else is not held back by it
+
+
+def test_conversations_stored_by_an_earlier_version_are_not_dropped(fake: FakeSlack, knowledge: Knowledge) -> None:
+    from dialogue.state import ConversationState
+
+    session = make_session(knowledge)
+    now = session.clock()
+    old = ConversationState(audience="clinician", slots={"subtype": "hr_pos_her2_neg"}, disclaimer_at=now,
+                            consented_at=now, turn=3, created_at=now, updated_at=now)
+    session.store.save(f"slack:{TEAM}:{DM}", old, now)  # a DM, keyed by its channel before
+    session.store.save(f"slack:{TEAM}:{CHANNEL}:9.0", old, now)  # a whole thread, keyed by it before
+    with running(fake, session) as bot:
+        dm = posted(bot.dm("ibrance side effects"))
+        in_thread = posted(bot.mention("ibrance side effects", thread_ts="9.0"))
+    assert CLINICIAN_DISCLAIMER not in dm[0].visible  # the DM went on where it was
+    assert session.store.load(f"slack:{TEAM}:{DM}", now) is None  # moved under the person's key
+    state = session.store.load(thread_key("9.0"), session.clock())
+    assert state is not None and state.slots == {}  # a shared thread passes on nobody's facts
+    assert CLINICIAN_DISCLAIMER not in in_thread[0].visible  # but its disclaimer time carries over

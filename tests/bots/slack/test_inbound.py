@@ -15,6 +15,7 @@ from bots.slack.inbound import (
     event_keys,
     from_person,
     mention_target,
+    person_of,
     pressed_payload,
     text_incoming,
 )
@@ -29,7 +30,8 @@ def test_a_mention_starts_a_thread_on_its_message_and_follow_ups_stay_in_it() ->
     where = mention_target(first, first["event"])
     ts = first["event"]["ts"]
     assert where is not None and where.thread_ts == ts and not where.ephemeral
-    assert where.conversation_id == f"slack:{TEAM}:{CHANNEL}:{ts}"
+    assert where.conversation_id == f"slack:{TEAM}:{CHANNEL}:{ts}:{person_of(TEAM, USER)}"
+    assert USER not in where.conversation_id  # a salted hash of the person, never their id
     follow_up = payloads.mention("and if HER2 positive?", thread_ts=ts)
     again = mention_target(follow_up, follow_up["event"])
     assert again is not None and again.conversation_id == where.conversation_id and again.thread_ts == ts
@@ -38,7 +40,8 @@ def test_a_mention_starts_a_thread_on_its_message_and_follow_ups_stay_in_it() ->
 def test_a_dm_is_one_conversation_answered_where_it_was_written() -> None:
     top = payloads.dm("hello")
     where = dm_target(top, top["event"])
-    assert where is not None and where.conversation_id == f"slack:{TEAM}:{DM}" and where.thread_ts is None
+    assert where is not None and where.conversation_id == f"slack:{TEAM}:dm:{person_of(TEAM, USER)}"
+    assert where.thread_ts is None and where.legacy_id == f"slack:{TEAM}:{DM}" and not where.legacy_shared
     threaded = payloads.dm("and letrozole?", thread_ts="1700000000.000001")
     inside = dm_target(threaded, threaded["event"])
     assert inside is not None and inside.conversation_id == where.conversation_id
@@ -50,9 +53,19 @@ def test_a_dm_is_one_conversation_answered_where_it_was_written() -> None:
 def test_a_slash_command_is_one_conversation_per_person_and_channel_answered_privately() -> None:
     where = command_target(payloads.command("ibrance side effects", "https://hooks.example/r1"))
     assert where is not None and where.ephemeral and where.response_url == "https://hooks.example/r1"
-    assert where.conversation_id == f"slack:{TEAM}:{CHANNEL}:user:{USER}"
+    assert where.conversation_id == f"slack:{TEAM}:{CHANNEL}:user:{person_of(TEAM, USER)}"
     assert command_incoming(payloads.command("", "https://hooks.example/r1")) == Incoming(text="help")
     assert command_target({"channel_id": CHANNEL, "user_id": USER}) is None  # no response URL: cannot answer
+
+
+def test_each_person_in_a_thread_has_a_conversation_of_their_own() -> None:
+    alice = payloads.mention("she is postmenopausal, HR+ HER2-", ts="5.0", user="U0ALICE01")
+    bob = payloads.mention("first line treatment options", thread_ts="5.0", user="U0BOB0001")
+    mine, his = mention_target(alice, alice["event"], "salt"), mention_target(bob, bob["event"], "salt")
+    assert mine is not None and his is not None and mine.thread_ts == his.thread_ts == "5.0"
+    assert mine.conversation_id != his.conversation_id and mine.person != his.person
+    assert mine.legacy_id == his.legacy_id == f"slack:{TEAM}:{CHANNEL}:5.0" and mine.legacy_shared
+    assert person_of(TEAM, "U0ALICE01", "salt") != person_of(TEAM, "U0ALICE01", "other salt")
 
 
 def test_a_button_press_continues_the_conversation_of_its_message() -> None:
@@ -66,7 +79,7 @@ def test_a_button_press_continues_the_conversation_of_its_message() -> None:
                                     response_url="https://hooks.example/r2")
     where = action_target(private)
     assert where is not None and where.response_url == "https://hooks.example/r2"
-    assert where.conversation_id == f"slack:{TEAM}:{CHANNEL}:user:{USER}"
+    assert where.conversation_id == f"slack:{TEAM}:{CHANNEL}:user:{person_of(TEAM, USER)}"
     assert pressed_payload(in_dm, "mbcbot:") == "t:x"
     assert pressed_payload(in_dm, "other:") is None  # another app's buttons are not ours
     assert action_target({"type": "block_actions", "actions": []}) is None

@@ -236,6 +236,17 @@ async def test_a_flooding_chat_is_told_to_slow_down_and_others_are_served(fake: 
         assert len([t for t in shown if t != SLOW_DOWN]) == 5 + 1  # the burst of five (and the disclaimer), not 30
 
 
+async def test_one_member_flooding_a_group_does_not_silence_the_others(fake: FakeBotAPI, knowledge: Knowledge) -> None:
+    gate = FloodGate(rate_per_s=0.5, burst=5, clock=lambda: 0.0)  # time stands still: no refill mid-test
+    async with running(fake, make_session(knowledge, consent_required=False), gate=gate) as bot:
+        flood = [await bot.push(mention_update("thanks", GROUP, user_id=71)) for _ in range(15)]
+        for update_id in flood:
+            await bot.handled(update_id)
+        other = await bot.run(mention_update("what is tamoxifen", GROUP, user_id=72))
+        assert delivered(other) and SLOW_DOWN not in texts(other)  # member 72 is answered
+        assert texts(fake.sent(GROUP)).count(SLOW_DOWN) == 1  # member 71 was told once
+
+
 async def test_updates_of_one_chat_are_answered_in_order(fake: FakeBotAPI, knowledge: Knowledge) -> None:
     async with running(fake, make_session(knowledge, consent_required=False)) as bot:
         ids = [await bot.push(text_update(text, CHAT)) for text in ("hello", "/topics", "thanks", "/reset", "help")]
