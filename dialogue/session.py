@@ -265,6 +265,21 @@ class Session:
             return [Reply(ReplyKind.FALLBACK, STORE_APOLOGY)]
         return [self.engine.forget_reply(audience or self.engine.options.audience)]
 
+    def forget_all(self, prefix: str, suffix: str) -> list[str]:
+        """Delete every conversation whose key starts with ``prefix`` and ends with ``suffix``
+        (with its claims, inbox entries and unanswered questions); the keys deleted.
+
+        Raises:
+            StoreError: the store failed (some may have been deleted already).
+        """
+        deleted = []
+        for key in self.store.conversations_like(prefix, suffix):
+            if self.store.delete(key):
+                deleted.append(key)
+            if self.unanswered is not None:
+                self.unanswered.forget(key)
+        return deleted
+
     def purge_expired(self) -> int:
         """Apply the retention time now."""
         return self.store.purge(self.clock())

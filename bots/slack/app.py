@@ -43,7 +43,7 @@ from slack_sdk.webhook import WebhookClient
 
 from dialogue.config import Settings
 from dialogue.errors import ConfigError
-from dialogue.replies import Incoming
+from dialogue.replies import Button, Incoming, Reply, ReplyKind
 from dialogue.runtime import build_session, install_reload_signal
 from dialogue.session import STORE_APOLOGY, Earlier, Session
 
@@ -59,8 +59,10 @@ from .inbound import (
     dm_target,
     event_keys,
     from_person,
+    is_dm,
     interaction_keys,
     mention_target,
+    person_prefix,
     person_salt,
     pressed_payload,
     text_incoming,
@@ -82,6 +84,13 @@ HTTP_THREADS = 8
 #: Slack's requests are a few kilobytes: waitress refuses a larger body from its Content-Length,
 #: before reading it (its default is 1 GB, which Bolt would read into memory before checking the signature).
 MAX_BODY_BYTES = 1024 * 1024
+#: ``/mbc forget`` and its confirmation buttons (adapter payloads: engine payloads never start with "sl:").
+FORGET_COMMAND = "forget"
+FORGET_YES, FORGET_NO = "sl:forget", "sl:keep"
+FORGET_CONFIRM = ("Delete everything stored about you in this workspace: your direct messages with me, your "
+                  "conversations in threads and with /mbc, and the questions I could not answer? This cannot be undone.")
+FORGET_KEPT = "OK, nothing was deleted."
+FORGET_NOTHING = "There was nothing stored about you."
 #: Slack's errors for blocks it will not show; the message then goes out as plain text.
 BLOCK_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"}
 
@@ -185,6 +194,19 @@ class SlackEvent:
         return cls(data["label"], Target(**data["where"]), data["key"], Incoming(**data["incoming"]))
 
 
+def forget_summary(deleted: Sequence[str]) -> str:
+    """What ``/mbc forget`` deleted, in words ("1 direct-message conversation and 2 thread conversations")."""
+    if not deleted:
+        return FORGET_NOTHING
+    dms = sum(":dm:" in key or key.count(":") == 2 for key in deleted)
+    commands = sum(":user:" in key for key in deleted)
+    threads = len(deleted) - dms - commands
+    parts = [f"{n} {what} conversation{'s' if n != 1 else ''}" for n, what in
+             ((dms, "direct-message"), (threads, "thread"), (commands, "/mbc")) if n]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Deleted {listed}, with any questions kept from them. Nothing else is stored about you."
+
+
 def _key(keys: Sequence[tuple[str, str]]) -> str | None:
     """The identity an event is accepted under: the message itself (Slack may announce one
     message in two events, and retries an event under the same id), or the interaction."""
@@ -244,13 +266,18 @@ class SlackBot:
 
     def _command(self, body: Payload, context: BoltContext) -> SlackEvent | None:
         where = command_target(body, self.salt)
-        return SlackEvent("command", where, _key(interaction_keys(body)), command_incoming(body)) if where else None
+        if where is None:
+            return None
+        incoming = command_incoming(body)
+        label = "forget?" if (incoming.text or "").strip().lower() == FORGET_COMMAND else "command"
+        return SlackEvent(label, where, _key(interaction_keys(body)), incoming)
 
     def _button(self, body: Payload, context: BoltContext) -> SlackEvent | None:
         where, payload = action_target(body, self.salt), pressed_payload(body, ACTION_PREFIX)
         if where is None or payload is None:
             return None
-        return SlackEvent("button", where, _key(interaction_keys(body)), Incoming(payload=payload))
+        label = {FORGET_YES: "forget", FORGET_NO: "keep"}.get(payload, "button")
+        return SlackEvent(label, where, _key(interaction_keys(body)), Incoming(payload=payload))
 
     def _acknowledge(self, read: Callable[[Payload, BoltContext], SlackEvent | None]) -> Callable[..., None]:
         """The ack step: accept the event into the inbox (durable), then acknowledge it."""
@@ -298,6 +325,9 @@ class SlackBot:
             return
         api = self._with_retries(client)
         try:
+            if event.label in ("forget?", "forget", "keep"):
+                self._forget(api, event)
+                return
             incoming = replace(event.incoming, audience=self.settings.audience_for(where.channel))
             earlier = Earlier(where.legacy_id, where.legacy_shared) if where.legacy_id else None
             replies = self.session.handle(where.conversation_id, incoming, person=where.person or None, earlier=earlier)
@@ -309,6 +339,25 @@ class SlackBot:
         finally:
             if key is not None:
                 self.delivery.answered(key)
+
+    def _forget(self, api: WebClient, event: SlackEvent) -> None:
+        """``/mbc forget``: ask first; on "Yes", delete all the presser's conversations and say what went."""
+        where = event.where
+        if event.label == "forget?":
+            confirm = Reply(ReplyKind.CLARIFY, FORGET_CONFIRM,
+                            buttons=(Button("Yes, delete", FORGET_YES), Button("No, keep it", FORGET_NO)))
+            for message in render_replies([confirm]):
+                self._post(api, where, message)
+            return
+        if event.label == "keep":
+            self._post(api, where, plain_message(FORGET_KEPT))
+            return
+        deleted = self.session.forget_all(person_prefix(where.team), f":{where.person}")
+        if where.legacy_id and is_dm(where.channel):  # a DM kept under its channel by an earlier version
+            if self.session.store.delete(where.legacy_id):
+                deleted.append(where.legacy_id)
+        self._post(api, where, plain_message(forget_summary(deleted)))
+        log.info("slack forget deleted %d conversation(s)", len(deleted))
 
     def _with_retries(self, client: WebClient) -> WebClient:
         """The request's client with our retry handlers (a copy: a host app's client is left alone)."""

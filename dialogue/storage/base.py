@@ -52,6 +52,11 @@ class ConversationStore(Protocol):
         """Delete conversations older than the retention time; returns how many."""
         ...
 
+    def conversations_like(self, prefix: str, suffix: str) -> list[str]:
+        """The stored conversations whose key starts with ``prefix`` and ends with ``suffix``
+        (one person's conversations, when keys end with the person, for ``forget``)."""
+        ...
+
     def close(self) -> None: ...
 
 

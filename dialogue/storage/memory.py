@@ -118,5 +118,9 @@ class MemoryStore:
             self._inbox = {k: e for k, e in self._inbox.items() if e.expires_at > now}
         return len(old)
 
+    def conversations_like(self, prefix: str, suffix: str) -> list[str]:
+        return sorted(k for k in list(self._data) if k.startswith(prefix) and k.endswith(suffix)
+                      and len(k) >= len(prefix) + len(suffix))
+
     def close(self) -> None:
         self._data.clear()

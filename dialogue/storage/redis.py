@@ -158,6 +158,11 @@ def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
 
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally by a Redis glob pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -370,6 +375,13 @@ class RedisStore:
     def purge(self, now: float) -> int:
         """Nothing to do: Redis expires conversations and claims itself."""
         return 0
+
+    def conversations_like(self, prefix: str, suffix: str) -> list[str]:
+        pattern = f"{PREFIX}conv:{_glob_escape(prefix)}*{_glob_escape(suffix)}"
+        start = len(PREFIX) + len("conv:")
+        with self._errors("read"):
+            keys = [_text(k)[start:] for k in self._r.scan_iter(match=pattern, count=500)]
+        return sorted(k for k in keys if len(k) >= len(prefix) + len(suffix))
 
     def stored_bytes(self, key: str) -> int:
         """Length of the stored JSON of a conversation (0 if none); for benchmarks."""

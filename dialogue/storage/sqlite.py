@@ -250,6 +250,12 @@ class SQLiteStore:
                 db.execute("UPDATE inbox SET owner = ?, lease_until = ? WHERE key = ?", (owner, now + lease_s, key))
         return [(key, job) for key, job in rows]
 
+    def conversations_like(self, prefix: str, suffix: str) -> list[str]:
+        with self._errors("read"):  # a range on the key: the primary key's index finds the prefix
+            rows = self._db().execute("SELECT key FROM conversations WHERE key >= ? AND key < ? ORDER BY key",
+                                      (prefix, prefix + "\U0010ffff")).fetchall()
+        return [key for (key,) in rows if key.endswith(suffix) and len(key) >= len(prefix) + len(suffix)]
+
     # --- retention -------------------------------------------------------------------------
     def _purge_if_due(self) -> None:
         now = time.time()

@@ -148,3 +148,15 @@ def test_each_platform_takes_over_only_its_own_events(inbox) -> None:
     assert inbox.accept("telegram:7", "t", "conv2", "A", LEASE, TTL, 100.0)
     assert inbox.take_expired("B", LEASE, 200.0, prefix="telegram:") == [("telegram:7", "t")]
     assert inbox.take_expired("B", LEASE, 200.0, prefix="slack:") == [("slack:ev1", "s")]
+
+
+def test_a_persons_conversations_are_found_by_the_start_and_end_of_their_keys(inbox) -> None:
+    from dialogue.state import ConversationState
+
+    state = ConversationState(audience="clinician", turn=1, updated_at=100.0)
+    for key in ["slack:T1:dm:abc", "slack:T1:C1:1.0:abc", "slack:T1:C1:user:abc", "slack:T1:C1:1.0:xyz",
+                "slack:T2:dm:abc", "slack:T1:C[*]:2.0:abc"]:
+        inbox.save(key, state, 100.0)
+    assert inbox.conversations_like("slack:T1:", ":abc") == sorted(
+        ["slack:T1:dm:abc", "slack:T1:C1:1.0:abc", "slack:T1:C1:user:abc", "slack:T1:C[*]:2.0:abc"])
+    assert inbox.conversations_like("slack:T1:C[*]:", ":abc") == ["slack:T1:C[*]:2.0:abc"]

@@ -380,3 +380,37 @@ def test_conversations_stored_by_an_earlier_version_are_not_dropped(fake: FakeSl
     state = session.store.load(thread_key("9.0"), session.clock())
     assert state is not None and state.slots == {}  # a shared thread passes on nobody's facts
     assert CLINICIAN_DISCLAIMER not in in_thread[0].visible  # but its disclaimer time carries over
+
+
+def test_mbc_forget_deletes_everything_about_the_caller_after_a_confirmation(
+        fake: FakeSlack, knowledge: Knowledge, tmp_path: Path) -> None:
+    from dialogue.unanswered import UnansweredLog
+
+    session = make_session(knowledge, store=SQLiteStore(tmp_path / "c.db"))
+    session.unanswered = UnansweredLog(tmp_path / "unanswered.db")
+    with running(fake, session) as bot:
+        bot.dm("ibrance side effects")
+        bot.dm("does MYSECRETWORD help the dog")  # unanswered: recorded
+        bot.mention("letrozole side effects")
+        bot.command("what is febrile neutropenia")
+        bot.mention("letrozole side effects", user="U0OTHER01")  # someone else's
+        before = session.store.conversations_like("slack:", "")
+        assert len(before) == 4 and len(session.unanswered.top()) == 1
+
+        kept = bot.press(bot.command("forget"), "No, keep it")
+        assert shown(kept) == ["OK, nothing was deleted."]
+        assert len(session.store.conversations_like("slack:", "")) == 4
+
+        asked = bot.command("forget")
+        assert all(c.params.get("response_type") == "ephemeral" for c in posted(asked))  # only the caller sees it
+        assert "Delete everything stored about you" in shown(asked)[0]
+        done = shown(bot.press(asked, "Yes, delete"))
+    assert done == ["Deleted 1 direct-message conversation, 1 thread conversation and 1 /mbc conversation, "
+                    "with any questions kept from them. Nothing else is stored about you."]
+    assert session.store.conversations_like("slack:", "") == [thread_key(
+        next(k for k in before if k.endswith(person_of(TEAM, "U0OTHER01", person_salt(BOT_TOKEN)))).split(":")[3],
+        "U0OTHER01")]  # only the other person's conversation is left
+    assert session.unanswered.top() == []
+    for suffix in ("", "-wal"):
+        file = tmp_path / f"unanswered.db{suffix}"
+        assert not file.exists() or b"mysecretword" not in file.read_bytes().lower()
