@@ -200,8 +200,13 @@ def event_keys(body: Payload, event: Payload, target: Target) -> tuple[tuple[str
 
 
 def interaction_keys(payload: Payload) -> tuple[tuple[str, str], ...]:
+    """A slash command or button press by its ``trigger_id``; without one (Slack always sends
+    it, a replayed request may not), by its response URL, which is unique to the interaction."""
     trigger = _str(payload.get("trigger_id"))
-    return ((INTERACTION_NAMESPACE, trigger),) if trigger else ()
+    if trigger:
+        return ((INTERACTION_NAMESPACE, trigger),)
+    url = _str(payload.get("response_url"))
+    return ((INTERACTION_NAMESPACE, "url:" + hashlib.sha256(url.encode()).hexdigest()[:32]),) if url else ()
 
 
 def _token_words(match: re.Match[str], bot_user_id: str | None) -> str:

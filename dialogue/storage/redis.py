@@ -240,7 +240,7 @@ class RedisStore:
                 url, socket_timeout=socket_timeout_s, socket_connect_timeout=socket_timeout_s, health_check_interval=30
             )
         except (ValueError, RedisError) as exc:
-            raise StoreError(f"MBCBOT_STORE: invalid Redis URL: {exc}") from exc
+            raise StoreError(f"the store setting is not a valid Redis URL: {exc}") from exc
         kwargs = self._r.connection_pool.connection_kwargs
         self.where = f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}/{kwargs.get('db', 0)}"
         self._save = self._r.register_script(_FENCED_SAVE)

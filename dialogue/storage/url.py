@@ -39,9 +39,9 @@ def open_store(url: str | None, retention_s: float = DEFAULT_RETENTION_S) -> Con
             from .redis import RedisStore
         except ImportError as exc:
             raise ConfigError(
-                f"MBCBOT_STORE: a Redis store needs redis-py: pip install 'mbcbot[redis]' ({exc})"
+                f"a Redis store needs redis-py: pip install 'mbcbot[redis]' ({exc})"
             ) from exc
         return RedisStore(url, retention_s)
     raise ConfigError(
-        f"MBCBOT_STORE: unknown store '{url}' (use memory, sqlite, sqlite:///path/to/file.db or redis://host:6379/0)"
+        f"unknown store '{url}' (use memory, sqlite, sqlite:///path/to/file.db or redis://host:6379/0)"
     )

@@ -187,3 +187,28 @@ def test_a_full_disk_gets_an_apology_and_keeps_the_conversation_intact(tmp_path:
     store.full = False
     session.handle("k", Incoming(text="I understand"))
     assert store.load("k", time.time()).turn == before["turn"] + 1
+
+
+OPENER = """
+import sys
+from dialogue.storage import SQLiteStore
+sys.stdin.readline()  # wait for the starting gun, so every process opens the new file together
+SQLiteStore(sys.argv[1]).close()
+print("ok")
+"""
+
+
+def test_several_processes_opening_a_new_file_at_once_never_fail(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    for attempt in range(3):
+        path = tmp_path / f"new-{attempt}.db"
+        procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(path)], cwd=root, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(8)]
+        for proc in procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        results = [proc.communicate(timeout=60) for proc in procs]
+        assert [out.strip() for out, _ in results] == ["ok"] * 8, [err for _, err in results if err][:1]

@@ -14,6 +14,7 @@ from bots.slack.inbound import (
     dm_target,
     event_keys,
     from_person,
+    interaction_keys,
     mention_target,
     person_of,
     pressed_payload,
@@ -114,3 +115,13 @@ def test_a_message_is_claimed_under_its_event_id_and_its_own_identity() -> None:
     assert where is not None
     keys = event_keys(body, body["event"], where)
     assert keys == ((EVENT_NAMESPACE, body["event_id"]), (MESSAGE_NAMESPACE, f"{TEAM}:{DM}:{body['event']['ts']}"))
+
+
+def test_an_interaction_without_a_trigger_id_is_still_deduplicated_by_its_response_url() -> None:
+    command = payloads.command("letrozole side effects", "https://hooks.example/r9")
+    del command["trigger_id"]
+    keys = interaction_keys(command)
+    assert keys and keys == interaction_keys(dict(command))  # a replay has the same identity
+    other = dict(command, response_url="https://hooks.example/r10")
+    assert interaction_keys(other) != keys
+    assert "hooks.example" not in keys[0][1]  # the URL itself is not stored
