@@ -49,6 +49,7 @@ from dialogue.session import STORE_APOLOGY, Earlier, Session
 
 from ..common.delivery import Delivery
 from ..common.serial import SerialQueues
+from ..common.serving import serve_once
 
 from .inbound import (
     Payload,
@@ -319,12 +320,10 @@ class SlackBot:
         self.queues.run(event.where.conversation_id, lambda: self._answer(event, client))
 
     def _answer(self, event: SlackEvent, client: WebClient) -> None:
-        where, key = event.where, event.key
-        if key is not None and not self.delivery.begin(key, event.job(), where.conversation_id):
-            log.info("slack %s was already answered", event.label)
-            return
+        where = event.where
         api = self._with_retries(client)
-        try:
+
+        def work() -> None:
             if event.label in ("forget?", "forget", "keep"):
                 self._forget(api, event)
                 return
@@ -333,12 +332,9 @@ class SlackBot:
             replies = self.session.handle(where.conversation_id, incoming, person=where.person or None, earlier=earlier)
             for message in render_replies(replies):
                 self._post(api, where, message)
-        except Exception as exc:  # noqa: BLE001 - the bot must keep serving everyone
-            log.error("slack %s failed: %s", event.label, describe(exc))
-            self._apologise(api, where)
-        finally:
-            if key is not None:
-                self.delivery.answered(key)
+
+        serve_once(self.delivery, event.key, event.job, where.conversation_id, work,
+                   lambda: self._apologise(api, where), label=f"slack {event.label}", describe=describe)
 
     def _forget(self, api: WebClient, event: SlackEvent) -> None:
         """``/mbc forget``: ask first; on "Yes", delete all the presser's conversations and say what went."""

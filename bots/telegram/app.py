@@ -46,6 +46,7 @@ from dialogue.runtime import build_session, install_reload_signal
 from dialogue.session import STORE_APOLOGY, Session
 
 from ..common.delivery import Delivery
+from ..common.serving import serve_once_async
 
 from .flood import Admission, ChatRateLimiter, FloodGate
 from .inbound import Target, addressed, payload_incoming, target, text_incoming
@@ -246,14 +247,10 @@ class TelegramBot:
                         await self._send(context, where, [plain_message(SLOW_DOWN)])
                 return
             async with self.locks.hold(where.chat_id):
-                if not await self._begin(update, where):
-                    log.info("update %s was already answered", update.update_id)
-                    return
-                try:
-                    await work(where)
-                except Exception as exc:  # noqa: BLE001 - the bot must keep serving everyone
-                    log.error("telegram %s update %s failed: %s", label, update.update_id, type(exc).__name__)
-                    await self._apologise(context, where)
+                await serve_once_async(self.delivery, str(update.update_id), lambda: json.dumps(update.to_dict()),
+                                       where.conversation_id, lambda: work(where),
+                                       lambda: self._apologise(context, where),
+                                       label=f"telegram {label} update {update.update_id}")
         finally:
             if answering is not None:
                 await answering
@@ -264,15 +261,6 @@ class TelegramBot:
             await query.answer()
         except TelegramError as exc:  # e.g. "query is too old" after a restart
             log.info("could not answer a button press: %s", type(exc).__name__)
-
-    async def _begin(self, update: Update, where: Target) -> bool:
-        """True once per update: accepted by the queue (or now, for a host application's own queue)."""
-        key = str(update.update_id)
-        begun = self.delivery.started(key)
-        if begun is None:
-            begun = await asyncio.to_thread(self.delivery.begin, key, json.dumps(update.to_dict()),
-                                            where.conversation_id)
-        return begun
 
     def _audience(self, where: Target) -> str:
         return self.settings.audience_for(str(where.chat_id))
