@@ -291,3 +291,30 @@ def test_without_redis_py_a_redis_url_names_the_extra(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)  # import redis -> ImportError
     with pytest.raises(ConfigError, match=r"pip install 'mbcbot\[redis\]'"):
         open_store("redis://127.0.0.1:6379/0")
+
+
+def test_a_redis_freeze_does_not_lock_a_conversation_long_after_it_ends(tmp_path: Path, knowledge) -> None:
+    """Redis stops answering mid-acquire (SIGSTOP); the client gives up; when Redis wakes it runs
+    the queued SET. The conversation is free again within one short lease, not 30 s."""
+    _require_redis()
+    from dialogue.stores_redis import RedisStore
+
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        frozen = RedisStore(server.url, socket_timeout_s=0.3, blocking_timeout_s=0.5, lock_timeout_s=2.0)
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(StoreError):
+                with frozen.locked("c"):
+                    pass
+        finally:
+            server.proc.send_signal(signal.SIGCONT)
+        woke = time.monotonic()
+        patient = RedisStore(server.url, blocking_timeout_s=5.0)
+        with patient.locked("c"):
+            waited = time.monotonic() - woke
+        assert waited < 2.5, waited  # at most the short lease (2 s here; 5 s by default), never 30 s
+    finally:
+        server.stop()
