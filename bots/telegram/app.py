@@ -46,6 +46,7 @@ from dialogue.runtime import build_session, install_reload_signal
 from dialogue.session import STORE_APOLOGY, Session
 
 from ..common.delivery import Delivery
+from ..common.locks import AsyncKeyedLock as ChatLocks
 
 from .flood import Admission, ChatRateLimiter, FloodGate
 from .inbound import Target, addressed, payload_incoming, target, text_incoming
@@ -81,35 +82,6 @@ FORGET_KEPT = "OK, nothing was deleted."
 FORGET_BUTTONS = (Button("Yes, delete", FORGET_YES), Button("No, keep it", FORGET_NO))
 TOKEN_REFUSED = "TELEGRAM_BOT_TOKEN was not accepted by Telegram (check the token @BotFather gave you)"
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-class ChatLocks:
-    """One asyncio lock per chat, dropped when nobody holds or waits for it.
-
-    Taken before the first real await of a handler, so updates of a chat run in the
-    order Telegram delivered them (asyncio locks are first come, first served).
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, chat_id: int) -> AsyncIterator[None]:
-        lock, users = self._locks.get(chat_id, (None, 0))
-        lock = lock or asyncio.Lock()
-        self._locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[chat_id]
-            if users <= 1:
-                del self._locks[chat_id]
-            else:
-                self._locks[chat_id] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class DurableUpdateQueue(asyncio.Queue):  # type: ignore[type-arg]
