@@ -72,7 +72,8 @@ def settings_for(store: str, audience: str, rate_limit: int | None) -> Settings:
 def telegram_bot(url: str, token: str, store: str, rate_limit: int | None) -> None:
     """``mbcbot telegram`` against the fake: polling until SIGTERM."""
     logging.basicConfig(level=logging.WARNING)
-    from bots.telegram.app import ALLOWED_UPDATES, build_application, quiet_library_logs
+    from bots.telegram.app import build_application, quiet_library_logs
+    from bots.telegram.run import ALLOWED_UPDATES
     from dialogue.runtime import build_session
 
     quiet_library_logs()
@@ -84,7 +85,8 @@ def telegram_bot(url: str, token: str, store: str, rate_limit: int | None) -> No
 def slack_bot(api_url: str, token: str, secret: str, store: str, rate_limit: int | None, ports: Any) -> None:
     """``mbcbot slack --http`` against the fake: waitress until killed."""
     logging.basicConfig(level=logging.WARNING)
-    from bots.slack.app import build_app, http_server, web_client
+    from bots.slack.app import build_app, web_client
+    from bots.slack.run import http_server
     from dialogue.runtime import build_session
 
     settings = settings_for(store, "clinician", rate_limit)

@@ -428,11 +428,11 @@ def cmd_telegram(args: argparse.Namespace) -> int:
     if settings.audience == "patient":
         settings = settings.with_overrides(consent_required=True)
     try:
-        from .telegram import app as telegram_app
+        from .telegram import run as telegram_run
     except ImportError as exc:
         raise CliError("the Telegram bot needs python-telegram-bot: pip install 'mbcbot[telegram]'") from exc
     _configure_logging(settings)
-    return telegram_app.main(args, settings)
+    return telegram_run.main(args, settings)
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
@@ -447,11 +447,11 @@ def cmd_slack(args: argparse.Namespace) -> int:
         raise CliError("--http needs --port (the local port your HTTPS proxy forwards Slack's requests to)")
     settings = _settings(args)
     try:
-        from .slack import app as slack_app
+        from .slack import run as slack_run
     except ImportError as exc:
         raise CliError("the Slack bot needs slack-bolt: pip install 'mbcbot[slack]'") from exc
     _configure_logging(settings)
-    return slack_app.main(args, settings)
+    return slack_run.main(args, settings)
 
 
 COMMANDS = {"chat": cmd_chat, "ask": cmd_ask, "validate": cmd_validate, "test": cmd_test, "approve": cmd_approve,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import dialogue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -12,7 +14,12 @@ FORBIDDEN = ("bots", "slack_bolt", "slack_sdk", "telegram")
 
 
 def imports_of(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+    return top_level_imports(path.read_text())
+
+
+def top_level_imports(source: str) -> set[str]:
+    """The top-level packages a module's source imports (relative imports aside)."""
+    tree = ast.parse(source)
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -58,6 +65,24 @@ def test_each_platform_sdk_is_imported_by_its_adapter_only_and_adapters_never_im
                     assert not any(m.startswith(f"bots.{platform}") for m in modules), f"{path} imports bots.{platform}"
 
 
+#: Everything a platform adapter may import that bots/common may not: it is shared by all adapters.
+CHAT_SDKS = {sdk for sdks in PLATFORM_SDKS.values() for sdk in sdks}
+
+
+def test_bots_common_imports_no_chat_sdk_and_no_adapter() -> None:
+    paths = sorted((ROOT / "bots" / "common").rglob("*.py"))
+    assert {"delivery", "env", "lifecycle", "locks", "serial"} <= {p.stem for p in paths}  # the walk sees the modules
+    for path in paths:
+        assert not imports_of(path) & CHAT_SDKS, f"{path} imports a chat SDK"
+        assert not any(m.startswith(tuple(f"bots.{p}" for p in PLATFORM_SDKS)) for m in imported_modules(path)), path
+
+
+@pytest.mark.parametrize("line", ["import slack_bolt", "from slack_sdk.errors import SlackApiError", "import waitress",
+                                  "from telegram.ext import Application", "import telegram.error as errors"])
+def test_the_bots_common_rule_refuses_every_chat_sdk(line: str) -> None:
+    assert top_level_imports(line) & CHAT_SDKS
+
+
 def test_knowledge_is_data_only() -> None:
     assert not list((ROOT / "knowledge").rglob("*.py"))
 
@@ -80,8 +105,6 @@ def test_the_cli_loads_a_platform_sdk_only_for_its_own_command() -> None:
 
 def test_every_python_package_is_in_the_wheel() -> None:
     """pyproject lists packages one by one: a new sub-package (dialogue.understanding) must be listed too."""
-    import pytest
-
     tomllib = pytest.importorskip("tomllib")
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("dialogue", "bots") for p in (ROOT / top).rglob("*.py")}

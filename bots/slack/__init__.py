@@ -7,17 +7,15 @@ without it, and ``bots.cli`` imports nothing of Slack's for its other commands.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..common.lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from .app import SlackBot, build_app, main, register, web_client
+    from .app import SlackBot, build_app, register, web_client
+    from .run import main
 
 __all__ = ["SlackBot", "build_app", "main", "register", "web_client"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from . import app
-
-        return getattr(app, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {**dict.fromkeys(("SlackBot", "build_app", "register", "web_client"), "bots.slack.app"),
+                                         "main": "bots.slack.run"})

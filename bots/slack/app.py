@@ -1,4 +1,4 @@
-"""Wiring: slack-bolt listeners around the engine session, and ``mbcbot slack``.
+"""Wiring: slack-bolt listeners around the engine session (``mbcbot slack`` itself is :mod:`bots.slack.run`).
 
 Every listener is split in two. The *ack* runs inside the request and only
 acknowledges, so Slack hears back within its 3 seconds whatever else is going on
@@ -18,23 +18,16 @@ names or tokens, and the user gets a short apology instead of silence.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
 import re
-import signal
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
-from typing import Any
-from urllib.error import URLError
+from typing import TYPE_CHECKING, Any
 
-import waitress
 from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
-from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.middleware import RequestVerification
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackObjectFormationError
@@ -42,12 +35,11 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from slack_sdk.webhook import WebhookClient
 
 from dialogue.config import Settings
-from dialogue.errors import ConfigError
 from dialogue.replies import Button, Incoming, Reply, ReplyKind
-from dialogue.runtime import build_session, install_reload_signal
 from dialogue.session import STORE_APOLOGY, Earlier, Session
 
 from ..common.delivery import Delivery
+from ..common.lazy import lazy_attributes
 from ..common.serial import SerialQueues
 from ..common.serving import serve_once
 
@@ -78,13 +70,8 @@ SLASH_COMMAND = "/mbc"
 #: What the adapter listens to, and the bot scopes that needs: manifest.yaml asks for exactly these.
 EVENTS = ("app_mention", "message.im")
 SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history")
-EVENTS_PATH = "/slack/events"
 CLAIM_TTL_S = 6 * 3600.0  # Slack retries within minutes; Socket Mode redelivers after reconnecting
 WORKERS = 8  # answers in progress at once (each a worker thread)
-HTTP_THREADS = 8
-#: Slack's requests are a few kilobytes: waitress refuses a larger body from its Content-Length,
-#: before reading it (its default is 1 GB, which Bolt would read into memory before checking the signature).
-MAX_BODY_BYTES = 1024 * 1024
 #: ``/mbc forget`` and its confirmation buttons (adapter payloads: engine payloads never start with "sl:").
 FORGET_COMMAND = "forget"
 FORGET_YES, FORGET_NO = "sl:forget", "sl:keep"
@@ -121,22 +108,6 @@ class _RequestVerification(RequestVerification):
 
     def _debug_log_error(self, signature: str, timestamp: str, body: str) -> None:
         log.info("refused a request without a valid Slack signature")  # ours: Bolt's loggers stay at WARNING
-
-
-@dataclass(frozen=True)
-class HttpLimits:
-    """waitress's limits for ``mbcbot slack --http``, for an endpoint anyone may reach.
-
-    Idle connections (opened, then silent) are closed after ``channel_timeout_s``, checked
-    every ``cleanup_interval_s``; up to ``connection_limit`` may be open at once (polled,
-    not select()ed, so more than 1,024 file descriptors work), so a few hundred idle
-    sockets cannot keep Slack's own requests out. Whole seconds, as waitress takes them.
-    """
-
-    max_body_bytes: int = MAX_BODY_BYTES
-    channel_timeout_s: int = 15
-    cleanup_interval_s: int = 2
-    connection_limit: int = 500
 
 
 class ResponseUrlError(Exception):
@@ -428,83 +399,21 @@ def build_app(session: Session, settings: Settings, client: WebClient, *, signin
         signing_secret: verifies HTTP requests; not needed in Socket Mode.
         executor: runs the answers (lazy listeners); a pool of ``WORKERS`` threads by default.
     """
+    return build_app_and_bot(session, settings, client, signing_secret=signing_secret, executor=executor,
+                             command=command)[0]
+
+
+def build_app_and_bot(session: Session, settings: Settings, client: WebClient, *, signing_secret: str | None = None,
+                      executor: Executor | None = None, command: str = SLASH_COMMAND) -> tuple[App, SlackBot]:
+    """:func:`build_app`, and the bot it registered (whose delivery ``main()`` stops at exit)."""
     quiet_library_logs()
     app = App(client=client, signing_secret=signing_secret or "", process_before_response=True,
               listener_executor=executor or ThreadPoolExecutor(WORKERS, thread_name_prefix="mbcbot-slack"),
               logger=BOLT_LOG, name=BOLT_LOG.name, request_verification_enabled=False,
               before_authorize=_RequestVerification(signing_secret or "", base_logger=BOLT_LOG))  # where Bolt's own goes
-    register(app, session, settings, command=command)
+    bot = register(app, session, settings, command=command)
     app.error(_on_error)
-    return app
-
-
-def http_server(app: App, host: str, port: int, path: str = EVENTS_PATH, limits: HttpLimits = HttpLimits()) -> Any:
-    """The Events API endpoint on waitress (a production WSGI server); ``port=0`` picks a free one."""
-    return waitress.create_server(SlackRequestHandler(app, path), host=host, port=port, threads=HTTP_THREADS,
-                                  ident="mbcbot", clear_untrusted_proxy_headers=True,
-                                  max_request_body_size=limits.max_body_bytes, channel_timeout=limits.channel_timeout_s,
-                                  cleanup_interval=limits.cleanup_interval_s, connection_limit=limits.connection_limit,
-                                  asyncore_use_poll=True)
-
-
-def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
-    """A Socket Mode connection for the app, its address already fetched (so a bad token is one clear error).
-
-    Raises:
-        ConfigError: Slack did not accept the app-level token.
-    """
-    handler = SocketModeHandler(app, app_token, logger=BOLT_LOG)
-    try:
-        handler.client.wss_uri = app.client.apps_connections_open(app_token=app_token)["url"]
-    except SlackApiError as exc:
-        raise ConfigError(f"SLACK_APP_TOKEN was not accepted by Slack ({exc.response.get('error')})") from exc
-    return handler
-
-
-@dataclass(frozen=True)
-class SlackEnv:
-    """What ``mbcbot slack`` reads from the environment (tokens never come from files)."""
-
-    bot_token: str
-    app_token: str | None
-    signing_secret: str | None
-    api_url: str | None
-
-
-def read_env(env: Mapping[str, str], http: bool) -> SlackEnv:
-    """Raises: ConfigError: one line naming the variable at fault."""
-    bot = env.get("SLACK_BOT_TOKEN", "").strip()
-    if not bot:
-        raise ConfigError("SLACK_BOT_TOKEN is not set (the app's Bot User OAuth Token, xoxb-..., from OAuth & Permissions)")
-    if not bot.startswith("xoxb-"):
-        raise ConfigError("SLACK_BOT_TOKEN must be the bot token, which starts with xoxb-")
-    api_url = env.get("SLACK_API_URL", "").strip() or None
-    if http:
-        secret = env.get("SLACK_SIGNING_SECRET", "").strip()
-        if not secret:
-            raise ConfigError("SLACK_SIGNING_SECRET is not set (Basic Information > App Credentials; --http needs it)")
-        return SlackEnv(bot, None, secret, api_url)
-    app_token = env.get("SLACK_APP_TOKEN", "").strip()
-    if not app_token:
-        raise ConfigError("SLACK_APP_TOKEN is not set (an app-level token, xapp-..., with connections:write, "
-                          "for Socket Mode; or run with --http)")
-    if not app_token.startswith("xapp-"):
-        raise ConfigError("SLACK_APP_TOKEN must be an app-level token, which starts with xapp-")
-    return SlackEnv(bot, app_token, None, api_url)
-
-
-def check_token(client: WebClient) -> None:
-    """Fail fast, in one line, on a token Slack refuses or a Web API we cannot reach.
-
-    Raises:
-        ConfigError: what is wrong.
-    """
-    try:
-        client.auth_test()
-    except SlackApiError as exc:
-        raise ConfigError(f"SLACK_BOT_TOKEN was not accepted by Slack ({exc.response.get('error')})") from exc
-    except (URLError, OSError) as exc:
-        raise ConfigError(f"cannot reach the Slack Web API at {client.base_url} ({type(exc).__name__})") from exc
+    return app, bot
 
 
 def quiet_library_logs() -> None:
@@ -516,50 +425,21 @@ def quiet_library_logs() -> None:
     logging.getLogger("waitress").setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+# --- moved to run.py (the environment, the servers and main), still importable from here --------
+if TYPE_CHECKING:
+    from .run import (
+        EVENTS_PATH,
+        HTTP_THREADS,
+        MAX_BODY_BYTES,
+        HttpLimits,
+        SlackEnv,
+        check_token,
+        http_server,
+        main,
+        read_env,
+        socket_mode_handler,
+    )
 
-
-def main(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None) -> int:
-    """Run the bot until interrupted (SIGINT or SIGTERM): Socket Mode, or the Events API with ``args.http``.
-
-    In-flight answers are finished before it returns.
-
-    Raises:
-        ConfigError: a missing or invalid setting (one line).
-    """
-    env = os.environ if env is None else env
-    config = read_env(env, bool(args.http))
-    quiet_library_logs()
-    client = web_client(config.bot_token, config.api_url)
-    check_token(client)
-    session = build_session(settings)
-    install_reload_signal(session, settings.knowledge)  # SIGHUP: reload the knowledge, keep it if broken
-    executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="mbcbot-slack")
-    app = build_app(session, settings, client, signing_secret=config.signing_secret, executor=executor)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        if args.http:
-            server = http_server(app, args.listen, args.port, args.path)
-            log.info("listening for Slack requests on port %s, path %s", server.effective_port, args.path)
-            server.run()  # until interrupted (waitress stops on KeyboardInterrupt)
-            server.close()
-        else:
-            assert config.app_token is not None
-            handler = socket_mode_handler(app, config.app_token)
-            try:
-                handler.connect()
-            except OSError as exc:
-                raise ConfigError(f"cannot open the Socket Mode connection to Slack ({type(exc).__name__})") from exc
-            log.info("connected to Slack (Socket Mode)")
-            try:
-                threading.Event().wait()
-            except KeyboardInterrupt:
-                pass
-            finally:
-                handler.close()
-    finally:
-        executor.shutdown(wait=True)
-        session.store.close()
-    return 0
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(
+    ("EVENTS_PATH", "HTTP_THREADS", "MAX_BODY_BYTES", "HttpLimits", "SlackEnv", "check_token", "http_server", "main",
+     "read_env", "socket_mode_handler"), "bots.slack.run"))

@@ -4,6 +4,7 @@ Needs the ``telegram`` extra (``pip install 'mbcbot[telegram]'``). ``bots.cli`` 
 only for ``mbcbot telegram``, so the other commands run without it.
 """
 
-from .app import add_handlers, build_application, main, register_commands
+from .app import add_handlers, build_application, register_commands
+from .run import main
 
 __all__ = ["add_handlers", "build_application", "main", "register_commands"]

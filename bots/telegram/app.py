@@ -1,4 +1,5 @@
-"""Wiring: python-telegram-bot handlers around the engine session, and ``mbcbot telegram``.
+"""Wiring: python-telegram-bot handlers around the engine session (``mbcbot telegram`` itself is
+:mod:`bots.telegram.run`).
 
 Every update takes the same path (:meth:`TelegramBot._serve`): answer a button press at
 once, pass the chat's flood gate, wait for the chat's turn (updates of one chat are
@@ -10,22 +11,18 @@ by type only, never with message text or names, and the user gets a short apolog
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
-import os
 import re
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, replace
-from typing import Any
-from urllib.parse import urlparse
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from telegram import Bot, BotCommand, CallbackQuery, LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram import BotCommand, CallbackQuery, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -40,12 +37,12 @@ from telegram.ext import (
 )
 
 from dialogue.config import Settings
-from dialogue.errors import ConfigError
 from dialogue.replies import Button, Incoming, Reply
-from dialogue.runtime import build_session, install_reload_signal
 from dialogue.session import STORE_APOLOGY, Session
 
 from ..common.delivery import Delivery
+from ..common.lazy import lazy_attributes
+from ..common.locks import AsyncKeyedLock as ChatLocks
 from ..common.serving import serve_once_async
 
 from .flood import Admission, ChatRateLimiter, FloodGate
@@ -65,8 +62,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 #: Buttons of the adapter's own; engine payloads never start with "tg:".
 FORGET_YES, FORGET_NO = "tg:forget", "tg:keep"
-#: Only these updates are asked for; anything else is ignored anyway.
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 UPDATE_CLAIM_NAMESPACE = "telegram-update"
 UPDATE_CLAIM_TTL_S = 48 * 3600.0  # Telegram keeps undelivered updates for 24 hours
 #: The handler group that runs after every other: marks each update answered.
@@ -80,37 +75,6 @@ SLOW_DOWN = "You are sending messages faster than I can answer. Please wait a fe
 FORGET_CONFIRM = "Delete everything stored about this chat? This cannot be undone."
 FORGET_KEPT = "OK, nothing was deleted."
 FORGET_BUTTONS = (Button("Yes, delete", FORGET_YES), Button("No, keep it", FORGET_NO))
-TOKEN_REFUSED = "TELEGRAM_BOT_TOKEN was not accepted by Telegram (check the token @BotFather gave you)"
-SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-class ChatLocks:
-    """One asyncio lock per chat, dropped when nobody holds or waits for it.
-
-    Taken before the first real await of a handler, so updates of a chat run in the
-    order Telegram delivered them (asyncio locks are first come, first served).
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, chat_id: int) -> AsyncIterator[None]:
-        lock, users = self._locks.get(chat_id, (None, 0))
-        lock = lock or asyncio.Lock()
-        self._locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[chat_id]
-            if users <= 1:
-                del self._locks[chat_id]
-            else:
-                self._locks[chat_id] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class DurableUpdateQueue(asyncio.Queue):  # type: ignore[type-arg]
@@ -404,6 +368,13 @@ def build_application(session: Session, settings: Settings, token: str, base_url
     Args:
         base_url: a Bot API server other than Telegram's (self-hosted, or a test fake).
     """
+    return build_application_and_bot(session, settings, token, base_url, rate_limiter=rate_limiter, gate=gate)[0]
+
+
+def build_application_and_bot(session: Session, settings: Settings, token: str, base_url: str | None = None, *,
+                              rate_limiter: BaseRateLimiter[Any] | None = None, gate: FloodGate | None = None,
+                              ) -> tuple[Application[Any, Any, Any, Any, Any, Any], TelegramBot]:
+    """:func:`build_application`, and the bot whose handlers it runs (whose delivery ``main()`` stops at exit)."""
     quiet_library_logs()  # before the Bot is built: it logs its URL, token included, at DEBUG
     # the queue is durable: its delivery is the handlers' own, set by add_handlers
     queue = DurableUpdateQueue(Delivery(session.store, "telegram", UPDATE_CLAIM_TTL_S))
@@ -413,31 +384,9 @@ def build_application(session: Session, settings: Settings, token: str, base_url
         api, files = api_urls(base_url)
         builder = builder.base_url(api).base_file_url(files)
     application = builder.build()
-    add_handlers(application, session, settings, gate=gate)
+    bot = add_handlers(application, session, settings, gate=gate)
     application.add_error_handler(_on_error)
-    return application
-
-
-@dataclass(frozen=True)
-class TelegramEnv:
-    """What ``mbcbot telegram`` reads from the environment (tokens never come from files)."""
-
-    token: str
-    api_url: str | None
-    webhook_secret: str | None
-
-
-def read_env(env: Mapping[str, str], webhook: bool) -> TelegramEnv:
-    """Raises: ConfigError: one line naming the variable at fault."""
-    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
-    if not token:
-        raise ConfigError("TELEGRAM_BOT_TOKEN is not set (the token @BotFather gave you for the bot)")
-    secret = None
-    if webhook:
-        secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or secrets.token_urlsafe(32)
-        if not SECRET_PATTERN.fullmatch(secret):
-            raise ConfigError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
-    return TelegramEnv(token, env.get("TELEGRAM_API_URL", "").strip() or None, secret)
+    return application, bot
 
 
 class _WithoutData(logging.Filter):
@@ -480,70 +429,10 @@ def quiet_library_logs() -> None:
 quiet_library_logs()  # at import, so that a host application's Bot, built after it, is quiet too (plugin mode)
 
 
-def check_token(token: str, api_url: str | None) -> None:
-    """Fail fast, in one line, on a token Telegram refuses or a Bot API we cannot reach.
+# --- moved to run.py (the environment, the token check and main), still importable from here -----
+if TYPE_CHECKING:
+    from .run import ALLOWED_UPDATES, SECRET_PATTERN, TOKEN_REFUSED, TelegramEnv, check_token, check_webhook_url, main, read_env
 
-    Never quotes the token (python-telegram-bot's ``InvalidToken`` message does).
-
-    Raises:
-        ConfigError: what is wrong.
-    """
-    api, files = api_urls(api_url) if api_url else (None, None)
-    where = api_url or "https://api.telegram.org"
-
-    async def get_me() -> None:
-        bot = Bot(token, base_url=api, base_file_url=files) if api else Bot(token)
-        try:
-            await bot.initialize()  # getMe
-        finally:
-            with suppress(Exception):
-                await bot.shutdown()
-
-    try:
-        asyncio.run(get_me())
-    except InvalidToken:
-        raise ConfigError(TOKEN_REFUSED) from None
-    except (NetworkError, OSError) as exc:
-        raise ConfigError(f"cannot reach the Telegram Bot API at {where} ({type(exc).__name__})") from None
-    except TelegramError as exc:
-        raise ConfigError(f"the Telegram Bot API at {where} refused getMe ({type(exc).__name__})") from None
-
-
-def check_webhook_url(url: str) -> None:
-    """Raises: ConfigError: Telegram only posts to an https:// address with a host."""
-    parts = urlparse(url)
-    if parts.scheme != "https" or not parts.hostname:
-        raise ConfigError(f"--webhook must be a public https:// address (Telegram posts only over HTTPS), not '{url}'")
-
-
-def main(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None) -> int:
-    """Run the bot until interrupted: long polling, or a webhook with ``args.webhook``.
-
-    Raises:
-        ConfigError: a missing or invalid setting (one line).
-    """
-    env = os.environ if env is None else env
-    if args.webhook:
-        check_webhook_url(args.webhook)
-    config = read_env(env, bool(args.webhook))
-    os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter as a timedelta, without deprecation warnings
-    quiet_library_logs()
-    check_token(config.token, config.api_url)
-    session = build_session(settings)
-    install_reload_signal(session, settings.knowledge)  # SIGHUP: reload the knowledge, keep it if broken
-    application = build_application(session, settings, config.token, config.api_url)
-    try:
-        if args.webhook:
-            application.run_webhook(
-                listen=args.listen, port=args.port, url_path=urlparse(args.webhook).path.lstrip("/"),
-                webhook_url=args.webhook, secret_token=config.webhook_secret, allowed_updates=ALLOWED_UPDATES,
-            )
-        else:
-            application.run_polling(allowed_updates=ALLOWED_UPDATES)
-    except InvalidToken:  # revoked since check_token; its message quotes the token
-        raise ConfigError(TOKEN_REFUSED) from None
-    except TelegramError as exc:  # e.g. setWebhook refused: Telegram's reason, which holds no token
-        raise ConfigError(f"Telegram refused to start the bot ({type(exc).__name__}: {exc.message})") from None
-    finally:
-        session.store.close()
-    return 0
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(
+    ("ALLOWED_UPDATES", "SECRET_PATTERN", "TOKEN_REFUSED", "TelegramEnv", "check_token", "check_webhook_url", "main",
+     "read_env"), "bots.telegram.run"))
