@@ -3,19 +3,8 @@
 New code imports from :mod:`dialogue.storage`.
 """
 
-from .storage.base import DEFAULT_RETENTION_S, ConversationStore, EventClaims, EventInbox, _decode
-from .storage.memory import MemoryStore
-from .storage.sqlite import SQLiteStore
-from .storage.url import default_sqlite_path, open_store
+from .storage import *  # noqa: F403 - the same names
+from .storage import __all__ as _names
+from .storage.base import _decode
 
-__all__ = [
-    "DEFAULT_RETENTION_S",
-    "ConversationStore",
-    "EventClaims",
-    "EventInbox",
-    "MemoryStore",
-    "SQLiteStore",
-    "_decode",
-    "default_sqlite_path",
-    "open_store",
-]
+__all__ = [*_names, "_decode"]
