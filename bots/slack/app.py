@@ -368,8 +368,11 @@ def register(app: App, session: Session, settings: Settings, *, command: str = S
     They claim ``app_mention`` events, ``message`` events in DMs, the slash command and
     buttons whose action id starts with ``mbcbot:``; your other listeners keep the rest.
     Each acknowledges at once and answers on a worker thread (lazy listeners), in either
-    of Bolt's ``process_before_response`` modes.
+    of Bolt's ``process_before_response`` modes. Bolt's and slack_sdk's loggers are kept at
+    WARNING from then on: below that they log message bodies and user and channel ids.
     """
+    quiet_library_logs()  # a host's Bolt logs request bodies and ids at INFO and DEBUG
+    app.logger.setLevel(max(logging.WARNING, app.logger.getEffectiveLevel()))
     bot = SlackBot(session, settings, command=command)
     bot.register(app)
     return bot
@@ -422,6 +425,9 @@ def quiet_library_logs() -> None:
     copies the level to each logger it makes, so this runs before the App is built)."""
     for name in ("slack_sdk", "slack_bolt", BOLT_LOG.name):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in list(logging.root.manager.loggerDict):  # loggers a host's App made already, with their own level
+        if name.startswith(("slack_sdk.", "slack_bolt.")):
+            logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("waitress").setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
 
 

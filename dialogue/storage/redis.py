@@ -226,7 +226,7 @@ class RedisStore:
         url: str = "redis://127.0.0.1:6379/0",
         retention_s: float = DEFAULT_RETENTION_S,
         lock_timeout_s: float = 5.0,
-        blocking_timeout_s: float = 10.0,
+        blocking_timeout_s: float = 5.0,
         socket_timeout_s: float = 5.0,
         client: redis.Redis | None = None,
     ) -> None:

@@ -77,3 +77,32 @@ def test_the_readme_plugin_example_adds_mbcbot_to_an_existing_app(
         pressed = fake.wait_for(lambda c: c.method == "chat.postMessage", since=since)
         assert pressed.ok and pressed.thread_ts == answer.thread_ts and pressed.visible != answer.visible
 
+
+
+def test_a_host_app_at_debug_logs_nothing_private_once_mbcbot_is_registered(fake: FakeSlack, knowledge) -> None:
+    import logging
+    import time
+
+    from bots.slack.app import register
+    from dialogue.config import Settings
+    from dialogue.engine import Engine, EngineOptions
+    from dialogue.session import Session
+    from dialogue.storage import MemoryStore
+
+    from ..adapter_support import every_log_record, leaked
+
+    marker = "Jane Roe zebracorn 1957"
+    with every_log_record() as records:
+        app = App(client=WebClient(token=BOT_TOKEN, base_url=fake.api_url), signing_secret=SECRET,
+                  logger=logging.getLogger("host.bolt"))  # the host's own App, built before mbcbot
+        logging.getLogger("host.bolt").setLevel(logging.DEBUG)
+        session = Session(Engine(knowledge, EngineOptions(audience="clinician")), MemoryStore())
+        register(app, session, Settings(audience="clinician", store="memory"))
+        with serving(app) as url:
+            late = payloads.dm(f"fever of 39 on chemo {marker}")  # 10 minutes late: refused, body not logged
+            raw, content_type = payloads.encode(late)
+            headers = {"Content-Type": content_type, **payloads.sign(raw, timestamp=int(time.time()) - 600)}
+            assert post(url, raw, headers)[0] == 401
+            assert send(url, payloads.dm(f"ibrance side effects {marker}")) == 200
+            fake.wait_for(lambda c: c.method == "chat.postMessage")
+    assert leaked(records, [marker, "zebracorn", BOT_TOKEN, SECRET, payloads.USER, payloads.DM]) == []
