@@ -201,7 +201,9 @@ def test_an_unknown_log_level_is_refused_in_one_line(tmp_path: Path) -> None:
 
 
 def test_the_test_command_finds_its_default_scripts_from_any_directory(tmp_path: Path) -> None:
-    out = mbcbot("test", cwd=tmp_path)
+    # mbcbot as run from a checkout (the scripts are tests: an installed wheel does not carry them,
+    # and then the command says where it looked, below)
+    out = mbcbot("test", cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr
     scripts = len(load_scripts([ROOT / "tests" / "conversations"]))
     assert out.stdout.strip().splitlines()[-1] == f"{scripts} passed, 0 failed"
