@@ -1,10 +1,10 @@
 """The safety corpus: messages people might send, each marked with what a clinician wants to happen.
 
 The bundled corpus (knowledge/corpus/safety/) is the regression gate for the red-flag rules: every
-emergency gets its urgent reply, and at most 3% of the near misses get one. The held-out file
-(tests/safety/fresh-2026-12.yaml) was written before the rules were tuned and must never be used
-to tune them: its figures are printed (``pytest -s``), never asserted, so that it stays an honest
-estimate of how the rules do on messages nobody tuned them to.
+emergency gets its urgent reply, and at most 3% of the near misses get one. The held-out files
+(tests/safety/fresh-*.yaml) were written from the category list only, before any rules were tuned
+to them, and must never be used to tune them: their figures are printed (``pytest -s``), never
+asserted, so that they stay honest estimates of how the rules do on messages nobody tuned them to.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dialogue.model import Knowledge
 from dialogue.safetytest import BUNDLED_CORPUS, VOICES, Item, Outcome, Report, category_counts, load_corpus, run_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
-HELD_OUT = ROOT / "tests" / "safety" / "fresh-2026-12.yaml"
+HELD_OUT_FILES = sorted((ROOT / "tests" / "safety").glob("fresh-*.yaml"))
 MIN_RECALL, MAX_FALSE_ALARMS = 1.0, 0.03  # as `mbcbot test --safety`
 MIN_EMERGENCIES, MIN_PER_CATEGORY_AND_VOICE, MIN_NEAR_MISSES = 400, 15, 200
 
@@ -67,11 +67,13 @@ def test_every_red_flag_has_near_misses(bundled: Knowledge, bundled_items: list[
     assert not {f.id for f in bundled.red_flags} - near
 
 
-def test_the_held_out_file_shares_no_message_with_the_bundled_corpus(bundled: Knowledge, bundled_items: list[Item]) -> None:
+@pytest.mark.parametrize("held_out", HELD_OUT_FILES, ids=lambda p: p.name)
+def test_a_held_out_file_shares_no_message_with_the_bundled_corpus(bundled: Knowledge, bundled_items: list[Item],
+                                                                  held_out: Path) -> None:
     def key(text: str) -> str:
         return " ".join(text.lower().split())
 
-    shared = {key(i.text) for i in bundled_items} & {key(i.text) for i in corpus(bundled, HELD_OUT)}
+    shared = {key(i.text) for i in bundled_items} & {key(i.text) for i in corpus(bundled, held_out)}
     assert not shared
 
 
@@ -92,15 +94,16 @@ def test_the_corpus_ships_with_the_package() -> None:
         assert file in shipped, f"{relative} is not package data"
 
 
-# --- the held-out file: reported, never a target ----------------------------------------------------------
+# --- the held-out files: reported, never a target ----------------------------------------------------------
 
 
-def test_the_held_out_file_is_reported_not_tuned_to(bundled: Knowledge) -> None:
-    items = corpus(bundled, HELD_OUT)
+@pytest.mark.parametrize("held_out", HELD_OUT_FILES, ids=lambda p: p.name)
+def test_a_held_out_file_is_reported_not_tuned_to(bundled: Knowledge, held_out: Path) -> None:
+    items = corpus(bundled, held_out)
     emergencies = [i for i in items if i.emergency]
     assert len(emergencies) >= 150 and len(items) - len(emergencies) >= 75
     report = run_corpus(bundled, items)
-    print(f"\nheld-out safety set {HELD_OUT.name} (figures only; never tune the rules to it):")
+    print(f"\nheld-out safety set {held_out.name} (figures only; never tune the rules to it):")
     print("\n".join(report.lines(show=0)))
 
 
