@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .storage.url import store_problem
 from .yamlsrc import YamlSyntaxError, read_yaml
 
 AUDIENCE_VALUES = ("clinician", "patient")
@@ -175,7 +176,6 @@ def _coerce(key: str, value: Any, where: str) -> Any:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-STORE_PREFIXES = ("memory", "sqlite", "redis://", "rediss://")
 
 
 def _validated(settings: Settings, origins: Mapping[str, str]) -> Settings:
@@ -195,8 +195,8 @@ def _problem(key: str, value: Any) -> str | None:
     if key == "channels":
         wrong = [(channel, audience) for channel, audience in value.items() if audience not in AUDIENCE_VALUES]
         return f"audience of channel '{wrong[0][0]}' must be clinician or patient, not '{wrong[0][1]}'" if wrong else None
-    if key == "store" and not str(value).strip().startswith(STORE_PREFIXES):
-        return f"unknown store '{value}' (use memory, sqlite, sqlite:///path/to/file.db or redis://host:6379/0)"
+    if key == "store":
+        return store_problem(str(value))
     if key == "log_level" and str(value).upper() not in LOG_LEVELS:
         return f"log_level must be one of {', '.join(LOG_LEVELS)}, not '{value}'"
     rule = _RULES.get(key)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -68,8 +67,7 @@ def build_session(settings: Settings, store: ConversationStore | None = None, kn
         from .unanswered import UnansweredLog, default_unanswered_path
 
         unanswered = UnansweredLog(settings.unanswered_path or default_unanswered_path(settings.store),
-                                   retention_s=settings.retention_days * 86400.0)
-        unanswered.purge(time.time() - settings.retention_days * 86400.0)
+                                   retention_s=settings.retention_days * 86400.0)  # purges at once, then while running
     return Session(engine, store, limiter=build_limiter(settings), metrics=metrics, unanswered=unanswered)
 
 

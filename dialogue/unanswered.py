@@ -64,6 +64,8 @@ class UnansweredLog:
             self._salt = db.execute("SELECT value FROM meta WHERE name = 'salt'").fetchone()[0]
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the unanswered-questions record at {self.path}: {exc}") from exc
+        if retention_s is not None:  # at start-up, then every few minutes of recording
+            self._purge_if_due(time.time())
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -89,7 +91,12 @@ class UnansweredLog:
             )
         except sqlite3.Error as exc:
             raise StoreError(f"could not record an unanswered question: {exc}") from exc
-        if self.retention_s is not None and time.time() >= self._next_purge:
+        if self.retention_s is not None:
+            self._purge_if_due(now)
+
+    def _purge_if_due(self, now: float) -> None:
+        assert self.retention_s is not None
+        if time.time() >= self._next_purge:
             self._next_purge = time.time() + PURGE_EVERY_S
             self.purge(now - self.retention_s)
 

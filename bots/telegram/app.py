@@ -62,7 +62,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 #: Buttons of the adapter's own; engine payloads never start with "tg:".
 FORGET_YES, FORGET_NO = "tg:forget", "tg:keep"
-UPDATE_CLAIM_NAMESPACE = "telegram-update"
 UPDATE_CLAIM_TTL_S = 48 * 3600.0  # Telegram keeps undelivered updates for 24 hours
 #: The handler group that runs after every other: marks each update answered.
 FINISHED_GROUP = 1_000_000
@@ -77,6 +76,11 @@ FORGET_KEPT = "OK, nothing was deleted."
 FORGET_BUTTONS = (Button("Yes, delete", FORGET_YES), Button("No, keep it", FORGET_NO))
 
 
+def update_job(update: Update) -> str:
+    """What the inbox keeps of an update: enough for any instance to answer it."""
+    return json.dumps(update.to_dict())
+
+
 class DurableUpdateQueue(asyncio.Queue):  # type: ignore[type-arg]
     """The application's update queue, accepting each update into the store's inbox first.
 
@@ -85,15 +89,16 @@ class DurableUpdateQueue(asyncio.Queue):  # type: ignore[type-arg]
     A redelivery of an update answered already (or being answered) is dropped here.
     """
 
-    def __init__(self, delivery: Delivery) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.delivery = delivery
+        self.delivery: Delivery | None = None  # the handlers' own, set by add_handlers
 
     async def put(self, item: Any) -> None:
-        if isinstance(item, Update) and not self.delivery.holds(str(item.update_id)):
+        delivery = self.delivery
+        if delivery is not None and isinstance(item, Update) and not delivery.holds(str(item.update_id)):
             where = target(item)
             if where is not None:
-                fresh = await asyncio.to_thread(self.delivery.accept, str(item.update_id), json.dumps(item.to_dict()),
+                fresh = await asyncio.to_thread(delivery.accept, str(item.update_id), update_job(item),
                                                 where.conversation_id)
                 if not fresh:
                     log.info("update %s was already answered", item.update_id)
@@ -211,7 +216,7 @@ class TelegramBot:
                         await self._send(context, where, [plain_message(SLOW_DOWN)])
                 return
             async with self.locks.hold(where.chat_id):
-                await serve_once_async(self.delivery, str(update.update_id), lambda: json.dumps(update.to_dict()),
+                await serve_once_async(self.delivery, str(update.update_id), lambda: update_job(update),
                                        where.conversation_id, lambda: work(where),
                                        lambda: self._apologise(context, where),
                                        label=f"telegram {label} update {update.update_id}")
@@ -376,8 +381,7 @@ def build_application_and_bot(session: Session, settings: Settings, token: str, 
                               ) -> tuple[Application[Any, Any, Any, Any, Any, Any], TelegramBot]:
     """:func:`build_application`, and the bot whose handlers it runs (whose delivery ``main()`` stops at exit)."""
     quiet_library_logs()  # before the Bot is built: it logs its URL, token included, at DEBUG
-    # the queue is durable: its delivery is the handlers' own, set by add_handlers
-    queue = DurableUpdateQueue(Delivery(session.store, "telegram", UPDATE_CLAIM_TTL_S))
+    queue = DurableUpdateQueue()  # durable once add_handlers gives it the handlers' delivery
     builder = (ApplicationBuilder().token(token).concurrent_updates(True).update_queue(queue)
                .rate_limiter(rate_limiter or ChatRateLimiter()))
     if base_url:

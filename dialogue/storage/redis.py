@@ -59,16 +59,23 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
+# Index a key under its conversation, so forget finds it; the index lives as long as its longest key.
+_INDEX_UNDER = """
+local function index_under(owner_index, key, ttl_ms)
+  redis.call('SADD', owner_index, key)
+  if redis.call('PTTL', owner_index) < tonumber(ttl_ms) then
+    redis.call('PEXPIRE', owner_index, ttl_ms)
+  end
+end
+"""
+
 # Record a claim once; index it under its owner (KEYS: claim, owner index; ARGV: owner, ttl ms).
-_CLAIM = """
+_CLAIM = _INDEX_UNDER + """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 0
 end
 if ARGV[1] ~= '' then
-  redis.call('SADD', KEYS[2], KEYS[1])
-  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
-    redis.call('PEXPIRE', KEYS[2], ARGV[2])
-  end
+  index_under(KEYS[2], KEYS[1], ARGV[2])
 end
 return 1
 """
@@ -85,7 +92,7 @@ return redis.call('DEL', KEYS[1])
 
 
 # Accept an event (KEYS: entry, leases, owner index; ARGV: job, conversation, owner, lease until, ttl ms, now).
-_ACCEPT = """
+_ACCEPT = _INDEX_UNDER + """
 local e = redis.call('HMGET', KEYS[1], 'answered', 'owner', 'lease')
 if e[1] then
   if e[1] == '1' then return 0 end
@@ -98,10 +105,7 @@ redis.call('HSET', KEYS[1], 'answered', '0', 'owner', ARGV[3], 'lease', ARGV[4],
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], ARGV[4], KEYS[1])
 if ARGV[2] ~= '' then
-  redis.call('SADD', KEYS[3], KEYS[1])
-  if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[5]) then
-    redis.call('PEXPIRE', KEYS[3], ARGV[5])
-  end
+  index_under(KEYS[3], KEYS[1], ARGV[5])
 end
 return 1
 """

@@ -17,6 +17,14 @@ def default_sqlite_path() -> Path:
     return Path(platformdirs.user_state_dir("mbcbot")) / "conversations.db"
 
 
+def store_problem(url: str | None) -> str | None:
+    """What is wrong with a store URL (one :func:`open_store` would refuse), or None."""
+    url = (url or "sqlite").strip()
+    if url in ("memory", "memory://", "sqlite") or url.startswith(("sqlite:", "redis://", "rediss://")):
+        return None
+    return f"unknown store '{url}' (use memory, sqlite, sqlite:///path/to/file.db or redis://host:6379/0)"
+
+
 def open_store(url: str | None, retention_s: float = DEFAULT_RETENTION_S) -> ConversationStore:
     """Open a store from a URL: ``memory``, ``sqlite`` (default file), ``sqlite:///PATH``,
     ``redis://host:6379/0`` or ``rediss://...`` (needs the ``redis`` extra).
@@ -25,6 +33,9 @@ def open_store(url: str | None, retention_s: float = DEFAULT_RETENTION_S) -> Con
         ConfigError: the URL names no known store, or redis-py is not installed.
         StoreError: the store cannot be opened.
     """
+    problem = store_problem(url)
+    if problem:
+        raise ConfigError(problem)
     url = (url or "sqlite").strip()
     if url in ("memory", "memory://"):
         return MemoryStore(retention_s)
@@ -34,14 +45,8 @@ def open_store(url: str | None, retention_s: float = DEFAULT_RETENTION_S) -> Con
         return SQLiteStore(url[len("sqlite://"):], retention_s)
     if url.startswith("sqlite:"):  # sqlite:relative/path.db
         return SQLiteStore(url[len("sqlite:"):], retention_s)
-    if url.startswith(("redis://", "rediss://")):
-        try:
-            from .redis import RedisStore
-        except ImportError as exc:
-            raise ConfigError(
-                f"a Redis store needs redis-py: pip install 'mbcbot[redis]' ({exc})"
-            ) from exc
-        return RedisStore(url, retention_s)
-    raise ConfigError(
-        f"unknown store '{url}' (use memory, sqlite, sqlite:///path/to/file.db or redis://host:6379/0)"
-    )
+    try:  # redis:// or rediss://, the only schemes left
+        from .redis import RedisStore
+    except ImportError as exc:
+        raise ConfigError(f"a Redis store needs redis-py: pip install 'mbcbot[redis]' ({exc})") from exc
+    return RedisStore(url, retention_s)

@@ -139,88 +139,75 @@ def read_message(text: str, scan_limit: int | None = None) -> MessageReading:
 
 
 def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
-    # one tight loop over the pieces the scanner finds (a 20,000-character message has thousands): each
-    # token gets its clause, its sentence and the negation cue that reaches it
-    out: list[Token] = []
-    append = out.append
-    new, stem, clause_words, cues, signs = _new_token, _stem, CLAUSE_WORDS, NEGATION_CUES, _UNIT_SIGNS
-    clause = sentence = negate_left = 0
-    cue_at = -1
-    after_number = False  # the last piece was a number ("20Gy/5#": the sign counts fractions)
+    # first the pieces: ("w" word | "n" number | "u" unit sign | "s" sentence end | "b" clause break, text, offset)
+    raw: list[tuple[str, str, int]] = []
+    piece = raw.append
     for m in _LEX.finditer(folded):
         kind = m.lastgroup
         if kind == "word":
-            text = m.group()
-            if "/" not in text and not (text[0] == "x" and text[1:].isdigit()):
-                # the common case, a plain word, without building pieces
-                if text in clause_words and out and out[-1][3] == clause:
-                    clause += 1
-                    negate_left = 0
-                append(new(Token, (text, stem(text), "w", clause, sentence, cue_at if negate_left > 0 else -1,
-                                   m.start())))
-                after_number = False
-                if negate_left:
-                    negate_left = _still_negating(out, cue_at, negate_left - 1, text)
-                if text in cues:
-                    negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
-                    cue_at = len(out) - 1
-                continue
-            pieces = _split_word(text, m.start())
+            value = m.group()
+            if value[0] == "x" and value[1:].isdigit():  # "x8": a count marker and its number
+                at = m.start()
+                piece(("w", "x", at))
+                piece(("n", value[1:], at + 1))
+            elif "/" in value:
+                at = m.start()
+                if value in ("mg/dl", "mmol/l", "mmol/mol"):
+                    piece(("w", value.replace("/", ""), at))
+                else:
+                    left, _, right = value.partition("/")
+                    piece(("w", left, at))
+                    piece(("w", right, at + len(left) + 1))
+            else:
+                piece(("w", value, m.start()))
         elif kind == "num":
             value = m.group()
             if "," in value:
                 value = value.replace(",", ".") if _decimal_comma(value) else value.replace(",", "")
-            pieces = (("n", value, m.start()),)
+            piece(("n", value, m.start()))
         elif kind == "stop":
+            piece(("s", "", 0))
+        elif kind == "pause":
+            piece(("b", "", 0))
+        elif kind == "hash" and raw and raw[-1][0] == "n":
+            continue  # "20Gy/5#": fractions, not a fracture
+        else:
+            piece(("u", _UNIT_SIGNS[kind], m.start()))
+    # then the tokens, with their clause, sentence and the negation cue that reaches them (one tight loop:
+    # a 20,000-character message has thousands)
+    out: list[Token] = []
+    append = out.append
+    new, stem, clause_words, cues = _new_token, _stem, CLAUSE_WORDS, NEGATION_CUES
+    clause = sentence = negate_left = 0
+    cue_at = -1
+    for kind, text, pos in raw:
+        if kind == "w":
+            if text in clause_words and out and out[-1][3] == clause:
+                clause += 1
+                negate_left = 0
+            append(new(Token, (text, stem(text), "w", clause, sentence, cue_at if negate_left > 0 else -1, pos)))
+        elif kind == "s":
             sentence += 1
             clause += 1
             negate_left = 0
-            after_number = False
             continue
-        elif kind == "pause":
+        elif kind == "b":
             clause += 1
             negate_left = 0
-            after_number = False
-            continue
-        elif kind == "hash" and after_number:
             continue
         else:
-            pieces = (("u", signs[kind], m.start()),)
-        for kind, text, pos in pieces:
-            if kind == "w":
-                if text in clause_words and out and out[-1][3] == clause:
-                    clause += 1
-                    negate_left = 0
-                append(new(Token, (text, stem(text), "w", clause, sentence, cue_at if negate_left > 0 else -1, pos)))
-            else:
-                append(new(Token, (text, text, kind, clause, sentence, cue_at if negate_left > 0 else -1, pos)))
-            after_number = kind == "n"
-            if negate_left:
-                negate_left = _still_negating(out, cue_at, negate_left - 1, text)
-            if kind == "w" and text in cues:
-                negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
-                cue_at = len(out) - 1
+            append(new(Token, (text, text, kind, clause, sentence, cue_at if negate_left > 0 else -1, pos)))
+        if negate_left:
+            negate_left -= 1
+            if len(out) - 1 - cue_at <= 2 and text in _NOT_NEGATING_NEXT.get(out[cue_at][0], ()):
+                # "no longer", "not only", "never been so": the cue negates nothing after all
+                negate_left = 0
+                for j in range(cue_at + 1, len(out)):
+                    out[j] = out[j]._replace(neg_by=-1)
+        if kind == "w" and text in cues:
+            negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
+            cue_at = len(out) - 1
     return out, _numbers(out)
-
-
-def _still_negating(out: list[Token], cue_at: int, left: int, text: str) -> int:
-    """How many more tokens the cue at ``cue_at`` negates, now that ``text`` follows it."""
-    if len(out) - 1 - cue_at <= 2 and text in _NOT_NEGATING_NEXT.get(out[cue_at][0], ()):
-        # "no longer", "not only", "never been so": the cue negates nothing after all
-        for j in range(cue_at + 1, len(out)):
-            out[j] = out[j]._replace(neg_by=-1)
-        return 0
-    return left
-
-
-def _split_word(text: str, at: int) -> tuple[tuple[str, str, int], ...]:
-    """The rarer words that are two pieces: "x8" (a count marker and its number), "w/o", "mg/dl"."""
-    if text[0] == "x" and text[1:].isdigit():
-        return ("w", "x", at), ("n", text[1:], at + 1)
-    if text in ("mg/dl", "mmol/l", "mmol/mol"):
-        return (("w", text.replace("/", ""), at),)
-    left, _, right = text.partition("/")
-    return ("w", left, at), ("w", right, at + len(left) + 1)
 
 
 _new_token = tuple.__new__  # a Token without the named tuple's Python-level constructor (thousands per long message)

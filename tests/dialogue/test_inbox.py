@@ -83,9 +83,13 @@ def test_forget_removes_the_conversations_inbox_entries(inbox) -> None:
 def test_an_answered_event_keeps_no_job_text(inbox, tmp_path: Path) -> None:
     assert inbox.accept("ev1", "PRIVATE-QUESTION", "conv", "A", LEASE, TTL, 100.0)
     inbox.answered("ev1", 101.0)
-    if isinstance(inbox, SQLiteStore):
+    if isinstance(inbox, SQLiteStore):  # what is on disk, read raw
         inbox.checkpoint()
         assert b"PRIVATE-QUESTION" not in (tmp_path / "c.db").read_bytes()
+    elif isinstance(inbox, MemoryStore):
+        assert inbox._inbox["ev1"].job is None
+    else:  # what Redis holds for the entry
+        assert inbox._r.hgetall("mbcbot:inbox:ev1") and inbox._r.hget("mbcbot:inbox:ev1", "job") is None
 
 
 def test_expired_marks_are_purged(inbox) -> None:
