@@ -54,7 +54,7 @@ from .yamlsrc import Located, YamlSyntaxError, read_yaml
 
 LIST_SECTIONS = (
     "sources", "families", "topics", "reviews", "slots", "flows", "red_flags", "locales",
-    "refusals", "out_of_scope",
+    "refusals", "out_of_scope", "aspects",
 )
 MAP_SECTIONS = ("lexicon", "safety", "disclaimers", "messages", "commands")
 CORPUS_DIR = "corpus"  # test corpora kept beside the knowledge (safety messages), not knowledge itself
@@ -68,6 +68,7 @@ REQUIRED_MESSAGES = (
 )
 REQUIRED_COMMANDS = ("reset", "help", "greeting", "thanks", "menu")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MIN_ASPECT_PHRASINGS = 10
 PATIENT_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|microgram|milligram|gy)\b", re.IGNORECASE)
 #: Slot phrases ("ER+", "postmenopausal") describe the person more than the question.
 DEFAULT_SLOT_WEIGHT = 0.5
@@ -214,7 +215,8 @@ class _Layers:
 RECORD_KEYS: dict[str, frozenset[str]] = {
     "sources": frozenset({"id", "title", "publisher", "year", "url", "kind", "note"}),
     "families": frozenset({"id", "title"}),
-    "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer"}),
+    "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer", "about"}),
+    "aspects": frozenset({"id", "label", "falls_back_to", "phrasings"}),
     "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by", "content_hash"}),
     "slots": frozenset({"id", "label", "values", "weight"}),
     "flows": frozenset({"id", "fills", "start", "states"}),
@@ -400,7 +402,12 @@ class _Compiler:
         for flow in flows.values():
             for slot in flow.fills:
                 flow_for_slot[slot] = flow_for_slot.get(slot, ()) + (flow.id,)
+        aspects = {rid: self.aspect(rec) for rid, rec in L.lists["aspects"].items()}
+        for aspect in aspects.values():
+            if aspect.falls_back_to and aspect.falls_back_to not in aspects:
+                self.out.error(L.lists["aspects"][aspect.id], f"unknown aspect '{aspect.falls_back_to}'", "falls_back_to")
         topics = {rid: self.topic(rec, families, flow_for_slot) for rid, rec in L.lists["topics"].items()}
+        units = self.units(topics)
         self.apply_reviews(topics)
         for topic in topics.values():
             for rel in topic.related:
@@ -455,7 +462,29 @@ class _Compiler:
             index=index,
             directories=tuple(L.directories),
             warnings=[p for p in self.out.problems if p.severity == "warning"],
+            aspects=aspects,
+            units=units,
         )
+
+    def aspect(self, rec: Located) -> Aspect:
+        phrasings = self.strings(rec, "phrasings", required=True)
+        if len(phrasings) < MIN_ASPECT_PHRASINGS:
+            self.out.error(rec, f"an aspect needs at least {MIN_ASPECT_PHRASINGS} phrasings to learn from", "phrasings")
+        return Aspect(self.check_id(rec), self.text(rec, "label"), tuple(phrasings), self.text(rec, "falls_back_to", False) or None)
+
+    def units(self, topics: dict[str, Topic]) -> dict[tuple[str, str], str]:
+        """Index the units by (entity, aspect); two units answering the same pair is an error."""
+        units: dict[tuple[str, str], str] = {}
+        for topic in topics.values():
+            for entity in topic.entities or ("",):
+                for aspect in topic.aspects:
+                    other = units.get((entity, aspect))
+                    if other is not None:
+                        what = f"'{entity.partition(':')[2]}'" if entity else "no entity"
+                        self.out.error(topic.origin, f"unit '{topic.id}' answers {aspect} of {what}, as '{other}' already does")
+                        continue
+                    units[(entity, aspect)] = topic.id
+        return units
 
     def source(self, rec: Located) -> Source:
         kind = self.text(rec, "kind")
@@ -576,7 +605,8 @@ class _Compiler:
 
     def topic(self, rec: Located, families: dict[str, Family], flow_for_slot: dict[str, tuple[str, ...]]) -> Topic:
         tid = self.check_id(rec)
-        family = self.text(rec, "family")
+        entities, aspects = self.about(rec)
+        family = self.text(rec, "family", required=not aspects)
         if family and family not in families:
             self.out.error(rec, f"unknown family '{family}'", "family")
         needs = self.strings(rec, "needs")
@@ -585,9 +615,9 @@ class _Compiler:
                 self.out.error(rec, f"unknown slot '{slot}'", "needs")
             elif slot not in flow_for_slot:
                 self.out.error(rec, f"slot '{slot}' is needed but no flow asks for it", "needs")
-        examples = self.strings(rec, "examples", required=True)
-        if not examples:
-            self.out.error(rec, "a topic needs at least one example phrasing", "examples")
+        examples = self.strings(rec, "examples", required=not aspects)
+        if not examples and not aspects:
+            self.out.error(rec, "a topic needs at least one example phrasing (or an 'about' that says what it answers)", "examples")
         review = self.review(rec.get("review"), rec)
         listed = set(self.strings(rec, "sources"))
         answer = rec.get("answer")
@@ -607,7 +637,35 @@ class _Compiler:
             related=tuple(self.strings(rec, "related")),
             answer=self.voiced(rec, "answer"),
             origin=_origin(rec),
+            entities=entities,
+            aspects=aspects,
         )
+
+    def about(self, rec: Located) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """A unit's ``about``: the lexicon concepts it is about and the aspects of them it answers."""
+        about = rec.get("about")
+        if about is None:
+            return (), ()
+        if not isinstance(about, Located):
+            self.out.error(rec, "'about' must be a mapping with 'entities' and 'aspects'", "about")
+            return (), ()
+        for key in about:
+            if key not in ("entities", "aspects"):
+                self.out.error(about, f"unknown key '{key}' in about (expected entities, aspects)", key)
+        entities = []
+        lex = self.layers.lexicon
+        for name in self.strings(about, "entities"):
+            kind = next((k for k, part in (("drug", "drugs"), ("class", "classes"), ("term", "terms")) if name in lex[part]), None)
+            if kind is None:
+                self.out.error(about, f"unknown entity '{name}' (a lexicon drug, class or term id)", "entities")
+                continue
+            entities.append(f"{kind}:{name}")
+        aspects = self.strings(about, "aspects", required=True)
+        for aspect in aspects:
+            if aspect not in self.layers.lists["aspects"]:
+                known = ", ".join(self.layers.lists["aspects"])
+                self.out.error(about, f"unknown aspect '{aspect}' (expected one of: {known})", "aspects")
+        return tuple(entities), tuple(aspects)
 
     def review(self, value: Any, parent: Located) -> Review:
         if not isinstance(value, Located):
@@ -881,6 +939,7 @@ class _Compiler:
 
     def index(self, topics: dict[str, Topic], lexicon: Lexicon) -> TopicIndex:
         vocabulary: set[str] = set()
+        topics = {tid: t for tid, t in topics.items() if t.examples}  # units are found by entity and aspect
         for topic in topics.values():
             for phrase in (topic.title, *topic.examples):
                 vocabulary.update(w for w in tokens(phrase) if w not in STOPWORDS)

@@ -112,6 +112,9 @@ class Topic:
     related: tuple[str, ...]
     answer: Voiced
     origin: Origin
+    #: a unit's ``about``: lexicon concept ids ("drug:palbociclib") and the aspects it answers
+    entities: tuple[str, ...] = ()
+    aspects: tuple[str, ...] = ()
 
     @property
     def content_hash(self) -> str:
@@ -120,6 +123,20 @@ class Topic:
 
         parts = [self.answer.sources.get(a, "") for a in sorted(self.answer.sources)] + [s.id for s in self.sources]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Aspect:
+    """What a question asks about an entity ("how it is given"), from a closed set the knowledge defines.
+
+    ``phrasings`` teach the aspect classifier; ``falls_back_to`` names the aspect whose unit
+    answers when an entity has no unit for this one (evidence -> where it fits).
+    """
+
+    id: str
+    label: str
+    phrasings: tuple[str, ...]
+    falls_back_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,3 +305,6 @@ class Knowledge:
     index: TopicIndex
     directories: tuple[str, ...]
     warnings: list[Any] = field(default_factory=list)
+    aspects: dict[str, Aspect] = field(default_factory=dict)
+    #: (entity concept id, aspect id) -> the unit (topic id) that answers it
+    units: dict[tuple[str, str], str] = field(default_factory=dict)
