@@ -88,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
                                                "safety corpus files or folders (default: the corpus shipped with mbcbot)")
     test.add_argument("--safety", action="store_true",
                       help="run the safety corpus: how many emergencies get their urgent reply, how many near misses do not")
+    test.add_argument("--understanding", action="store_true",
+                      help="report how well questions are understood: cross-validation of the aspect classifier over the "
+                           "knowledge's phrasings, and the accuracy on question files given as PATHS (see tests/understanding/README.md)")
+    test.add_argument("--min-accuracy", type=float, metavar="R",
+                      help="with --understanding: fail when fewer questions than this share get a correct reply (default 0)")
     test.add_argument("--locale", help="with --safety: the locale of corpus items that name none (each item names its own)")
     test.add_argument("--min-recall", type=float, metavar="R",
                       help=f"with --safety: fail when fewer emergencies than this share are caught (default {MIN_RECALL})")
@@ -267,7 +272,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     warnings = list(knowledge.warnings) + stale_reviews(knowledge, date.today())
     for topic in knowledge.topics.values():
-        if len(topic.examples) < MIN_EXAMPLES:
+        if len(topic.examples) < MIN_EXAMPLES and not (topic.entities and not topic.examples):  # units: entity x aspect
             warnings.append(_warning(topic.origin, f"topic '{topic.id}' has {len(topic.examples)} example phrasings (want {MIN_EXAMPLES} or more)"))
     report = coverage(knowledge)
     for drug in report.drugs_missing:
@@ -297,6 +302,12 @@ def _warning(origin: Any, message: str) -> Problem:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    if args.safety and args.understanding:
+        raise CliError("--safety and --understanding are separate reports: give one")
+    if args.understanding:
+        return cmd_test_understanding(args)
+    if args.min_accuracy is not None:
+        raise CliError("--min-accuracy: only with --understanding")
     if args.safety:
         return cmd_test_safety(args)
     extra = [flag for flag, value in (("--locale", args.locale), ("--min-recall", args.min_recall),
@@ -342,6 +353,41 @@ def default_scripts() -> Path:
             return place
     raise CliError(f"no conversation scripts: looked in {' and '.join(map(str, places))}; "
                    "give script files or folders as arguments")
+
+
+def cmd_test_understanding(args: argparse.Namespace) -> int:
+    """``mbcbot test --understanding [PATHS]``: cross-validation, then each question file's table and failures."""
+    from dialogue.understandingtest import aspect_cross_validation, load_questions, run_questions
+
+    settings = _settings(args)
+    knowledge = _knowledge(settings)
+    cv = aspect_cross_validation(knowledge)
+    print(f"aspect classifier, {cv.folds}-fold cross-validation over {cv.total} phrasings: "
+          f"{cv.correct}/{cv.total} ({percent(cv.correct, cv.total)})")
+    for label, (ok, n) in sorted(cv.per_label.items()):
+        print(f"  {label:20s} {ok:3d}/{n:3d}")
+    confusions = sorted(cv.confusions.items(), key=lambda item: (-len(item[1]), item[0]))[:10]
+    if confusions:
+        print("  most confused (expected -> guessed: phrasings):")
+        for (expected, guessed), texts in confusions:
+            print(f"    {expected} -> {guessed}: {len(texts)}, e.g. {texts[0]!r}")
+    if not args.paths:
+        return EXIT_OK
+    try:
+        questions = load_questions(args.paths)
+    except ScriptFormatError as exc:
+        raise CliError(str(exc)) from exc
+    if not questions:
+        raise CliError(f"no questions found in {', '.join(map(str, args.paths))}")
+    options = build_engine(settings.with_overrides(consent_required=False)).options
+    report = run_questions(knowledge, questions, options)
+    print(f"\nquestions: {sum(report.passed.values())}/{sum(report.total.values())} ({percent(sum(report.passed.values()), sum(report.total.values()))})")
+    for category in sorted(report.total):
+        print(f"  {category:8s} {report.passed[category]:3d}/{report.total[category]:3d}")
+    for question, kind, why in report.failures:
+        print(f"- {question.id} [{question.audience}] {question.text!r}: {'; '.join(why)}")
+    minimum = args.min_accuracy if args.min_accuracy is not None else 0.0
+    return EXIT_OK if report.accuracy >= minimum else EXIT_FAIL
 
 
 def cmd_test_safety(args: argparse.Namespace) -> int:

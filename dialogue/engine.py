@@ -26,6 +26,7 @@ from .lexicon import Reading
 from .markup import CITATION
 from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
+from .routing import Context, Decision, route
 from .safety import SafetyCheck, check
 from .state import ConversationState
 from .text import sanitize, small_number
@@ -37,6 +38,8 @@ CLOSE_MARGIN = 0.05
 SAFETY_SCAN_CHARS = 20_000
 FOLLOW_UP_OPENERS = (("and",), ("what", "about"), ("how", "about"), ("what", "if"), ("also",), ("plus",), ("any",))
 CONTEXT_WEIGHT = 0.5
+#: An aspect guess this sure decides the unit even against a confident example match (see _matcher_knows_better).
+STRONG_ASPECT = 0.8
 MAX_PENDING_RETRIES = 1
 MAX_URGENT = 2  # a message with several emergencies gets the two most important
 #: The out-of-scope rule that is the in-domain gate (knowledge/core/scope.yaml): its ``unless``
@@ -99,6 +102,7 @@ class Engine:
         most = max(1, int(len(knowledge.index.context) * GENERIC_SHARE))
         #: concepts specific enough to tie a message to a topic (see :meth:`covers`)
         self._specific = frozenset(f for f, n in covered.items() if n <= most)
+        self._slot_matters: dict[tuple[Any, ...], bool] = {}  # see slot_matters
         #: words of topic examples that one topic alone uses ("zebrafish"), and that topic (see :meth:`in_domain`)
         self._own_word: dict[str, str] = {}
         index = knowledge.index
@@ -195,6 +199,31 @@ class Engine:
         """
         context = self.k.index.context.get(topic_id, {})
         return any(c.kind in NAMED_CONCEPT_KINDS and c.id in context and c.id in self._specific for c in reading.concepts)
+
+    def slot_matters(self, topic: Topic, slot: str, known: dict[str, str], audience: str) -> bool:
+        """Whether the answer depends on the slot's value enough to ask it, given what is already known.
+
+        "First line for HER2-positive disease" needs no menopausal status although the topic
+        needs it for HR-positive disease, and mostly reads the same whatever the HR status: a
+        question is asked only when the values' answers differ and the general answer (slot not
+        known) is not mostly what they all say. Decided by rendering each value (cached).
+        """
+        if slot not in topic.answer.variables:
+            return True  # the template cannot tell: keep the author's rule
+        relevant = tuple(sorted((k, v) for k, v in known.items() if k in topic.answer.variables))
+        key = (topic.id, slot, audience, relevant)
+        cached = self._slot_matters.get(key)
+        if cached is None:
+            base = dict(relevant)
+            texts = [
+                topic.answer.render(audience, self.context({**base, slot: v.value}, audience))
+                for v in self.k.slots[slot].values if v.value != "unknown"
+            ]
+            general = topic.answer.render(audience, self.context(base, audience))
+            cached = len(set(texts)) > 1 and not _mostly_shared(general, texts)
+            if len(self._slot_matters) < 10_000:
+                self._slot_matters[key] = cached
+        return cached
 
     # --- helpers shared with the turn builder ---------------------------------------------
     def context(self, slots: dict[str, str], audience: str) -> dict[str, Any]:
@@ -364,6 +393,7 @@ class _TurnBuilder:
     def reset(self) -> None:
         self.s.slots.clear()
         self.s.last_topic = None
+        self.s.last_entity = self.s.last_aspect = None
         self.s.pending = None
         self.say("reset_done", buttons=self._family_buttons())
 
@@ -398,6 +428,16 @@ class _TurnBuilder:
         text = fstate.ask.render(self.audience, self.e.context(self.s.slots, self.audience))
         buttons = tuple(Button(o.label, f"a:{self.s.turn}:{i}") for i, o in enumerate(fstate.options))
         self.replies.append(Reply(ReplyKind.CLARIFY, text, buttons, topic=topic.id))
+
+    def _offer(self, topic: Topic, flow: Flow) -> tuple[Button, ...]:
+        """The general answer is given; the choices of the question it skipped go under it as buttons.
+
+        Pressing one answers again for that value; typing anything else is a new question.
+        """
+        fstate = flow.states[flow.start]
+        self.s.pending = {"kind": "flow", "topic": topic.id, "flow": flow.id, "state": flow.start, "turn": self.s.turn,
+                          "retry": 0, "offered": True}
+        return tuple(Button(o.label, f"a:{self.s.turn}:{i}") for i, o in enumerate(fstate.options))
 
     def _flow_for(self, slot: str) -> Flow:
         """The flow to ask a missing slot: one that asks nothing already known, if there is one.
@@ -459,6 +499,8 @@ class _TurnBuilder:
             self.s.pending = None
             self.answer_topic(topic.id)
             return True
+        if self.s.pending and self.s.pending.get("offered"):
+            return False  # the choice was offered under an answer, not asked: this is a new question
         ranked = self.k.index.rank(reading.features(), 1)
         if ranked and ranked[0].score >= ANSWER_SCORE:
             return False  # a new question: leave the pending one behind
@@ -495,7 +537,13 @@ class _TurnBuilder:
         if only_slots and self.s.last_topic in self.k.topics:
             self.answer_topic(self.s.last_topic, advice=safety.about)  # "what if she is premenopausal?"
             return
+        decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect))
         ranked = self._rank(reading, features)
+        if decision.resolved and all(self._servable(self.k.topics[u]) for u in decision.units) and not self._matcher_knows_better(
+            decision, ranked
+        ):
+            self.answer_units(decision, safety)
+            return
         if not ranked and safety.about:
             flag = safety.about[0]
             if flag.topic:
@@ -504,6 +552,26 @@ class _TurnBuilder:
                 self._advice_only(safety)
             return
         self.decide(ranked, safety)
+
+    def _matcher_knows_better(self, decision: Decision, ranked: list[Any]) -> bool:
+        """A confident example match on a topic about the same drug wins over a hesitant aspect guess.
+
+        "fulvestrant injection site pain" matches the fulvestrant side-effects topic's examples
+        well, while the aspect classifier half-thinks it is about how the drug is given.
+        """
+        top = confident(ranked)
+        if top is None or top.topic in decision.units or decision.carried or decision.probability >= STRONG_ASPECT:
+            return False
+        return decision.entity in self.k.topics[top.topic].entities
+
+    def answer_units(self, decision: Decision, safety: SafetyCheck) -> None:
+        """Answer the units a question resolved to; they become the thread follow-ups lean on."""
+        for i, unit in enumerate(decision.units):
+            self.answer_topic(unit, ask_missing=True, advice=safety.about if i == 0 else ())
+            if self.replies and self.replies[-1].kind is ReplyKind.CLARIFY:
+                break  # a unit asked for a slot its answer depends on: one question at a time
+        self.s.last_entity = decision.entity
+        self.s.last_aspect = decision.aspect
 
     def _scope_reply(self, rule: Rule) -> None:
         text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience))
@@ -572,7 +640,12 @@ class _TurnBuilder:
         own = sum(1 for c in reading.concepts if c.kind != "slot") + len(reading.loose)
         return own <= 2 and not unknown
 
-    def decide(self, ranked: list[Any], safety: SafetyCheck) -> None:
+    def decide(self, ranked: list[Any], safety: SafetyCheck, aspect: str | None = None) -> None:
+        """Answer the best topic, or ask which one was meant only when the candidates truly compete.
+
+        Candidates that answer the aspect the question asks (side effects, how it is given...)
+        win over those that do not: when exactly one close candidate does, it is answered.
+        """
         top = ranked[0] if ranked else None
         if confident(ranked) is not None:
             self.answer_topic(top.topic, advice=safety.about)
@@ -580,6 +653,11 @@ class _TurnBuilder:
         if top and top.score >= CLARIFY_SCORE:
             close = [c for c in ranked if c.score >= CLARIFY_SCORE and top.score - c.score < CLOSE_MARGIN * 2]
             close = [c for c in close if self._servable(self.k.topics[c.topic])]
+            if aspect is not None and len(close) >= 1:
+                asked = [c for c in close if aspect in self.k.topics[c.topic].aspects]
+                if len(asked) == 1:
+                    self.answer_topic(asked[0].topic, advice=safety.about)
+                    return
             if close and safety.about:
                 # "what are the signs of spinal cord compression?": the advice now, the topics as buttons
                 buttons = tuple(Button(_short(self.k.topics[c.topic].title), f"t:{c.topic}") for c in close)
@@ -619,12 +697,16 @@ class _TurnBuilder:
         if not self._servable(topic):
             self.say("not_approved", buttons=self._family_buttons())
             return
+        offered: tuple[Button, ...] = ()
         if ask_missing:
             for slot in topic.needs:
-                if slot not in self.s.slots:
+                if slot not in self.s.slots and self.e.slot_matters(topic, slot, self.s.slots, self.audience):
                     flow = self._flow_for(slot)
                     self._ask(topic, flow.id, flow.start)
                     return
+            missing = next((slot for slot in topic.needs if slot not in self.s.slots), None)
+            if missing is not None:
+                offered = self._offer(topic, self._flow_for(missing))
         audience = self.audience
         ctx = self.e.context(self.s.slots, audience)
         parts = []
@@ -644,7 +726,7 @@ class _TurnBuilder:
             status=review.status.replace("_", " "),
             reviewed_by=review.reviewed_by,
         )
-        buttons = tuple(
+        buttons = offered + tuple(
             Button(_short(self.k.topics[r].title), f"t:{r}") for r in topic.related if self._servable(self.k.topics[r])
         )
         self.replies.append(
@@ -654,6 +736,23 @@ class _TurnBuilder:
             )
         )
         self.s.last_topic = topic.id
+        self.s.last_aspect = topic.aspects[0] if topic.aspects else None
+        if self.s.last_entity not in topic.entities:
+            self.s.last_entity = topic.entities[0] if len(topic.entities) == 1 else None
+
+
+#: The general answer (slot unknown) stands when at least this share of it is what every value's answer says.
+SHARED_SHARE = 0.6
+
+
+def _mostly_shared(general: str, texts: list[str]) -> bool:
+    """Whether the general rendering is mostly lines every value's rendering has too."""
+    lines = [line for line in general.splitlines() if line.strip()]
+    if not lines:
+        return False
+    common = set.intersection(*({line for line in t.splitlines() if line.strip()} for t in texts))
+    shared = sum(len(line) for line in lines if line in common)
+    return shared >= SHARED_SHARE * sum(len(line) for line in lines)
 
 
 def confident(ranked: list[Any]) -> Any | None:

@@ -35,6 +35,9 @@ class Reading:
     concepts: tuple[Concept, ...]  # in order of appearance
     sets: dict[str, str]  # slot values stated in the message (last one wins)
     loose: tuple[str, ...]  # content words no phrase covered
+    #: every word, each phrase replaced by what it names: "<drug>", "<class>", "term:dose", "slot:line=first"
+    #: (what a question asks reads the same whichever drug it names)
+    tagged: tuple[str, ...] = ()
 
     def features(self) -> dict[str, float]:
         """Weighted features for topic matching."""
@@ -60,7 +63,18 @@ class Lexicon:
         self.vocabulary: set[str] = {w for p in phrases for w in p}
         self._choices: list[str] = []
         self._corrections: dict[str, str] = {}
+        self._by_id: dict[str, Concept] = {c.id: c for c in phrases.values()}
+        #: how many drugs each class has: "chemotherapy" names a whole family, "CDK4/6 inhibitor" three drugs
+        self.class_size: dict[str, int] = {}
+        for concept in self._by_id.values():
+            if concept.kind == "drug":
+                for implied in concept.implies:
+                    self.class_size[implied] = self.class_size.get(implied, 0) + 1
         self._refresh()
+
+    def concept(self, concept_id: str) -> Concept | None:
+        """The concept with this id ("drug:palbociclib"), if the lexicon has it."""
+        return self._by_id.get(concept_id)
 
     def phrases_of(self, concept_id: str) -> list[tuple[str, ...]]:
         """Every phrase meaning ``concept_id`` or implying it (a class's drugs), longest first."""
@@ -101,6 +115,7 @@ class Lexicon:
         concepts: list[Concept] = []
         sets: dict[str, str] = {}
         loose: list[str] = []
+        tagged: list[str] = []
         i, n = 0, len(fixed)
         while i < n:
             for size in range(min(self.max_len, n - i), 0, -1):
@@ -113,11 +128,13 @@ class Lexicon:
                         concept = Concept(concept.id, concept.kind, concept.implies, (), concept.weight)
                     concepts.append(concept)
                     sets.update(concept.sets)
+                    tagged.append(f"<{concept.kind}>" if concept.kind in ("drug", "class") else concept.id)
                     i += size
                     break
             else:
                 word = fixed[i]
                 if word not in STOPWORDS and not word.isdigit():
                     loose.append(word)
+                tagged.append(word)
                 i += 1
-        return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose))
+        return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose), tuple(tagged))

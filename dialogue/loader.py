@@ -25,8 +25,10 @@ from .errors import KnowledgeError, Problem
 from .lexicon import Concept, Lexicon
 from .markup import CITATION
 from .matching import TopicIndex
+from .understanding.aspects import AspectModel
 from .model import (
     AUDIENCES,
+    Aspect,
     REVIEW_STATUSES,
     SOURCE_KINDS,
     Family,
@@ -216,7 +218,7 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "sources": frozenset({"id", "title", "publisher", "year", "url", "kind", "note"}),
     "families": frozenset({"id", "title"}),
     "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer", "about"}),
-    "aspects": frozenset({"id", "label", "falls_back_to", "phrasings"}),
+    "aspects": frozenset({"id", "label", "falls_back_to", "phrasings", "terms"}),
     "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by", "content_hash"}),
     "slots": frozenset({"id", "label", "values", "weight"}),
     "flows": frozenset({"id", "fills", "start", "states"}),
@@ -429,7 +431,8 @@ class _Compiler:
         messages = self.messages()
         commands = self.commands()
         lexicon = self.lexicon()
-        index = self.index(topics, lexicon)
+        index = self.index(topics, lexicon, aspects)
+        aspect_model = self.aspect_model(aspects, lexicon)
         safety_concepts = self.safety_concepts(safety, lexicon)
         red_flags = tuple(self.red_flag(rec, topics, safety_concepts) for rec in L.lists["red_flags"].values())
         consent_button, consent_accepts = self.consent()
@@ -464,19 +467,40 @@ class _Compiler:
             warnings=[p for p in self.out.problems if p.severity == "warning"],
             aspects=aspects,
             units=units,
+            aspect_model=aspect_model,
         )
 
     def aspect(self, rec: Located) -> Aspect:
         phrasings = self.strings(rec, "phrasings", required=True)
         if len(phrasings) < MIN_ASPECT_PHRASINGS:
             self.out.error(rec, f"an aspect needs at least {MIN_ASPECT_PHRASINGS} phrasings to learn from", "phrasings")
-        return Aspect(self.check_id(rec), self.text(rec, "label"), tuple(phrasings), self.text(rec, "falls_back_to", False) or None)
+        terms = []
+        for term in self.strings(rec, "terms"):
+            if term not in self.layers.lexicon["terms"]:
+                self.out.error(rec, f"unknown lexicon term '{term}'", "terms")
+            terms.append("term:" + term)
+        return Aspect(
+            self.check_id(rec), self.text(rec, "label"), tuple(phrasings), self.text(rec, "falls_back_to", False) or None,
+            tuple(terms),
+        )
+
+    def aspect_model(self, aspects: dict[str, Aspect], lexicon: Lexicon) -> AspectModel | None:
+        """Fit the aspect classifier on the aspects' phrasings, read as messages are read."""
+        if not aspects:
+            return None
+        hints: dict[str, str] = {}
+        for aspect in aspects.values():
+            for term in aspect.terms:
+                if term in hints:
+                    self.out.error(self.layers.lists["aspects"][aspect.id], f"term '{term[5:]}' already signals '{hints[term]}'", "terms")
+                hints[term] = aspect.id
+        return AspectModel.fit(aspect_rows(aspects, lexicon), hints)
 
     def units(self, topics: dict[str, Topic]) -> dict[tuple[str, str], str]:
         """Index the units by (entity, aspect); two units answering the same pair is an error."""
         units: dict[tuple[str, str], str] = {}
         for topic in topics.values():
-            for entity in topic.entities or ("",):
+            for entity in topic.entities:  # a topic with aspects but no entity is not looked up
                 for aspect in topic.aspects:
                     other = units.get((entity, aspect))
                     if other is not None:
@@ -937,8 +961,11 @@ class _Compiler:
                     add(phrase, concept, item, "phrases")
         return Lexicon(table)
 
-    def index(self, topics: dict[str, Topic], lexicon: Lexicon) -> TopicIndex:
+    def index(self, topics: dict[str, Topic], lexicon: Lexicon, aspects: dict[str, Aspect]) -> TopicIndex:
         vocabulary: set[str] = set()
+        for aspect in aspects.values():
+            for phrase in aspect.phrasings:
+                vocabulary.update(w for w in tokens(phrase) if w not in STOPWORDS)
         topics = {tid: t for tid, t in topics.items() if t.examples}  # units are found by entity and aspect
         for topic in topics.values():
             for phrase in (topic.title, *topic.examples):
@@ -1023,3 +1050,8 @@ def stale_reviews(knowledge: Knowledge, today: date, max_age_days: int = 365) ->
                                     f"topic '{topic.id}' was last reviewed {topic.review.reviewed_on} ({age} days ago)", "warning"))
     return problems
 
+
+
+def aspect_rows(aspects: dict[str, Aspect], lexicon: Lexicon) -> list[tuple[str, tuple[str, ...]]]:
+    """The aspect classifier's training rows: (aspect, phrasing as the lexicon tags it)."""
+    return [(a.id, lexicon.read(tokens(p)).tagged) for a in aspects.values() for p in a.phrasings]

@@ -137,6 +137,7 @@ class Aspect:
     label: str
     phrasings: tuple[str, ...]
     falls_back_to: str | None = None
+    terms: tuple[str, ...] = ()  # lexicon terms that signal it ("term:nausea")
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,3 +309,4 @@ class Knowledge:
     aspects: dict[str, Aspect] = field(default_factory=dict)
     #: (entity concept id, aspect id) -> the unit (topic id) that answers it
     units: dict[tuple[str, str], str] = field(default_factory=dict)
+    aspect_model: Any = None  # dialogue.understanding.aspects.AspectModel, fitted from the aspects' phrasings

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-STATE_VERSION = 1
+#: Version 2 adds what the last answer was about (``last_entity``, ``last_aspect``) so that
+#: follow-ups keep their thread. Version 1 records are still read (see :meth:`from_dict`).
+STATE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(slots=True)
@@ -19,6 +22,8 @@ class ConversationState:
     slots: dict[str, str] = field(default_factory=dict)
     last_topic: str | None = None
     pending: dict[str, Any] | None = None
+    last_entity: str | None = None  # "drug:palbociclib": what the last answer was about
+    last_aspect: str | None = None  # "side_effects": which aspect of it
     disclaimer_at: float | None = None
     consented_at: float | None = None
     turn: int = 0
@@ -31,6 +36,8 @@ class ConversationState:
             slots=dict(self.slots),
             last_topic=self.last_topic,
             pending=dict(self.pending) if self.pending else None,
+            last_entity=self.last_entity,
+            last_aspect=self.last_aspect,
             disclaimer_at=self.disclaimer_at,
             consented_at=self.consented_at,
             turn=self.turn,
@@ -45,6 +52,8 @@ class ConversationState:
             "slots": dict(self.slots),
             "last_topic": self.last_topic,
             "pending": self.pending,
+            "last_entity": self.last_entity,
+            "last_aspect": self.last_aspect,
             "disclaimer_at": self.disclaimer_at,
             "consented_at": self.consented_at,
             "turn": self.turn,
@@ -55,8 +64,8 @@ class ConversationState:
     @classmethod
     def from_dict(cls, data: Any) -> ConversationState:
         """Rebuild a state; raises ValueError if the record is not a valid state."""
-        if not isinstance(data, dict) or data.get("v") != STATE_VERSION:
-            raise ValueError("not a conversation state of this version")
+        if not isinstance(data, dict) or data.get("v") not in READABLE_VERSIONS:
+            raise ValueError("not a conversation state of a version this release reads")
         slots = data.get("slots")
         if not isinstance(slots, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in slots.items()):
             raise ValueError("bad slots")
@@ -77,11 +86,16 @@ class ConversationState:
             raise ValueError("bad audience or topic")
         if not isinstance(turn, int) or isinstance(turn, bool):
             raise ValueError("bad turn")
+        last_entity, last_aspect = data.get("last_entity"), data.get("last_aspect")  # absent in version 1
+        if not all(v is None or isinstance(v, str) for v in (last_entity, last_aspect)):
+            raise ValueError("bad last entity or aspect")
         return cls(
             audience=audience,
             slots=dict(slots),
             last_topic=last_topic,
             pending=pending,
+            last_entity=last_entity,
+            last_aspect=last_aspect,
             disclaimer_at=opt_float("disclaimer_at"),
             consented_at=opt_float("consented_at"),
             turn=turn,

@@ -57,7 +57,7 @@ def test_every_topic_has_both_voices_sources_review_and_examples(bundled: Knowle
         assert set(topic.answer.templates) == {"clinician", "patient"}, topic.id
         assert topic.sources, topic.id
         assert topic.review.reviewed_by and topic.review.status in ("draft", "in_review", "approved"), topic.id
-        assert len(topic.examples) >= MIN_EXAMPLES, topic.id
+        assert len(topic.examples) >= MIN_EXAMPLES or (topic.entities and topic.aspects and not topic.examples), topic.id
 
 
 def test_every_rendered_answer_cites_a_source_and_speaks_for_itself(bundled: Knowledge) -> None:

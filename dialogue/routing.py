@@ -1,0 +1,136 @@
+"""Which unit answers a question: (entity, aspect) looked up in the knowledge's units.
+
+A question names an entity (a drug or a drug class, found by the lexicon with its brand
+names and typos) and asks one aspect of it (what it is, how it is given, side effects...,
+found by the aspect classifier). The unit is looked up by that pair, falling back from the
+aspect to the one it falls back to (evidence -> where it fits) and from a drug to its
+classes (palbociclib -> CDK4/6 inhibitor). A follow-up that names no entity ("and the side
+effects?") keeps the entity of the last answer, unless it states new facts ("3L ER+
+options?" is a new question); one that names no aspect ("what about Kisqali?") keeps the aspect.
+
+When nothing resolves, the decision says so and the engine's example matcher takes over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .lexicon import Concept, Reading
+from .model import Knowledge
+from .understanding.aspects import Guess
+
+#: The least probability the classifier must give an aspect for it to decide the unit.
+ASPECT_MIN = 0.45
+#: A second aspect of a two-part question ("what is Phesgo and how is it given?").
+SECOND_ASPECT_MIN = 0.2
+#: Entities a follow-up may carry over: drugs and classes.
+ENTITY_KINDS = ("drug", "class")
+#: Follow-ups of this many words or fewer may lean on the last answer's entity.
+FOLLOW_UP_WORDS = 8
+#: The aspect a named symptom or toxicity settles, whatever else the wording suggests.
+SIDE_EFFECTS = "side_effects"
+#: At most this many units in one reply (two entities or two aspects).
+MAX_UNITS = 2
+#: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
+#: question is about to pick a unit: such questions go to the example matcher.
+BROAD_CLASS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The routing of one question: the units to answer, and what they were chosen for."""
+
+    units: tuple[str, ...] = ()
+    entity: str | None = None  # concept id: "drug:palbociclib"
+    aspect: str | None = None
+    probability: float = 0.0  # the classifier's for the aspect
+    carried: bool = False  # the entity or aspect came from the last answer
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.units)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the last answer was about."""
+
+    entity: str | None = None
+    aspect: str | None = None
+
+
+def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) -> Decision:
+    """Decide which units answer a message (an unresolved decision when none does)."""
+    model = knowledge.aspect_model
+    if model is None or not knowledge.units:
+        return Decision()
+    named = [c for c in _entities(reading) if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
+    guesses = model.guess(reading.tagged)
+    top = guesses[0] if guesses else None
+    carried = False
+    entities = [c.id for c in named]
+    short = len(reading.words) <= FOLLOW_UP_WORDS
+    likely = [g for g in guesses if g.probability >= SECOND_ASPECT_MIN]
+    if model.hints and any(model.hints.get(w) == SIDE_EFFECTS for w in reading.tagged):
+        likely = [Guess(SIDE_EFFECTS, 1.0)]  # a symptom or toxicity named: "kisqali ECG schedule" is about a side effect
+    if not entities and context.entity and likely and short and not reading.sets:
+        entities, carried = [context.entity], True  # "and the side effects?"
+    elif entities and context.aspect and short and not reading.loose and (not likely or _opens_follow_up(reading)):
+        likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?"
+    if not entities or not likely:
+        return Decision(aspect=top.aspect if top and top.probability >= ASPECT_MIN else None,
+                        probability=top.probability if top else 0.0)
+    # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
+    # its evidence, both answered by one unit.
+    mass: dict[str, float] = {}
+    first_aspect: dict[str, str] = {}
+    for guess in likely:
+        unit = lookup(knowledge, entities[0], guess.aspect)
+        if unit is not None:
+            mass[unit] = mass.get(unit, 0.0) + guess.probability
+            first_aspect.setdefault(unit, guess.aspect)
+    ranked = sorted(mass.items(), key=lambda item: -item[1])
+    if not ranked or ranked[0][1] < ASPECT_MIN:
+        return Decision(aspect=top.aspect if top and top.probability >= ASPECT_MIN else None,
+                        probability=top.probability if top else 0.0)
+    best, probability = ranked[0]
+    units = [best]
+    two_part = "and" in reading.words and len(ranked) > 1 and ranked[1][1] >= SECOND_ASPECT_MIN
+    if two_part:
+        units.append(ranked[1][0])  # "what is Phesgo and how is it given?"
+    for entity in entities[1:MAX_UNITS]:  # "is Kisqali or Verzenio the one with ECGs?"
+        other = lookup(knowledge, entity, first_aspect[best])
+        if other is not None and other not in units:
+            units.append(other)
+    return Decision(tuple(units[:MAX_UNITS]), entities[0], first_aspect[best], probability, carried)
+
+
+def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
+    """The unit for (entity, aspect): the aspect, then its fallback; the entity, then its classes."""
+    concept = knowledge.lexicon.concept(entity)
+    implied = concept.implies if concept is not None else ()
+    entities = [entity, *(c for c in implied if knowledge.lexicon.class_size.get(c, 0) <= BROAD_CLASS)]
+    fallback = knowledge.aspects[aspect].falls_back_to if aspect in knowledge.aspects else None
+    for candidate in entities:
+        for wanted in (aspect, fallback):
+            unit = knowledge.units.get((candidate, wanted)) if wanted else None
+            if unit is not None:
+                return unit
+    return None
+
+
+def _entities(reading: Reading) -> list[Concept]:
+    """The drugs and classes a message names, in order, each once."""
+    seen: dict[str, Concept] = {}
+    for concept in reading.concepts:
+        if concept.kind in ENTITY_KINDS and concept.id not in seen:
+            seen[concept.id] = concept
+    return list(seen.values())
+
+
+#: Openings of a follow-up that swaps the entity and keeps the aspect ("what about anastrozole?").
+FOLLOW_UP_OPENERS = (("what", "about"), ("how", "about"), ("and",), ("what", "if"))
+
+
+def _opens_follow_up(reading: Reading) -> bool:
+    return any(reading.words[: len(o)] == o for o in FOLLOW_UP_OPENERS)
