@@ -40,7 +40,7 @@ from dialogue.model import Knowledge
 from dialogue.replies import Incoming
 from dialogue.safety import check
 from dialogue.session import Session
-from dialogue.stores import MemoryStore, SQLiteStore
+from dialogue.storage import MemoryStore, SQLiteStore
 from dialogue.understanding.reading import read_message
 
 SYLLABLES = ["ka", "lo", "mi", "ne", "zu", "ri", "ta", "vo", "pe", "su", "qua", "dex", "bri", "tol", "fen"]

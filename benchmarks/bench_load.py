@@ -48,7 +48,7 @@ def worker(url: str, users: list[int], turns: int, start, results) -> None:
     from dialogue.loader import load_knowledge
     from dialogue.replies import Incoming
     from dialogue.session import Session
-    from dialogue.stores import open_store
+    from dialogue.storage import open_store
 
     knowledge = load_knowledge()
     messages = realistic_messages(knowledge, len(users) * turns + 300)

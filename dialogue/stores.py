@@ -4,7 +4,4 @@ New code imports from :mod:`dialogue.storage`.
 """
 
 from .storage import *  # noqa: F403 - the same names
-from .storage import __all__ as _names
-from .storage.base import _decode
-
-__all__ = [*_names, "_decode"]
+from .storage import __all__ as __all__  # noqa: PLC0414

@@ -11,7 +11,7 @@ from dialogue.loader import bundled_knowledge_dir, load_knowledge
 from dialogue.model import Knowledge
 from dialogue.replies import Incoming, Reply
 from dialogue.session import Session
-from dialogue.stores import MemoryStore
+from dialogue.storage import MemoryStore
 
 from .redis_server import redis_server, redis_url  # noqa: F401 - fixtures for every test folder
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from dialogue.replies import Incoming
 
-#: Claim namespaces (see :meth:`dialogue.stores.ConversationStore.claim`).
+#: Claim namespaces (see :meth:`dialogue.storage.ConversationStore.claim`).
 EVENT_NAMESPACE = "slack-event"  # an Events API event_id
 MESSAGE_NAMESPACE = "slack-message"  # one user message, whatever events announce it
 INTERACTION_NAMESPACE = "slack-interaction"  # a slash command or a button press (trigger_id)

@@ -110,5 +110,3 @@ def decode_state(key: str, raw: str | bytes) -> ConversationState | None:
         log.warning("discarding an unreadable stored conversation (record length %d)", len(raw))
         return None
 
-
-_decode = decode_state  # the name older code imported

@@ -154,26 +154,28 @@ class TypoCorrector:
                 for size in (len(word) - 1, len(word), len(word) + 1):
                     buckets.setdefault((word[0], size), []).append(word)
         self._buckets = {k: sorted(v) for k, v in buckets.items()}
-        self._cache: dict[str, str] = {}
+        #: each word already read and what it was corrected to (itself if nothing): callers on a hot
+        #: path look here first and call :meth:`correct` only for new words
+        self.settled: dict[str, str] = {}
         self.english = english_words()
 
     def correct(self, word: str) -> str:
-        cached = self._cache.get(word)
+        cached = self.settled.get(word)
         if cached is not None:
             return cached
         if (word in self.vocabulary or word in self.guard or len(word) < 5 or not word.isalpha()
                 or is_english(word, self.english)):
-            if len(self._cache) < self._CACHE_LIMIT:
-                self._cache[word] = word
+            if len(self.settled) < self._CACHE_LIMIT:
+                self.settled[word] = word
             return word
         choices = self._buckets.get((word[0], len(word)), ())
         limit = 1  # two edits turn too many real words into symptoms ("conversion" -> "convulsion")
         best = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=limit) if choices else None
         fixed = best[0] if best is not None else word
         if fixed != word and word.startswith(fixed) and word[len(fixed):] in _INFLECTIONS:
-            fixed = word  # "confuse" is another form of "confus(ed)", not a typo of it  # "confuse" is another form of "confus(ed)", not a typo of it: the stem decides
-        if len(self._cache) < self._CACHE_LIMIT:
-            self._cache[word] = fixed
+            fixed = word  # "confuse" is another form of "confus(ed)", not a typo of it: the stem decides
+        if len(self.settled) < self._CACHE_LIMIT:
+            self.settled[word] = fixed
         return fixed
 
 
@@ -252,9 +254,9 @@ class ConceptSet:
         """Every concept found in the message, with where."""
         toks = reading.tokens
         correct = self.corrector.correct
-        cache = self.corrector._cache
+        settled = self.corrector.settled
         # a known word costs one look-up, not a call (a long message has thousands)
-        stems = [(cache.get(t[1]) or correct(t[1])) if t[2] == "w" else t[1] for t in toks]
+        stems = [(settled.get(t[1]) or correct(t[1])) if t[2] == "w" else t[1] for t in toks]
         n = len(stems)
         index, pairs, new = self._index, self._pairs, _new_hit
         found: dict[str, list[Hit]] = {}  # concept -> hits

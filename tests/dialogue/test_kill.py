@@ -14,7 +14,7 @@ import pytest
 from dialogue.engine import Engine, EngineOptions
 from dialogue.replies import Incoming, ReplyKind
 from dialogue.session import Session
-from dialogue.stores import SQLiteStore
+from dialogue.storage import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ from dialogue.engine import Engine, EngineOptions
 from dialogue.loader import bundled_knowledge_dir, load_knowledge
 from dialogue.replies import Incoming
 from dialogue.session import Session
-from dialogue.stores import SQLiteStore
+from dialogue.storage import SQLiteStore
 from pathlib import Path
 
 fixtures = Path(sys.argv[2])

@@ -20,7 +20,7 @@ from dialogue.ratelimit import SlidingWindowLimiter
 from dialogue.replies import Incoming, ReplyKind
 from dialogue.runtime import build_limiter, build_session, install_reload_signal
 from dialogue.session import Session
-from dialogue.stores import MemoryStore
+from dialogue.storage import MemoryStore
 from dialogue.unanswered import UnansweredLog
 
 from ..conftest import CORE, FIXTURES, body, kinds
@@ -189,7 +189,7 @@ def test_sighup_reloads_in_the_background(knowledge, tmp_path: Path) -> None:
 
 
 # --- logs ------------------------------------------------------------------------------------------
-def test_json_logs_of_a_full_conversation_hold_kinds_topic_latency_and_nothing_personal(knowledge) -> None:
+def test_json_logs_of_a_full_conversation_hold_kinds_topic_latency_and_nothing_personal(knowledge, tmp_path) -> None:
     from bots.cli import _JsonFormatter
 
     lines: list[str] = []
@@ -206,7 +206,7 @@ def test_json_logs_of_a_full_conversation_hold_kinds_topic_latency_and_nothing_p
     root.setLevel(logging.DEBUG)
     try:
         session = Session(Engine(knowledge, EngineOptions(audience="patient", consent_required=True)), MemoryStore(),
-                          limiter=SlidingWindowLimiter(8), unanswered=UnansweredLog(":memory:"))
+                          limiter=SlidingWindowLimiter(8), unanswered=UnansweredLog(tmp_path / "unanswered.db"))
         conversation = "telegram:chat-Jane.Doe-55501"
         script = [
             "Hello, I'm Jane Doe", "I understand", "my mum Margaret is ER+ HER2- postmenopausal, first line treatment?",

@@ -26,14 +26,14 @@ from dialogue.errors import ConfigError, StoreError
 from dialogue.replies import Incoming, ReplyKind
 from dialogue.session import Session
 from dialogue.state import ConversationState
-from dialogue.stores import open_store
+from dialogue.storage import open_store
 
 from ..conftest import CORE, FIXTURES
 from ..redis_server import RedisServer, _require_redis, free_port  # noqa: F401 - the fixtures come from tests/conftest.py
 
 @pytest.fixture
 def store(redis_url: str):
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     s = RedisStore(redis_url, retention_s=1000)
     yield s
@@ -56,7 +56,7 @@ def test_a_saved_conversation_comes_back_unchanged_and_is_namespaced(store, redi
 
 
 def test_open_store_gives_a_redis_store_for_redis_urls(redis_url: str) -> None:
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     s = open_store(redis_url, retention_s=60)
     assert isinstance(s, RedisStore) and s.retention_s == 60
@@ -66,7 +66,7 @@ def test_open_store_gives_a_redis_store_for_redis_urls(redis_url: str) -> None:
 def test_retention_is_the_redis_ttl_and_purge_has_nothing_to_do(redis_url: str) -> None:
     import redis
 
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     s = RedisStore(redis_url, retention_s=0.3)
     s.save("k", make_state(), time.time())
@@ -112,7 +112,7 @@ def test_a_corrupted_record_is_discarded_not_trusted(store, redis_url: str) -> N
 
 
 def _hold_lock_and_hang(url: str, ready) -> None:
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     store = RedisStore(url, lock_timeout_s=1.5)
     held = store.locked("k")  # kept referenced: a collected context manager would release it
@@ -122,7 +122,7 @@ def _hold_lock_and_hang(url: str, ready) -> None:
 
 
 def test_a_lock_left_by_a_killed_process_expires(redis_url: str) -> None:
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
@@ -149,7 +149,7 @@ def test_a_lock_left_by_a_killed_process_expires(redis_url: str) -> None:
 
 
 def test_a_turn_that_outlived_its_lock_cannot_overwrite_a_newer_one(redis_url: str) -> None:
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     slow = RedisStore(redis_url, lock_timeout_s=0.2)
     slow._keeper.add = lambda lock: None  # a frozen process: nothing renews its lock's lease
@@ -164,7 +164,7 @@ def test_a_turn_that_outlived_its_lock_cannot_overwrite_a_newer_one(redis_url: s
 
 
 def test_a_long_turn_keeps_its_short_lock_while_it_runs(redis_url: str) -> None:
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     slow = RedisStore(redis_url, lock_timeout_s=0.3)
     other = RedisStore(redis_url, blocking_timeout_s=0.2)
@@ -181,7 +181,7 @@ def test_a_lock_whose_acquire_failed_half_way_is_removed(redis_url: str, monkeyp
     """Redis froze during the acquire: the SET ran when it woke, but the client had given up."""
     import redis as redis_py
 
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     store = RedisStore(redis_url)
     real = redis_py.lock.Lock.do_acquire
@@ -210,7 +210,7 @@ def test_lock_is_reentrant_in_one_thread_so_forget_works_inside_a_turn(store) ->
 
 def _race(url: str, shared: int, rounds: int, tag: str, start) -> None:
     from dialogue.loader import load_knowledge
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     knowledge = load_knowledge([CORE, FIXTURES / "topics"], include_bundled=False)
     session = Session(Engine(knowledge, EngineOptions()), RedisStore(url, blocking_timeout_s=30))
@@ -224,7 +224,7 @@ def _race(url: str, shared: int, rounds: int, tag: str, start) -> None:
 
 
 def test_two_engine_processes_racing_lose_and_duplicate_no_update(redis_url: str) -> None:
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     shared, rounds = 12, 40
     ctx = multiprocessing.get_context("spawn")
@@ -248,7 +248,7 @@ def test_two_engine_processes_racing_lose_and_duplicate_no_update(redis_url: str
 
 def test_redis_restarted_mid_conversation(tmp_path: Path, knowledge) -> None:
     _require_redis()
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     server = RedisServer(tmp_path, persistent=True)
     server.start()
@@ -297,7 +297,7 @@ def test_a_redis_freeze_does_not_lock_a_conversation_long_after_it_ends(tmp_path
     """Redis stops answering mid-acquire (SIGSTOP); the client gives up; when Redis wakes it runs
     the queued SET. The conversation is free again within one short lease, not 30 s."""
     _require_redis()
-    from dialogue.stores_redis import RedisStore
+    from dialogue.storage.redis import RedisStore
 
     server = RedisServer(tmp_path)
     server.start()

@@ -13,7 +13,7 @@ from dialogue.errors import ConfigError, StoreError
 from dialogue.replies import Incoming, ReplyKind
 from dialogue.session import Session
 from dialogue.state import ConversationState
-from dialogue.stores import MemoryStore, SQLiteStore, open_store
+from dialogue.storage import MemoryStore, SQLiteStore, open_store
 
 from ..conftest import CORE, FIXTURES
 
@@ -212,3 +212,12 @@ def test_several_processes_opening_a_new_file_at_once_never_fail(tmp_path: Path)
             proc.stdin.flush()
         results = [proc.communicate(timeout=60) for proc in procs]
         assert [out.strip() for out, _ in results] == ["ok"] * 8, [err for _, err in results if err][:1]
+
+
+def test_the_earlier_module_names_still_give_the_same_stores() -> None:
+    """Deployments that import from dialogue.stores keep working for a release (README, migration note)."""
+    import dialogue.storage as storage
+    import dialogue.stores as stores
+
+    assert stores.__all__ == storage.__all__
+    assert all(getattr(stores, name) is getattr(storage, name) for name in storage.__all__)

@@ -23,7 +23,7 @@ from dialogue.config import Settings
 from dialogue.engine import Engine, EngineOptions
 from dialogue.model import Knowledge
 from dialogue.session import Session
-from dialogue.stores import ConversationStore, MemoryStore
+from dialogue.storage import ConversationStore, MemoryStore
 
 from . import payloads
 from .fake_slack import Call, FakeSlack

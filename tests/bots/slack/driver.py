@@ -25,7 +25,7 @@ from dialogue.engine import Engine, EngineOptions
 from dialogue.markup import to_plain
 from dialogue.model import Knowledge
 from dialogue.replies import Button, Incoming, Reply
-from dialogue.stores import MemoryStore
+from dialogue.storage import MemoryStore
 
 from ..adapter_support import RecordingSession
 from . import payloads

@@ -17,7 +17,7 @@ from dialogue.loader import load_knowledge
 from dialogue.model import Knowledge
 from dialogue.replies import Incoming, Reply
 from dialogue.session import STORE_APOLOGY
-from dialogue.stores import SQLiteStore
+from dialogue.storage import SQLiteStore
 from tests.conftest import CORE, FIXTURES
 
 from ..adapter_support import long_topic_yaml

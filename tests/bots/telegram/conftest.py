@@ -18,7 +18,7 @@ from dialogue.config import Settings
 from dialogue.engine import Engine, EngineOptions
 from dialogue.model import Knowledge
 from dialogue.session import Session
-from dialogue.stores import ConversationStore, MemoryStore
+from dialogue.storage import ConversationStore, MemoryStore
 
 from .fake_bot_api import Call, FakeBotAPI
 from .updates import CHAT, TOKEN, callback_update, text_update

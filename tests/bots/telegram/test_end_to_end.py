@@ -15,7 +15,7 @@ from bots.telegram.flood import ChatRateLimiter, FloodGate
 from dialogue.loader import load_knowledge
 from dialogue.model import Knowledge
 from dialogue.session import STORE_APOLOGY
-from dialogue.stores import SQLiteStore
+from dialogue.storage import SQLiteStore
 from tests.conftest import CORE, FIXTURES
 
 from ..adapter_support import long_topic_yaml
