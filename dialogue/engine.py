@@ -40,6 +40,8 @@ FOLLOW_UP_OPENERS = (("and",), ("what", "about"), ("how", "about"), ("what", "if
 CONTEXT_WEIGHT = 0.5
 #: An aspect guess this sure decides the unit even against a confident example match (see _matcher_knows_better).
 STRONG_ASPECT = 0.8
+#: The least probability of an aspect for a matched topic answering it to be a plausible reading.
+PLAUSIBLE_ASPECT = 0.2
 MAX_PENDING_RETRIES = 1
 MAX_URGENT = 2  # a message with several emergencies gets the two most important
 #: The out-of-scope rule that is the in-domain gate (knowledge/core/scope.yaml): its ``unless``
@@ -556,13 +558,19 @@ class _TurnBuilder:
     def _matcher_knows_better(self, decision: Decision, ranked: list[Any]) -> bool:
         """A confident example match on a topic about the same drug wins over a hesitant aspect guess.
 
-        "fulvestrant injection site pain" matches the fulvestrant side-effects topic's examples
-        well, while the aspect classifier half-thinks it is about how the drug is given.
+        "whats after kadcyla" matches the HER2-positive later-lines topic well while the classifier
+        hesitates between what T-DM1 is and what comes after it. The topic must answer an aspect
+        the message plausibly asks: "tamoxifen moa" matches the tamoxifen side-effects topic (it
+        names tamoxifen), but nothing in it asks about side effects.
         """
         top = confident(ranked)
         if top is None or top.topic in decision.units or decision.carried or decision.probability >= STRONG_ASPECT:
             return False
-        return decision.entity in self.k.topics[top.topic].entities
+        topic = self.k.topics[top.topic]
+        if decision.entity not in topic.entities:
+            return False
+        enough = max(PLAUSIBLE_ASPECT, decision.probability / 2)
+        return not topic.aspects or any(decision.likelihood(a) >= enough for a in topic.aspects)
 
     def answer_units(self, decision: Decision, safety: SafetyCheck) -> None:
         """Answer the units a question resolved to; they become the thread follow-ups lean on."""

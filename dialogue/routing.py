@@ -20,7 +20,7 @@ from .model import Knowledge
 from .understanding.aspects import Guess
 
 #: The least probability the classifier must give an aspect for it to decide the unit.
-ASPECT_MIN = 0.45
+ASPECT_MIN = 0.4
 #: A second aspect of a two-part question ("what is Phesgo and how is it given?").
 SECOND_ASPECT_MIN = 0.2
 #: Entities a follow-up may carry over: drugs and classes.
@@ -31,6 +31,8 @@ FOLLOW_UP_WORDS = 8
 SIDE_EFFECTS = "side_effects"
 #: At most this many units in one reply (two entities or two aspects).
 MAX_UNITS = 2
+#: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
+COMPARING = frozenset({"or", "vs", "versus", "compared", "compare", "than"})
 #: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
 #: question is about to pick a unit: such questions go to the example matcher.
 BROAD_CLASS = 8
@@ -45,6 +47,11 @@ class Decision:
     aspect: str | None = None
     probability: float = 0.0  # the classifier's for the aspect
     carried: bool = False  # the entity or aspect came from the last answer
+    guesses: tuple[Guess, ...] = ()  # every aspect the message may ask, with its probability
+
+    def likelihood(self, aspect: str) -> float:
+        """How likely the message asks ``aspect`` (0 when the classifier had nothing to go on)."""
+        return next((g.probability for g in self.guesses if g.aspect == aspect), 0.0)
 
     @property
     def resolved(self) -> bool:
@@ -64,22 +71,23 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     model = knowledge.aspect_model
     if model is None or not knowledge.units:
         return Decision()
-    named = [c for c in _entities(reading) if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
-    guesses = model.guess(reading.tagged)
+    found = _entities(reading)
+    named = [c for c in found if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
+    guesses = _hinted(model.guess(reading.tagged, limit=len(model.labels)), reading, model.hints)
     top = guesses[0] if guesses else None
     carried = False
     entities = [c.id for c in named]
     short = len(reading.words) <= FOLLOW_UP_WORDS
     likely = [g for g in guesses if g.probability >= SECOND_ASPECT_MIN]
-    if model.hints and any(model.hints.get(w) == SIDE_EFFECTS for w in reading.tagged):
-        likely = [Guess(SIDE_EFFECTS, 1.0)]  # a symptom or toxicity named: "kisqali ECG schedule" is about a side effect
-    if not entities and context.entity and likely and short and not reading.sets:
+    if not found and context.entity and likely and short and not reading.sets:
         entities, carried = [context.entity], True  # "and the side effects?"
-    elif entities and context.aspect and short and not reading.loose and (not likely or _opens_follow_up(reading)):
-        likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?"
+    elif entities and context.aspect and short and not reading.loose and (not likely or _opens_follow_up(reading)) \
+            and not any(w in model.hints for w in reading.tagged):
+        likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?" (not "what about its side effects?")
+    unresolved = Decision(aspect=top.aspect if top and top.probability >= ASPECT_MIN else None,
+                          probability=top.probability if top else 0.0, guesses=tuple(guesses))
     if not entities or not likely:
-        return Decision(aspect=top.aspect if top and top.probability >= ASPECT_MIN else None,
-                        probability=top.probability if top else 0.0)
+        return unresolved
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
     # its evidence, both answered by one unit.
     mass: dict[str, float] = {}
@@ -91,18 +99,43 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             first_aspect.setdefault(unit, guess.aspect)
     ranked = sorted(mass.items(), key=lambda item: -item[1])
     if not ranked or ranked[0][1] < ASPECT_MIN:
-        return Decision(aspect=top.aspect if top and top.probability >= ASPECT_MIN else None,
-                        probability=top.probability if top else 0.0)
+        return unresolved
+    if not carried and top is not None and top.probability >= ASPECT_MIN and lookup(knowledge, entities[0], top.aspect) is None:
+        return unresolved  # "DPYD genotyping before cape" asks about testing, which no unit of the drug answers
     best, probability = ranked[0]
     units = [best]
     two_part = "and" in reading.words and len(ranked) > 1 and ranked[1][1] >= SECOND_ASPECT_MIN
     if two_part:
         units.append(ranked[1][0])  # "what is Phesgo and how is it given?"
-    for entity in entities[1:MAX_UNITS]:  # "is Kisqali or Verzenio the one with ECGs?"
-        other = lookup(knowledge, entity, first_aspect[best])
-        if other is not None and other not in units:
-            units.append(other)
-    return Decision(tuple(units[:MAX_UNITS]), entities[0], first_aspect[best], probability, carried)
+    if COMPARING.intersection(reading.words):
+        # "is Kisqali or Verzenio the one with ECGs?"; a partner drug ("gemzar dosing with
+        # paclitaxel") is part of the first drug's answer, not a second question.
+        for entity in entities[1:MAX_UNITS]:
+            other = lookup(knowledge, entity, first_aspect[best])
+            if other is not None and other not in units:
+                units.append(other)
+    return Decision(tuple(units[:MAX_UNITS]), entities[0], first_aspect[best], probability, carried, tuple(guesses))
+
+
+def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
+    """The classifier's guesses, narrowed to the aspects the message's own terms signal.
+
+    A named symptom or toxicity settles side effects ("kisqali ECG schedule"); when terms signal
+    several aspects ("sacituzumab dose and premeds": a dose and an infusion reaction), the
+    classifier chooses among them.
+    """
+    signalled = {hints[w] for w in reading.tagged if w in hints}
+    if not signalled or not hints:
+        return guesses
+    kept = [g for g in guesses if g.aspect in signalled]
+    if len(signalled) == 1 and SIDE_EFFECTS in signalled:
+        return [Guess(SIDE_EFFECTS, 1.0)]
+    if len(signalled) == 1:
+        return guesses  # one other hint is one feature among the rest: the classifier has weighed it
+    total = sum(g.probability for g in kept)
+    if not kept or total <= 0:
+        return guesses
+    return [Guess(g.aspect, g.probability / total) for g in kept]
 
 
 def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:

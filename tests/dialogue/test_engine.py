@@ -305,9 +305,12 @@ def test_a_negated_slot_phrase_is_never_read_as_its_opposite(clinician: Chat) ->
     assert "her2" not in chat_slots
 
 
-def test_only_the_missing_part_of_the_subtype_is_asked(clinician: Chat) -> None:
+def test_only_the_missing_part_of_the_subtype_is_offered(clinician: Chat) -> None:
+    # HER2-positive first line hardly differs by hormone receptors: the answer comes first,
+    # with the missing half of the subtype offered as buttons under it (never the known half)
     replies = body(clinician.say("1L options MBC, HER2 positive"))
-    assert kinds(replies) == ["clarify"]
+    assert kinds(replies) == ["answer"]
+    assert "pertuzumab, trastuzumab and a taxane" in replies[0].text
     labels = [b.label for b in replies[0].buttons]
     assert "HR-positive" in labels and "HR+ / HER2-" not in labels
 

@@ -261,3 +261,45 @@ def test_a_few_aliases_still_load(tmp_path: Path) -> None:
         "examples: [an example about stage 4, another stage 4 example]", "examples: *shared")
     knowledge = load_with(tmp_path, "topics:" + text)
     assert knowledge.topics["zz_alias_two"].examples == knowledge.topics["zz_alias_one"].examples
+
+
+UNIT = """
+  - id: {id}
+    title: "A drug card"
+    about: {{entities: [{entity}], aspects: [{aspect}]}}
+    sources: [fx_guideline]
+    review: {{status: approved, reviewed_on: 2026-01-01, reviewed_by: tester}}
+    answer:
+      clinician: "Clinician text."
+      patient: "Patient text."
+"""
+
+
+def test_a_unit_needs_no_examples_and_is_found_by_entity_and_aspect(tmp_path: Path) -> None:
+    k = load_with(tmp_path, "topics:" + UNIT.format(id="u_letrozole_given", entity="letrozole", aspect="how_given"))
+    assert k.units[("drug:letrozole", "how_given")] == "u_letrozole_given"
+
+
+def test_a_unit_about_an_unknown_drug_or_aspect_is_refused(tmp_path: Path) -> None:
+    problems = errors_of(tmp_path, "topics:" + UNIT.format(id="u_x", entity="no_such_drug", aspect="how_given"))
+    assert any("extra.yaml:" in p and "no_such_drug" in p for p in problems)
+    problems = errors_of(tmp_path, "topics:" + UNIT.format(id="u_y", entity="letrozole", aspect="no_such_aspect"))
+    assert any("extra.yaml:" in p and "no_such_aspect" in p for p in problems)
+
+
+def test_two_units_answering_the_same_question_are_refused(tmp_path: Path) -> None:
+    text = "topics:" + UNIT.format(id="u_one", entity="letrozole", aspect="what") + \
+        UNIT.format(id="u_two", entity="letrozole", aspect="what")
+    problems = errors_of(tmp_path, text)
+    assert any("extra.yaml:" in p and "u_one" in p for p in problems)
+
+
+def test_an_aspect_needs_enough_phrasings_to_learn_from(tmp_path: Path) -> None:
+    text = """
+    aspects:
+      - id: dosing_only
+        label: Dosing
+        phrasings: [dose of it, how much]
+    """
+    problems = errors_of(tmp_path, text)
+    assert any("extra.yaml:" in p and "phrasings" in p for p in problems)

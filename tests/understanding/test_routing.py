@@ -1,0 +1,71 @@
+"""Which unit answers a question: (entity, aspect), with the bundled knowledge and its lexicon."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogue.routing import Context, route
+from dialogue.understanding.reading import read_message
+
+
+def decide(knowledge, text: str, context: Context = Context()):
+    reading = knowledge.lexicon.read(list(read_message(text).words))
+    return route(knowledge, reading, context)
+
+
+@pytest.mark.parametrize("text, unit", [
+    ("what is ibrance", "palbociclib_what"),             # brand name
+    ("tamoxifen moa", "tamoxifen_what"),                  # shorthand
+    ("faslodex loading dose schedule", "fulvestrant_given"),
+    ("what did FALCON show", "fulvestrant_fits"),          # a pivotal trial names its drug
+    ("kisqali ECG schedule", "cdk46_side_effects"),        # a toxicity named: side effects, of the drug's class
+    ("why did my wee turn red after the epirubicin", "other_chemo_side_effects"),
+])
+def test_a_drug_and_an_aspect_find_their_unit(bundled, text: str, unit: str) -> None:
+    assert decide(bundled, text).units == (unit,)
+
+
+def test_terms_for_two_aspects_let_the_wording_choose(bundled) -> None:
+    # a dose and an infusion reaction are both named; the question is about how it is given
+    assert decide(bundled, "sacituzumab govitecan dose and premeds").units == ("sacituzumab_govitecan_given",)
+
+
+def test_a_comparison_answers_both_drugs_but_a_partner_drug_does_not(bundled) -> None:
+    assert decide(bundled, "denosumab vs zoledronic acid trial breast").units == ("denosumab_fits", "zoledronic_acid_fits")
+    assert decide(bundled, "tykerb dose with capecitabine").units == ("lapatinib_given",)
+
+
+def test_a_class_too_broad_to_choose_a_unit_is_left_to_the_matcher(bundled) -> None:
+    assert not decide(bundled, "what is chemotherapy").resolved
+
+
+def test_a_follow_up_keeps_the_drug_of_the_last_answer(bundled) -> None:
+    decision = decide(bundled, "and the side effects?", Context("drug:palbociclib", "how_given"))
+    assert decision.units == ("cdk46_side_effects",) and decision.carried
+
+
+def test_a_follow_up_naming_another_drug_keeps_the_aspect(bundled) -> None:
+    decision = decide(bundled, "what about anastrozole?", Context("drug:letrozole", "how_given"))
+    assert decision.units == ("anastrozole_given",) and decision.carried
+
+
+def test_a_follow_up_that_names_its_aspect_is_not_overruled_by_the_last_one(bundled) -> None:
+    decision = decide(bundled, "and what about letrozole side effects", Context("drug:fulvestrant", "how_given"))
+    assert decision.units == ("aromatase_inhibitor_side_effects",)
+
+
+def test_a_question_stating_new_facts_does_not_lean_on_the_last_drug(bundled) -> None:
+    decision = decide(bundled, "3L options ER+ HER2-", Context("drug:palbociclib", "how_given"))
+    assert decision.entity != "drug:palbociclib"
+
+
+def test_a_conversation_stored_by_the_previous_version_is_still_read() -> None:
+    from dialogue.state import ConversationState
+
+    stored_v1 = {"v": 1, "audience": "patient", "slots": {"hr": "positive"}, "last_topic": "cdk46_side_effects",
+                 "pending": None, "disclaimer_at": 5.0, "consented_at": None, "turn": 3,
+                 "created_at": 1.0, "updated_at": 5.0}
+    state = ConversationState.from_dict(stored_v1)
+    assert state.slots == {"hr": "positive"} and state.last_topic == "cdk46_side_effects" and state.turn == 3
+    assert state.last_entity is None and state.last_aspect is None
+    assert ConversationState.from_dict(state.to_dict()).to_dict()["v"] == 2
