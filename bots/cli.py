@@ -282,9 +282,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for source in report.uncited_sources:
         if not source.startswith("seed_"):
             print(f"note: source '{source}' is listed but cited by nothing")
+    for unit in report.unreachable:
+        warnings.append(_warning(knowledge.topics[unit].origin, f"unit '{unit}' can never be chosen: its entities are all classes too broad to pick a unit"))
     for warning in warnings:
         print(f"{warning} [warning]")
     print(report.summary())
+    print(report.units_line())
+    for aspect, drugs in report.units_missing().items():
+        print(f"  no unit for {aspect}: {', '.join(drugs)}")
     status: dict[str, int] = {}
     for topic in knowledge.topics.values():
         status[topic.review.status] = status.get(topic.review.status, 0) + 1

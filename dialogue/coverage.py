@@ -4,7 +4,9 @@
   family, or one asked about side effects in its examples, that names the drug in its
   title, examples or clinician text;
 - every seed document (sources whose id starts with ``seed_``) is cited somewhere;
-- sources that nothing cites.
+- sources that nothing cites;
+- the units matrix: for every drug and core aspect, whether a question finds a unit (the
+  drug's own, or its class's), and the units no question can reach.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from dataclasses import dataclass
 
 from .markup import CITATION
 from .model import Knowledge
+from .routing import BROAD_CLASS, lookup
 from .text import tokens
 
 SIDE_EFFECTS_FAMILY = "side_effects"
 SIDE_EFFECTS_TERM = "term:side_effects"
 SEED_PREFIX = "seed_"
+#: The aspects every drug should have a unit for (its card, or its class's side-effect topic).
+CORE_ASPECTS = ("what", "how_given", "side_effects", "where_fits")
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,16 @@ class Coverage:
     drugs: dict[str, list[str]]  # drug id -> side-effect topics that cover it
     seeds: dict[str, list[str]]  # seed source id -> what cites it
     uncited_sources: list[str]
+    units: dict[str, dict[str, str | None]]  # aspect -> drug id -> the unit a question finds, if any
+    unreachable: list[str]  # units whose every entity is a class too broad to choose a unit
+
+    def units_line(self) -> str:
+        cells = ", ".join(f"{a} {sum(u is not None for u in d.values())}/{len(d)}" for a, d in self.units.items())
+        return f"units (drug x aspect, the drug's own or its class's): {cells}"
+
+    def units_missing(self) -> dict[str, list[str]]:
+        return {a: sorted(d for d, u in drugs.items() if u is None) for a, drugs in self.units.items()
+                if any(u is None for u in drugs.values())}
 
     @property
     def drugs_missing(self) -> list[str]:
@@ -74,4 +89,8 @@ def coverage(knowledge: Knowledge) -> Coverage:
         for source in locale.sources:
             cited[source.id].append(f"locale {locale.id}")
     seeds = {sid: users for sid, users in cited.items() if sid.startswith(SEED_PREFIX)}
-    return Coverage(drugs, seeds, sorted(sid for sid, users in cited.items() if not users))
+    units = {a: {d.split(":", 1)[1]: lookup(knowledge, d, a) for d in drug_ids} for a in CORE_ASPECTS if a in knowledge.aspects}
+    sizes = knowledge.lexicon.class_size
+    unreachable = sorted(t.id for t in knowledge.topics.values()
+                         if t.entities and all(sizes.get(e, 0) > BROAD_CLASS for e in t.entities))
+    return Coverage(drugs, seeds, sorted(sid for sid, users in cited.items() if not users), units, unreachable)

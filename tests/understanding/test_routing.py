@@ -69,3 +69,13 @@ def test_a_conversation_stored_by_the_previous_version_is_still_read() -> None:
     assert state.slots == {"hr": "positive"} and state.last_topic == "cdk46_side_effects" and state.turn == 3
     assert state.last_entity is None and state.last_aspect is None
     assert ConversationState.from_dict(state.to_dict()).to_dict()["v"] == 2
+
+
+def test_every_drug_has_a_card_and_no_unit_is_out_of_reach(bundled) -> None:
+    from dialogue.coverage import coverage
+
+    report = coverage(bundled)
+    for aspect in ("what", "how_given", "where_fits"):
+        assert not [drug for drug, unit in report.units[aspect].items() if unit is None], aspect
+    assert report.unreachable == []
+    assert report.units_line().startswith("units (drug x aspect")
