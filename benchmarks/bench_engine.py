@@ -66,6 +66,7 @@ def synthetic_knowledge(factor: int, into: Path) -> Path:
             clone["title"] = f"{topic['title']} ({' '.join(words)})"
             clone["examples"] = [f"{ex} {rng.choice(words)} {rng.choice(words)}" for ex in topic["examples"]]
             clone["related"] = []
+            clone.pop("about", None)  # one unit per (drug, aspect): the copies are example-matched topics only
             extra.append(clone)
     (into / "knowledge" / "topics" / "zz_synthetic.yaml").write_text(yaml.safe_dump({"topics": extra}, sort_keys=False))
     return into / "knowledge"

@@ -28,6 +28,7 @@ from .matching import TopicIndex
 from .understanding.aspects import AspectModel
 from .model import (
     AUDIENCES,
+    Renderable,
     Aspect,
     REVIEW_STATUSES,
     SOURCE_KINDS,
@@ -75,6 +76,8 @@ PATIENT_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|microgram|milligra
 #: Slot phrases ("ER+", "postmenopausal") describe the person more than the question.
 DEFAULT_SLOT_WEIGHT = 0.5
 TEMPLATE_GLOBALS = frozenset({"locale", "audience"})
+#: Jinja's markers; a text without any is served as it is (see PlainText).
+_TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")
 #: Extra names the engine passes to messages (never to topic answers).
 MESSAGE_VARIABLES = frozenset({"length", "limit", "family", "title", "status", "reviewed_on", "reviewed_by"})
 
@@ -82,6 +85,18 @@ MESSAGE_VARIABLES = frozenset({"length", "limit", "family", "title", "status", "
 def bundled_knowledge_dir() -> Path:
     """The knowledge that ships with mbcbot (next to the ``dialogue`` package)."""
     return Path(__file__).resolve().parent.parent / "knowledge"
+
+
+class PlainText:
+    """An answer text with no template syntax, rendered as Jinja would render it (without the final newline)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, source: str) -> None:
+        self.text = source[:-1] if source.endswith("\n") else source
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        return self.text
 
 
 class _Collector:
@@ -305,7 +320,13 @@ class _Compiler:
             compiled.append(regex)
         return tuple(compiled)
 
-    def template(self, source: str, where: Located, key: str, allowed: frozenset[str], audience: str | None) -> jinja2.Template | None:
+    def template(self, source: str, where: Located, key: str, allowed: frozenset[str], audience: str | None) -> jinja2.Template | PlainText | None:
+        if not _TEMPLATE_SYNTAX.search(source):
+            # Most answers use no template syntax: compiling them with Jinja is most of the load time.
+            self._names_seen[source] = set()
+            if audience in (None, "patient") and PATIENT_DOSE.search(source):
+                self.out.error(where, "the patient voice must not give doses", key)
+            return PlainText(source)
         try:
             ast = self.env.parse(source)
         except jinja2.TemplateSyntaxError as exc:
@@ -354,7 +375,7 @@ class _Compiler:
                extra: frozenset[str] = frozenset()) -> Voiced:
         value = rec.get(key)
         allowed = frozenset(self.slots) | TEMPLATE_GLOBALS | extra
-        templates: dict[str, jinja2.Template] = {}
+        templates: dict[str, Renderable] = {}
         if value is None:
             if required:
                 self.out.error(rec, f"'{key}' is required")

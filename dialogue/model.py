@@ -10,11 +10,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    import jinja2
-
     from .lexicon import Lexicon
     from .matching import TopicIndex
     from .safety import Condition
@@ -69,6 +67,12 @@ class Review:
         return self.status == "approved"
 
 
+class Renderable(Protocol):
+    """A compiled answer text: a Jinja template, or plain text that needs none."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str: ...
+
+
 class Voiced:
     """Compiled templates, one per audience, and the slot names they branch on."""
 
@@ -76,7 +80,7 @@ class Voiced:
 
     def __init__(
         self,
-        templates: dict[str, jinja2.Template],
+        templates: dict[str, Renderable],
         variables: frozenset[str] = frozenset(),
         sources: dict[str, str] | None = None,
     ) -> None:

@@ -303,3 +303,10 @@ def test_an_aspect_needs_enough_phrasings_to_learn_from(tmp_path: Path) -> None:
     """
     problems = errors_of(tmp_path, text)
     assert any("extra.yaml:" in p and "phrasings" in p for p in problems)
+
+
+def test_plain_and_templated_answers_render_the_same_way(tmp_path: Path) -> None:
+    # an answer without template syntax is served as written, as Jinja would render it
+    text = "topics:" + GOOD_TOPIC.format(id="t_plain").replace('clinician: "Clinician text."', 'clinician: "Plain {x} text.\\n"')
+    k = load_with(tmp_path, text)
+    assert k.topics["t_plain"].answer.render("clinician", {}) == "Plain {x} text."
