@@ -16,6 +16,13 @@ from rapidfuzz.distance import OSA
 from .text import NEGATIONS, STOPWORDS
 
 
+#: The shortest start of a drug name read as that drug ("palbo", "kisq", "letroz").
+MIN_PREFIX = 4
+#: Starts of drug names that are everyday words too ("ever" is not everolimus).
+PREFIX_WORDS = frozenset({"ever", "every", "para", "pros", "carb", "plat", "proc", "elle", "doxy", "fema", "tame",
+                          "gems", "cape", "deno", "phar", "arom", "aroma", "fare", "cycl", "cyclo"})
+
+
 @dataclass(frozen=True, slots=True)
 class Concept:
     """What a phrase means."""
@@ -70,6 +77,7 @@ class Lexicon:
             if concept.kind == "drug":
                 for implied in concept.implies:
                     self.class_size[implied] = self.class_size.get(implied, 0) + 1
+        self._prefixes = _name_starts(phrases)
         self._refresh()
 
     def concept(self, concept_id: str) -> Concept | None:
@@ -109,9 +117,15 @@ class Lexicon:
             self._corrections[word] = fixed
         return fixed
 
+    def expand(self, word: str) -> str:
+        """The drug name a clinician's shortening stands for ("palbo" -> "palbociclib"), or the word."""
+        if word in self.vocabulary or word in STOPWORDS:
+            return word
+        return self._prefixes.get(word, word)
+
     def read(self, words: list[str]) -> Reading:
         """Find the concepts in a tokenised message."""
-        fixed = [self.correct(w) for w in words]
+        fixed = [self.expand(self.correct(w)) for w in words]
         concepts: list[Concept] = []
         sets: dict[str, str] = {}
         loose: list[str] = []
@@ -138,3 +152,16 @@ class Lexicon:
                 tagged.append(word)
                 i += 1
         return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose), tuple(tagged))
+
+
+def _name_starts(phrases: dict[tuple[str, ...], Concept]) -> dict[str, str]:
+    """Starts of one-word drug names (generic or brand) that belong to a single drug: start -> name."""
+    names = {p[0]: c.id for p, c in phrases.items() if c.kind == "drug" and len(p) == 1 and len(p[0]) > MIN_PREFIX + 1 and p[0].isalpha()}
+    owners: dict[str, set[str]] = {}
+    full: dict[str, str] = {}
+    for name, drug in sorted(names.items()):
+        for n in range(MIN_PREFIX, len(name)):
+            start = name[:n]
+            owners.setdefault(start, set()).add(drug)
+            full.setdefault(start, name)
+    return {s: full[s] for s, drugs in owners.items() if len(drugs) == 1 and s not in PREFIX_WORDS and (s,) not in phrases}

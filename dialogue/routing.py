@@ -79,7 +79,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     entities = [c.id for c in named]
     short = len(reading.words) <= FOLLOW_UP_WORDS
     likely = [g for g in guesses if g.probability >= SECOND_ASPECT_MIN]
-    if not found and context.entity and likely and short and not reading.sets:
+    if not found and context.entity and likely and short and not reading.sets and _leans_back(reading):
         entities, carried = [context.entity], True  # "and the side effects?"
     elif entities and context.aspect and short and not reading.loose and (not likely or _opens_follow_up(reading)) \
             and not any(w in model.hints for w in reading.tagged):
@@ -163,6 +163,23 @@ def _entities(reading: Reading) -> list[Concept]:
 
 #: Openings of a follow-up that swaps the entity and keeps the aspect ("what about anastrozole?").
 FOLLOW_UP_OPENERS = (("what", "about"), ("how", "about"), ("and",), ("what", "if"))
+
+
+#: Words that point back to the drug of the last answer ("how is it given?").
+BACK_REFERENCES = frozenset({"it", "its", "this", "that", "these", "those", "they", "them", "same", "she", "her"})
+#: A question this short leans on the last answer even without pointing back ("dose?", "side effects?").
+BARE_FOLLOW_UP_WORDS = 3
+
+
+def _leans_back(reading: Reading) -> bool:
+    """Whether a message without a drug of its own is about the last answer's drug.
+
+    "and the side effects?" and "how is it given?" are; "common errors in stage IV
+    management" is a new question, however short.
+    """
+    content = [w for w in reading.words if w.isalnum()]
+    return (_opens_follow_up(reading) or any(w in BACK_REFERENCES for w in reading.words)
+            or len(content) <= BARE_FOLLOW_UP_WORDS)
 
 
 def _opens_follow_up(reading: Reading) -> bool:

@@ -79,3 +79,22 @@ def test_every_drug_has_a_card_and_no_unit_is_out_of_reach(bundled) -> None:
         assert not [drug for drug, unit in report.units[aspect].items() if unit is None], aspect
     assert report.unreachable == []
     assert report.units_line().startswith("units (drug x aspect")
+
+
+@pytest.mark.parametrize("text, drugs", [
+    ("kisq vs verz, which one needs ECGs?", {"drug:ribociclib", "drug:abemaciclib"}),
+    ("progd on letroz+palbo", {"drug:letrozole", "drug:palbociclib"}),
+])
+def test_clinicians_shortened_drug_names_are_read(bundled, text: str, drugs: set[str]) -> None:
+    reading = bundled.lexicon.read(list(read_message(text).words))
+    assert {c.id for c in reading.concepts if c.kind == "drug"} == drugs
+
+
+def test_an_everyday_word_is_not_read_as_the_drug_it_starts(bundled) -> None:
+    reading = bundled.lexicon.read(list(read_message("have you ever seen this").words))
+    assert not [c for c in reading.concepts if c.kind == "drug"]
+
+
+def test_a_short_new_question_does_not_inherit_the_last_drug(bundled) -> None:
+    decision = decide(bundled, "common errors in stage IV breast cancer management", Context("drug:zoledronic_acid", "what"))
+    assert not decision.carried
