@@ -553,7 +553,7 @@ class _TurnBuilder:
             else:
                 self._advice_only(safety)
             return
-        self.decide(ranked, safety)
+        self.decide(ranked, safety, decision.aspect)
 
     def _matcher_knows_better(self, decision: Decision, ranked: list[Any]) -> bool:
         """A confident example match on a topic about the same drug wins over a hesitant aspect guess.
@@ -661,7 +661,8 @@ class _TurnBuilder:
         if top and top.score >= CLARIFY_SCORE:
             close = [c for c in ranked if c.score >= CLARIFY_SCORE and top.score - c.score < CLOSE_MARGIN * 2]
             close = [c for c in close if self._servable(self.k.topics[c.topic])]
-            if aspect is not None and len(close) >= 1:
+            if aspect is not None and close and all(self.k.topics[c.topic].aspects for c in close):
+                # only among candidates that all say what they answer: one that says nothing may be the one
                 asked = [c for c in close if aspect in self.k.topics[c.topic].aspects]
                 if len(asked) == 1:
                     self.answer_topic(asked[0].topic, advice=safety.about)
