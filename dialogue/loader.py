@@ -488,6 +488,7 @@ class _Compiler:
             warnings=[p for p in self.out.problems if p.severity == "warning"],
             aspects=aspects,
             units=units,
+            unit_entities=frozenset(entity for entity, _ in units),
             aspect_model=aspect_model,
         )
 
@@ -700,9 +701,16 @@ class _Compiler:
         entities = []
         lex = self.layers.lexicon
         for name in self.strings(about, "entities"):
+            slot, _, value = name.partition("=")
+            if value:  # a slot value: "mutation=esr1", "her2=low"
+                if slot not in self.slots or value not in {v.value for v in self.slots[slot].values}:
+                    self.out.error(about, f"unknown entity '{name}' (a slot and one of its values)", "entities")
+                    continue
+                entities.append(f"slot:{name}")
+                continue
             kind = next((k for k, part in (("drug", "drugs"), ("class", "classes"), ("term", "terms")) if name in lex[part]), None)
             if kind is None:
-                self.out.error(about, f"unknown entity '{name}' (a lexicon drug, class or term id)", "entities")
+                self.out.error(about, f"unknown entity '{name}' (a lexicon drug, class or term id, or slot=value)", "entities")
                 continue
             entities.append(f"{kind}:{name}")
         aspects = self.strings(about, "aspects", required=True)

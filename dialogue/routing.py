@@ -71,7 +71,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     model = knowledge.aspect_model
     if model is None or not knowledge.units:
         return Decision()
-    found = _entities(reading)
+    found = _entities(knowledge, reading)
     named = [c for c in found if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
     guesses = _hinted(model.guess(reading.tagged, limit=len(model.labels)), reading, model.hints)
     top = guesses[0] if guesses else None
@@ -152,11 +152,19 @@ def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
     return None
 
 
-def _entities(reading: Reading) -> list[Concept]:
-    """The drugs and classes a message names, in order, each once."""
+def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
+    """The drugs and classes a message names, in order, each once; then the other concepts a unit is about.
+
+    A site ("brain mets") or a biomarker ("ESR1 mutation") is the entity only when no drug is
+    named: "tucatinib for brain mets" asks about tucatinib.
+    """
+    about = knowledge.unit_entities
     seen: dict[str, Concept] = {}
     for concept in reading.concepts:
         if concept.kind in ENTITY_KINDS and concept.id not in seen:
+            seen[concept.id] = concept
+    for concept in reading.concepts:
+        if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     return list(seen.values())
 

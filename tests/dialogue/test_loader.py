@@ -310,3 +310,10 @@ def test_plain_and_templated_answers_render_the_same_way(tmp_path: Path) -> None
     text = "topics:" + GOOD_TOPIC.format(id="t_plain").replace('clinician: "Clinician text."', 'clinician: "Plain {x} text.\\n"')
     k = load_with(tmp_path, text)
     assert k.topics["t_plain"].answer.render("clinician", {}) == "Plain {x} text."
+
+
+def test_a_unit_can_be_about_a_biomarker_given_as_slot_value(tmp_path: Path) -> None:
+    k = load_with(tmp_path, "topics:" + UNIT.format(id="u_esr1", entity="mutation=esr1", aspect="testing"))
+    assert k.units[("slot:mutation=esr1", "testing")] == "u_esr1"
+    problems = errors_of(tmp_path, "topics:" + UNIT.format(id="u_bad", entity="mutation=kras", aspect="testing"))
+    assert any("extra.yaml:" in p and "mutation=kras" in p for p in problems)

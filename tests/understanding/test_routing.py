@@ -98,3 +98,8 @@ def test_an_everyday_word_is_not_read_as_the_drug_it_starts(bundled) -> None:
 def test_a_short_new_question_does_not_inherit_the_last_drug(bundled) -> None:
     decision = decide(bundled, "common errors in stage IV breast cancer management", Context("drug:zoledronic_acid", "what"))
     assert not decision.carried
+
+
+def test_a_site_is_the_entity_only_when_no_drug_is_named(bundled) -> None:
+    assert decide(bundled, "what are brain mets").units == ("brain_metastases",)
+    assert decide(bundled, "tucatinib for active brain mets").entity == "drug:tucatinib"
