@@ -50,6 +50,14 @@ MEASURES = {
     "respiratory": ("respiratory_context", ("/min",)),
 }
 LOCALE_THRESHOLDS = {"locale.fever": "fever", "locale.low_temperature": "low_temperature"}
+#: The concept naming anticancer treatment (read when the knowledge defines it): with it, a bare
+#: decimal in the range of a fever is a temperature ("pt 38.4 on paclitaxel").
+TREATMENT_CONTEXT = "on_treatment"
+#: The range of a bare decimal read as a temperature during treatment, in °C.
+BARE_FEVER_RANGE = (37.5, 42.5)
+#: Words that make a nearby decimal a trial figure, not a reading ("median PFS 38.4 on paclitaxel").
+FIGURE_WORDS = frozenset({"median", "pfs", "os", "hr", "ci", "vs", "versus", "month", "months", "mo", "week",
+                          "weeks", "year", "years", "arm", "rate", "orr", "dor", "ttp", "survival", "percent"})
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
 _COND = re.compile(
     r"^\s*(?:(?P<absent>!\s*[a-z][a-z0-9_]*)|named\(\s*(?P<named>[a-z][a-z0-9_]*)\s*\)|(?P<concept>[a-z][a-z0-9_]*)"
@@ -166,10 +174,22 @@ class _Evidence:
         if measure not in self._readings:
             numbers = self.reading.numbers
             if MEASURES[measure][0] not in self.hits:
-                # with no context word, only a temperature written with its unit can be a reading
-                numbers = [n for n in numbers if n.unit in ("c", "f", "deg")] if measure == "temperature" else []
+                # with no context word, only a temperature written with its unit can be a reading,
+                # or a fever-range decimal in a message about anticancer treatment
+                numbers = [n for n in numbers if n.unit in ("c", "f", "deg") or self._bare_fever(n)] if measure == "temperature" else []
             self._readings[measure] = [r for n in numbers if (r := self._as(measure, n)) is not None]
         return self._readings[measure]
+
+    def _bare_fever(self, n: Number) -> bool:
+        """A decimal such as 38.4, with no unit, in a message naming anticancer treatment."""
+        low, high = BARE_FEVER_RANGE
+        if n.unit != "" or n.written_as_word or not low <= n.value <= high:
+            return False
+        toks = self.reading.tokens
+        if "." not in toks[n.index].text or not self.live(TREATMENT_CONTEXT):
+            return False
+        near = toks[max(0, n.index - 4): n.index + 5]
+        return not any(t.text in FIGURE_WORDS for t in near)
 
     def _near_context(self, measure: str, number: Number) -> bool:
         context = MEASURES[measure][0]
@@ -195,7 +215,7 @@ class _Evidence:
                 return n, v, "c"
             if unit == "f" and 86 <= v <= 113:
                 return n, (v - 32) * 5 / 9, "f"
-            if unit in ("", "deg") and (unit == "deg" or self._near_context(measure, n)):
+            if unit in ("", "deg") and (unit == "deg" or self._near_context(measure, n) or self._bare_fever(n)):
                 if 34 <= v <= 43:
                     return n, v, "c"
                 if 93 <= v <= 110:
