@@ -40,6 +40,8 @@ FOLLOW_UP_OPENERS = (("and",), ("what", "about"), ("how", "about"), ("what", "if
 CONTEXT_WEIGHT = 0.5
 #: An aspect guess this sure decides the unit even against a confident example match (see _matcher_knows_better).
 STRONG_ASPECT = 0.8
+#: An aspect guess this sure redirects a confident example match that declares other aspects.
+SURE_ASPECT = 0.7
 #: The least probability of an aspect for a matched topic answering it to be a plausible reading.
 PLAUSIBLE_ASPECT = 0.2
 MAX_PENDING_RETRIES = 1
@@ -553,7 +555,7 @@ class _TurnBuilder:
             else:
                 self._advice_only(safety)
             return
-        self.decide(ranked, safety, decision.aspect)
+        self.decide(ranked, safety, decision.aspect, decision.probability >= SURE_ASPECT)
 
     def _matcher_knows_better(self, decision: Decision, ranked: list[Any]) -> bool:
         """A confident example match on a topic about the same drug wins over a hesitant aspect guess.
@@ -648,15 +650,24 @@ class _TurnBuilder:
         own = sum(1 for c in reading.concepts if c.kind != "slot") + len(reading.loose)
         return own <= 2 and not unknown
 
-    def decide(self, ranked: list[Any], safety: SafetyCheck, aspect: str | None = None) -> None:
+    def decide(self, ranked: list[Any], safety: SafetyCheck, aspect: str | None = None, sure: bool = False) -> None:
         """Answer the best topic, or ask which one was meant only when the candidates truly compete.
 
         Candidates that answer the aspect the question asks (side effects, how it is given...)
-        win over those that do not: when exactly one close candidate does, it is answered.
+        win over those that do not: when exactly one close candidate does, it is answered. When
+        the aspect is ``sure`` and the confident match declares other aspects, a candidate that
+        declares it is answered instead ("hormone positive, what do people get first?" matches
+        the stage 4 topic's words, but asks for the first treatment).
         """
         top = ranked[0] if ranked else None
         if confident(ranked) is not None:
-            self.answer_topic(top.topic, advice=safety.about)
+            best = top.topic
+            declared = self.k.topics[best].aspects
+            if sure and aspect and declared and aspect not in declared:
+                asked = [c.topic for c in ranked if c.score >= CLARIFY_SCORE and top.score - c.score < CLOSE_MARGIN * 2
+                         and aspect in self.k.topics[c.topic].aspects and self._servable(self.k.topics[c.topic])]
+                best = asked[0] if asked else best
+            self.answer_topic(best, advice=safety.about)
             return
         if top and top.score >= CLARIFY_SCORE:
             close = [c for c in ranked if c.score >= CLARIFY_SCORE and top.score - c.score < CLOSE_MARGIN * 2]

@@ -103,3 +103,14 @@ def test_a_short_new_question_does_not_inherit_the_last_drug(bundled) -> None:
 def test_a_site_is_the_entity_only_when_no_drug_is_named(bundled) -> None:
     assert decide(bundled, "what are brain mets").units == ("brain_metastases",)
     assert decide(bundled, "tucatinib for active brain mets").entity == "drug:tucatinib"
+
+
+def test_a_sure_aspect_prefers_the_close_topic_that_answers_it(bundled) -> None:
+    from dialogue.engine import Engine, EngineOptions
+    from dialogue.replies import Incoming, ReplyKind
+
+    engine = Engine(bundled, EngineOptions(audience="patient", preview=True))
+    turn = engine.step(None, Incoming(text="my wife's cancer is stage 4, ER positive HER2 negative - what is normally given first?",
+                                      audience="patient"), 0.0)
+    answers = [r for r in turn.replies if r.kind is ReplyKind.ANSWER]
+    assert answers and answers[0].topic == "first_line_treatment"
