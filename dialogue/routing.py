@@ -84,7 +84,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     elif entities and context.aspect and short and not reading.loose and (not likely or _opens_follow_up(reading)) \
             and not any(w in model.hints for w in reading.tagged):
         likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?" (not "what about its side effects?")
-    unresolved = Decision(aspect=top.aspect if top and top.probability >= ASPECT_MIN else None,
+    unresolved = Decision(aspect=top.aspect if _clear(guesses) else None,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
     if not entities or not likely:
         return unresolved
@@ -115,6 +115,19 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             if other is not None and other not in units:
                 units.append(other)
     return Decision(tuple(units[:MAX_UNITS]), entities[0], first_aspect[best], probability, carried, tuple(guesses))
+
+
+#: An aspect below ASPECT_MIN still says what is asked when it is at least this likely and
+#: DOMINANCE times the next one (it guides the choice among matched topics, never a unit).
+CLEAR_MIN = 0.3
+DOMINANCE = 2.5
+
+
+def _clear(guesses: list[Guess]) -> bool:
+    if not guesses:
+        return False
+    top, second = guesses[0].probability, guesses[1].probability if len(guesses) > 1 else 0.0
+    return top >= ASPECT_MIN or (top >= CLEAR_MIN and top >= DOMINANCE * second)
 
 
 def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
