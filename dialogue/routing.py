@@ -29,6 +29,9 @@ ENTITY_KINDS = ("drug", "class")
 FOLLOW_UP_WORDS = 8
 #: The aspect a named symptom or toxicity settles, whatever else the wording suggests.
 SIDE_EFFECTS = "side_effects"
+#: Two aspects of a two-part question ("what's in Phesgo and how is it given?") that together are
+#: this likely are answered even when neither alone reaches ASPECT_MIN.
+TWO_PART_MIN = 0.6
 #: At most this many units in one reply (two entities or two aspects).
 MAX_UNITS = 2
 #: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
@@ -98,14 +101,14 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             mass[unit] = mass.get(unit, 0.0) + guess.probability
             first_aspect.setdefault(unit, guess.aspect)
     ranked = sorted(mass.items(), key=lambda item: -item[1])
-    if not ranked or ranked[0][1] < ASPECT_MIN:
+    asks_two = "and" in reading.words and len(ranked) > 1 and ranked[1][1] >= SECOND_ASPECT_MIN
+    if not ranked or (ranked[0][1] < ASPECT_MIN and not (asks_two and ranked[0][1] + ranked[1][1] >= TWO_PART_MIN)):
         return unresolved
     if not carried and top is not None and top.probability >= ASPECT_MIN and lookup(knowledge, entities[0], top.aspect) is None:
         return unresolved  # "DPYD genotyping before cape" asks about testing, which no unit of the drug answers
     best, probability = ranked[0]
     units = [best]
-    two_part = "and" in reading.words and len(ranked) > 1 and ranked[1][1] >= SECOND_ASPECT_MIN
-    if two_part:
+    if asks_two:
         units.append(ranked[1][0])  # "what is Phesgo and how is it given?"
     if COMPARING.intersection(reading.words):
         # "is Kisqali or Verzenio the one with ECGs?"; a partner drug ("gemzar dosing with

@@ -114,3 +114,8 @@ def test_a_sure_aspect_prefers_the_close_topic_that_answers_it(bundled) -> None:
                                       audience="patient"), 0.0)
     answers = [r for r in turn.replies if r.kind is ReplyKind.ANSWER]
     assert answers and answers[0].topic == "first_line_treatment"
+
+
+def test_a_two_part_question_gets_both_parts(bundled) -> None:
+    decision = decide(bundled, "explain enhertu and how it is given")
+    assert decision.units == ("trastuzumab_deruxtecan_what", "trastuzumab_deruxtecan_given")
