@@ -40,6 +40,8 @@ FOLLOW_UP_OPENERS = (("and",), ("what", "about"), ("how", "about"), ("what", "if
 CONTEXT_WEIGHT = 0.5
 #: An aspect guess this sure decides the unit even against a confident example match (see _matcher_knows_better).
 STRONG_ASPECT = 0.8
+#: How well a general topic must match to win over a site's only card when the aspect is unknown.
+GENERAL_OVER_SITE = 0.7
 #: An aspect guess this sure redirects a confident example match that declares other aspects.
 SURE_ASPECT = 0.7
 #: The least probability of an aspect for a matched topic answering it to be a plausible reading.
@@ -569,6 +571,10 @@ class _TurnBuilder:
         if top is None or top.topic in decision.units or decision.carried or decision.probability >= STRONG_ASPECT:
             return False
         topic = self.k.topics[top.topic]
+        if decision.aspect is None:
+            # a site's only card, chosen without knowing what is asked: a general topic matched
+            # this well knows more ("will my mum need a brain scan" is about the work-up)
+            return not topic.entities and top.score >= GENERAL_OVER_SITE
         if decision.entity not in topic.entities:
             return False
         enough = max(PLAUSIBLE_ASPECT, decision.probability / 2)

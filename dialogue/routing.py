@@ -89,6 +89,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?" (not "what about its side effects?")
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else None,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
+    if entities and not _clear(guesses):
+        only = _only_unit(knowledge, entities[0])
+        if only is not None and (top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects):  # "management of malignant pleural effusion": the lung's one card
+            return Decision((only,), entities[0], None, top.probability if top else 0.0, carried, tuple(guesses))
     if not entities or not likely:
         return unresolved
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
@@ -152,6 +156,14 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     if not kept or total <= 0:
         return guesses
     return [Guess(g.aspect, g.probability / total) for g in kept]
+
+
+def _only_unit(knowledge: Knowledge, entity: str) -> str | None:
+    """The one unit a site or biomarker has, when it has exactly one (drugs have several)."""
+    if entity.split(":", 1)[0] in ENTITY_KINDS:
+        return None
+    found = {unit for (e, _), unit in knowledge.units.items() if e == entity}
+    return found.pop() if len(found) == 1 else None
 
 
 def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:

@@ -119,3 +119,9 @@ def test_a_sure_aspect_prefers_the_close_topic_that_answers_it(bundled) -> None:
 def test_a_two_part_question_gets_both_parts(bundled) -> None:
     decision = decide(bundled, "explain enhertu and how it is given")
     assert decision.units == ("trastuzumab_deruxtecan_what", "trastuzumab_deruxtecan_given")
+
+
+def test_a_site_with_one_card_answers_a_vague_question_about_it(bundled) -> None:
+    assert decide(bundled, "management of malignant pleural effusion").units == ("lung_pleural_metastases",)
+    # a question asking something the card does not answer is left to the matcher
+    assert not decide(bundled, "do I need to biopsy a liver lesion before starting treatment").resolved
