@@ -40,6 +40,8 @@ FOLLOW_UP_OPENERS = (("and",), ("what", "about"), ("how", "about"), ("what", "if
 CONTEXT_WEIGHT = 0.5
 #: An aspect guess this sure decides the unit even against a confident example match (see _matcher_knows_better).
 STRONG_ASPECT = 0.8
+#: Below this, a confident match on a topic that declares nothing wins over the aspect guess.
+UNSURE_ASPECT = 0.6
 #: How well a general topic must match to win over a site's only card when the aspect is unknown.
 GENERAL_OVER_SITE = 0.7
 #: An aspect guess this sure redirects a confident example match that declares other aspects.
@@ -539,11 +541,11 @@ class _TurnBuilder:
             self.unanswered = "fallback"  # kept for the authors (record_unanswered): the gate may miss a word
             return
         features = reading.features()
+        decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect))
         only_slots = bool(reading.sets) and all(c.kind == "slot" for c in reading.concepts) and not reading.loose
-        if only_slots and self.s.last_topic in self.k.topics:
+        if only_slots and self.s.last_topic in self.k.topics and not self._defines(reading, decision):
             self.answer_topic(self.s.last_topic, advice=safety.about)  # "what if she is premenopausal?"
             return
-        decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect))
         ranked = self._rank(reading, features)
         if decision.resolved and all(self._servable(self.k.topics[u]) for u in decision.units) and not self._matcher_knows_better(
             decision, ranked
@@ -558,6 +560,11 @@ class _TurnBuilder:
                 self._advice_only(safety)
             return
         self.decide(ranked, safety, decision.aspect, decision.probability >= SURE_ASPECT)
+
+    def _defines(self, reading: Reading, decision: Decision) -> bool:
+        """Whether a message naming only a fact asks what it means ("what does HER2 zero mean?")
+        rather than how it changes the last answer ("what if she is HER2 zero?")."""
+        return decision.aspect == "what" and decision.probability >= STRONG_ASPECT and not self._leans_on_last_answer(reading)
 
     def _matcher_knows_better(self, decision: Decision, ranked: list[Any]) -> bool:
         """A confident example match on a topic about the same drug wins over a hesitant aspect guess.
@@ -575,6 +582,9 @@ class _TurnBuilder:
             # a site's only card, chosen without knowing what is asked: a general topic matched
             # this well knows more ("will my mum need a brain scan" is about the work-up)
             return not topic.entities and top.score >= GENERAL_OVER_SITE
+        if not topic.entities and not topic.aspects:
+            # a topic that declares nothing ("clinical trials") may be exactly what a hesitant guess missed
+            return decision.probability < UNSURE_ASPECT
         if decision.entity not in topic.entities:
             return False
         enough = max(PLAUSIBLE_ASPECT, decision.probability / 2)

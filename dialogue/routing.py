@@ -114,7 +114,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     units = [best]
     if asks_two:
         units.append(ranked[1][0])  # "what is Phesgo and how is it given?"
-    if COMPARING.intersection(reading.words):
+    if _compares(knowledge, reading):
         # "is Kisqali or Verzenio the one with ECGs?"; a partner drug ("gemzar dosing with
         # paclitaxel") is part of the first drug's answer, not a second question.
         for entity in entities[1:MAX_UNITS]:
@@ -158,6 +158,21 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     return [Guess(g.aspect, g.probability / total) for g in kept]
 
 
+#: Aspects whose fallback (where it fits) suits a drug but not a site or biomarker: "first line
+#: for PD-L1+ TNBC" asks for the regimen, not what PD-L1 is.
+DRUG_ONLY_FALLBACKS = frozenset({"first_line"})
+
+
+def _falls_back(entity: str, aspect: str) -> bool:
+    return aspect not in DRUG_ONLY_FALLBACKS or entity.split(":", 1)[0] in ENTITY_KINDS
+
+
+def _compares(knowledge: Knowledge, reading: Reading) -> bool:
+    """A comparing word between two things named ("Kisqali or Verzenio"; not "CPS 10 or more")."""
+    named = [i for i, w in enumerate(reading.tagged) if w in ("<drug>", "<class>") or w in knowledge.unit_entities]
+    return any(w in COMPARING for w in reading.tagged[named[0] + 1 : named[-1]]) if len(named) > 1 else False
+
+
 def _only_unit(knowledge: Knowledge, entity: str) -> str | None:
     """The one unit a site or biomarker has, when it has exactly one (drugs have several)."""
     if entity.split(":", 1)[0] in ENTITY_KINDS:
@@ -173,7 +188,7 @@ def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
     entities = [entity, *(c for c in implied if knowledge.lexicon.class_size.get(c, 0) <= BROAD_CLASS)]
     fallback = knowledge.aspects[aspect].falls_back_to if aspect in knowledge.aspects else None
     for candidate in entities:
-        for wanted in (aspect, fallback):
+        for wanted in (aspect, fallback if _falls_back(candidate, aspect) else None):
             unit = knowledge.units.get((candidate, wanted)) if wanted else None
             if unit is not None:
                 return unit
