@@ -76,7 +76,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return Decision()
     found = _entities(knowledge, reading)
     named = [c for c in found if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
-    guesses = _hinted(model.guess(reading.tagged, limit=len(model.labels)), reading, model.hints)
+    guesses = _situated(_hinted(model.guess(reading.tagged, limit=len(model.labels)), reading, model.hints), reading)
     top = guesses[0] if guesses else None
     carried = False
     entities = [c.id for c in named]
@@ -105,7 +105,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             mass[unit] = mass.get(unit, 0.0) + guess.probability
             first_aspect.setdefault(unit, guess.aspect)
     ranked = sorted(mass.items(), key=lambda item: -item[1])
-    asks_two = "and" in reading.words and len(ranked) > 1 and ranked[1][1] >= SECOND_ASPECT_MIN
+    asks_two = _asks_two(reading) and len(ranked) > 1 and ranked[1][1] >= SECOND_ASPECT_MIN
     if not ranked or (ranked[0][1] < ASPECT_MIN and not (asks_two and ranked[0][1] + ranked[1][1] >= TWO_PART_MIN)):
         return unresolved
     if not carried and top is not None and top.probability >= ASPECT_MIN and lookup(knowledge, entities[0], top.aspect) is None:
@@ -137,6 +137,22 @@ def _clear(guesses: list[Guess]) -> bool:
     return top >= ASPECT_MIN or (top >= CLEAR_MIN and top >= DOMINANCE * second)
 
 
+def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
+    """A drug asked about in a stated situation is asked whether it fits there.
+
+    "HR+ HER2-low after ET, T-DXd?" reads like "what is T-DXd?" to the classifier (no aspect
+    words), but a question that states the patient's facts asks whether the drug fits them.
+    """
+    if not guesses or guesses[0].aspect != "what" or not reading.sets or any(w in WHAT_WORDS for w in reading.words):
+        return guesses
+    swapped = {"what": "where_fits", "where_fits": "what"}
+    return [Guess(swapped.get(g.aspect, g.aspect), g.probability) for g in guesses]
+
+
+#: Words that really ask what something is.
+WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", "define", "definition"})
+
+
 def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
     """The classifier's guesses, narrowed to the aspects the message's own terms signal.
 
@@ -165,6 +181,18 @@ DRUG_ONLY_FALLBACKS = frozenset({"first_line"})
 
 def _falls_back(entity: str, aspect: str) -> bool:
     return aspect not in DRUG_ONLY_FALLBACKS or entity.split(":", 1)[0] in ENTITY_KINDS
+
+
+#: Words that start a second question after "and" ("what is Phesgo and how is it given?"; not
+#: "my eyes are dry and sore").
+SECOND_QUESTION_WORDS = frozenset({"how", "what", "who", "when", "where", "which", "why", "is", "are", "does", "do",
+                                   "can", "should", "its", "side", "dose", "dosing", "evidence", "trial", "data"})
+
+
+def _asks_two(reading: Reading) -> bool:
+    tagged = reading.tagged
+    return any(w == "and" and (tagged[i + 1] in SECOND_QUESTION_WORDS or tagged[i + 1].startswith("term:"))
+               for i, w in enumerate(tagged[:-1]))
 
 
 def _compares(knowledge: Knowledge, reading: Reading) -> bool:

@@ -125,3 +125,12 @@ def test_a_site_with_one_card_answers_a_vague_question_about_it(bundled) -> None
     assert decide(bundled, "management of malignant pleural effusion").units == ("lung_pleural_metastases",)
     # a question asking something the card does not answer is left to the matcher
     assert not decide(bundled, "do I need to biopsy a liver lesion before starting treatment").resolved
+
+
+def test_a_drug_asked_about_in_a_stated_situation_is_asked_whether_it_fits(bundled) -> None:
+    assert decide(bundled, "ER+ HER2-low after endocrine therapy, enhertu?").units == ("trastuzumab_deruxtecan_fits",)
+    assert decide(bundled, "what is enhertu").units == ("trastuzumab_deruxtecan_what",)
+
+
+def test_and_between_two_symptoms_is_not_a_second_question(bundled) -> None:
+    assert len(decide(bundled, "my eyes are dry and sore on datroway").units) == 1
