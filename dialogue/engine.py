@@ -63,6 +63,16 @@ GENERIC_SHARE = 1 / 3
 #: The shortest example word (as read: "visiting" is "visit") that can tie an otherwise out-of-domain
 #: message to a topic (see Engine.in_domain); shorter ones ("time", "run") are too often everyday words.
 OWN_WORD_LETTERS = 5
+#: Commands that may carry courtesy words after them.
+SMALL_TALK = frozenset({"thanks", "greeting"})
+#: Words that add nothing to a thanks or a greeting.
+COURTESY_WORDS = frozenset({
+    "this", "that", "it", "its", "thats", "was", "is", "has", "have", "helped", "helps", "help", "helpful", "useful",
+    "very", "so", "much", "a", "lot", "really", "great", "good", "ok", "okay", "you", "for", "the", "info",
+    "information", "answer", "answers", "reply", "bye", "goodbye", "take", "care", "nice", "day", "appreciate",
+    "appreciated", "brilliant", "lovely", "perfect", "got", "understood", "makes", "sense", "all", "again", "there",
+    "morning", "afternoon", "evening", "everyone", "and", "x", "xx", "now", "for", "your", "time", "kind", "clear",
+})
 #: Words that point back to the previous answer ("can she take it with food?").
 BACK_REFERENCES = frozenset({"it", "that", "this", "these", "those", "they", "them", "same"})
 
@@ -334,7 +344,7 @@ class _TurnBuilder:
             self._give_consent()
             return
         for name, action in (("help", self.help), ("menu", self.menu), ("greeting", self.greet), ("thanks", self.thanks)):
-            if commands[name].match(key):
+            if commands[name].match(key) or (name in SMALL_TALK and _courteous(commands[name], key)):
                 action()
                 return
         if not self._consent_gate(text):
@@ -789,6 +799,14 @@ def _mostly_shared(general: str, texts: list[str]) -> bool:
     common = set.intersection(*({line for line in t.splitlines() if line.strip()} for t in texts))
     shared = sum(len(line) for line in lines if line in common)
     return shared >= SHARED_SHARE * sum(len(line) for line in lines)
+
+
+def _courteous(phrases: Any, words: tuple[str, ...]) -> bool:
+    """A thanks or greeting followed only by courtesy words ("thank you, this helped", "hi there, good morning")."""
+    for n in range(len(words), 0, -1):
+        if phrases.match(words[:n]):
+            return bool(words[n:]) and all(w in COURTESY_WORDS or phrases.match((w,)) for w in words[n:])
+    return False
 
 
 def confident(ranked: list[Any]) -> Any | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dialogue.engine import Engine, EngineOptions
 from dialogue.replies import Incoming, ReplyKind
 
@@ -321,3 +323,15 @@ def test_a_follow_up_on_a_new_aspect_moves_to_a_related_topic(clinician: Chat) -
     # both drugs of that first line have side-effect topics: one question offers both, not the same answer again
     assert kinds(replies) == ["clarify"]
     assert [b.payload for b in replies[0].buttons] == ["t:fx_cdk_side_effects", "t:fx_ai_side_effects", "m:"]
+
+
+@pytest.mark.parametrize("text", ["thank you, this helped", "thanks so much, that was really useful", "ok bye"])
+def test_thanks_and_goodbyes_in_their_own_words_get_a_short_reply(patient: Chat, text: str) -> None:
+    patient.say("what are the side effects of ibrance")
+    replies = body(patient.say(text))
+    assert len(replies) == 1 and "welcome" in replies[0].text.lower() and len(replies[0].text) < 80
+
+
+def test_thanks_with_a_question_is_still_a_question(clinician: Chat) -> None:
+    replies = body(clinician.say("thanks, and what about the dose?"))
+    assert not (len(replies) == 1 and "welcome" in replies[0].text)
