@@ -554,10 +554,14 @@ class _TurnBuilder:
         decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect))
         only_slots = bool(reading.sets) and all(c.kind == "slot" for c in reading.concepts) and not reading.loose
         if only_slots and self.s.last_topic in self.k.topics and not self._defines(reading, decision):
-            self.answer_topic(self.s.last_topic, advice=safety.about)  # "what if she is premenopausal?"
-            return
+            # "what if she is premenopausal?"; "sorry, I meant HER2 positive" moves to the topic for that subtype
+            fitting = self._fitting(self.s.last_topic)
+            if fitting is not None:
+                self.answer_topic(fitting, advice=safety.about)
+                return
         ranked = self._rank(reading, features)
-        if decision.resolved and all(self._servable(self.k.topics[u]) for u in decision.units) and not self._matcher_knows_better(
+        if decision.resolved and all(self._servable(self.k.topics[u]) and self.k.topics[u].applies_to(self.s.slots)
+                                     for u in decision.units) and not self._matcher_knows_better(
             decision, ranked
         ):
             self.answer_units(decision, safety)
@@ -569,7 +573,29 @@ class _TurnBuilder:
             else:
                 self._advice_only(safety)
             return
-        self.decide(ranked, safety, decision.aspect, decision.probability >= SURE_ASPECT)
+        self.decide(ranked, safety, decision.aspect, decision.probability)
+
+    def _written_for(self, aspect: str) -> str | None:
+        """The one topic answering ``aspect`` that is written for the person's known subtype, if exactly one."""
+        known = {k: v for k, v in self.s.slots.items() if v != "unknown"}
+        found = [t.id for t in self.k.topics.values()
+                 if aspect in t.aspects and t.applies and all(slot in known for slot, _ in t.applies) and t.applies_to(known)
+                 and self._servable(t)]
+        return found[0] if len(found) == 1 else None
+
+    def _fitting(self, topic_id: str) -> str | None:
+        """The topic itself if it fits the person's subtype, else its sibling written for it, if any."""
+        topic = self.k.topics[topic_id]
+        if topic.applies_to(self.s.slots):
+            return topic_id
+        context = self.k.index.context.get(topic_id)
+        if not context:
+            return None
+        for candidate in self.k.index.rank(dict(context), 12):
+            other = self.k.topics[candidate.topic]
+            if other.id != topic_id and other.applies and other.applies_to(self.s.slots) and set(other.aspects) & set(topic.aspects):
+                return other.id
+        return None
 
     def _defines(self, reading: Reading, decision: Decision) -> bool:
         """Whether a message naming only a fact asks what it means ("what does HER2 zero mean?")
@@ -644,6 +670,10 @@ class _TurnBuilder:
         return any(words[: len(o)] == o for o in FOLLOW_UP_OPENERS) or any(w in BACK_REFERENCES for w in words)
 
     def _rank(self, reading: Reading, features: dict[str, float] | None = None) -> list[Any]:
+        """Matched topics, best first, leaving out those written for another subtype than the person's."""
+        return [c for c in self._rank_all(reading, features) if self.k.topics[c.topic].applies_to(self.s.slots)]
+
+    def _rank_all(self, reading: Reading, features: dict[str, float] | None = None) -> list[Any]:
         features = features if features is not None else reading.features()
         ranked = self.k.index.rank(features)
         last = self.s.last_topic
@@ -676,7 +706,7 @@ class _TurnBuilder:
         own = sum(1 for c in reading.concepts if c.kind != "slot") + len(reading.loose)
         return own <= 2 and not unknown
 
-    def decide(self, ranked: list[Any], safety: SafetyCheck, aspect: str | None = None, sure: bool = False) -> None:
+    def decide(self, ranked: list[Any], safety: SafetyCheck, aspect: str | None = None, probability: float = 0.0) -> None:
         """Answer the best topic, or ask which one was meant only when the candidates truly compete.
 
         Candidates that answer the aspect the question asks (side effects, how it is given...)
@@ -686,6 +716,14 @@ class _TurnBuilder:
         the stage 4 topic's words, but asks for the first treatment).
         """
         top = ranked[0] if ranked else None
+        sure = probability >= SURE_ASPECT
+        sure_match = confident(ranked)
+        declared = self.k.topics[sure_match.topic].aspects if sure_match is not None else ()
+        written_for = self._written_for(aspect) if aspect and probability >= UNSURE_ASPECT else None
+        if written_for is not None and (sure_match is None or (declared and aspect not in declared)):
+            # "what comes after that?" for someone known to be HR+/HER2-: the later-lines topic for that subtype
+            self.answer_topic(written_for, advice=safety.about)
+            return
         if confident(ranked) is not None:
             best = top.topic
             declared = self.k.topics[best].aspects

@@ -232,7 +232,7 @@ class _Layers:
 RECORD_KEYS: dict[str, frozenset[str]] = {
     "sources": frozenset({"id", "title", "publisher", "year", "url", "kind", "note"}),
     "families": frozenset({"id", "title"}),
-    "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer", "about"}),
+    "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer", "about", "applies"}),
     "aspects": frozenset({"id", "label", "falls_back_to", "phrasings", "terms"}),
     "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by", "content_hash"}),
     "slots": frozenset({"id", "label", "values", "weight"}),
@@ -685,7 +685,29 @@ class _Compiler:
             origin=_origin(rec),
             entities=entities,
             aspects=aspects,
+            applies=self.applies(rec),
         )
+
+    def applies(self, rec: Located) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``applies: {her2: [positive]}``: the slot values a topic is written for."""
+        value = rec.get("applies")
+        if value is None:
+            return ()
+        if not isinstance(value, Located):
+            self.out.error(rec, "'applies' must be a mapping of slot to its values", "applies")
+            return ()
+        out = []
+        for slot in value:
+            if slot not in self.slots:
+                self.out.error(value, f"unknown slot '{slot}' in applies", slot)
+                continue
+            known = {v.value for v in self.slots[slot].values}
+            values = self.strings(value, slot, required=True)
+            for v in values:
+                if v not in known:
+                    self.out.error(value, f"slot '{slot}' has no value '{v}' (values: {', '.join(sorted(known))})", slot)
+            out.append((slot, tuple(values)))
+        return tuple(out)
 
     def about(self, rec: Located) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """A unit's ``about``: the lexicon concepts it is about and the aspects of them it answers."""

@@ -119,6 +119,13 @@ class Topic:
     #: a unit's ``about``: lexicon concept ids ("drug:palbociclib") and the aspects it answers
     entities: tuple[str, ...] = ()
     aspects: tuple[str, ...] = ()
+    #: the slot values the topic is written for ({"her2": ("positive",)}); a person known to
+    #: have another value is never served it
+    applies: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def applies_to(self, slots: dict[str, str]) -> bool:
+        """Whether the topic fits what is known of the person (unknown slots always fit)."""
+        return all(slots.get(slot) in (None, "unknown") or slots[slot] in values for slot, values in self.applies)
 
     @property
     def content_hash(self) -> str:

@@ -317,3 +317,12 @@ def test_a_unit_can_be_about_a_biomarker_given_as_slot_value(tmp_path: Path) -> 
     assert k.units[("slot:mutation=esr1", "testing")] == "u_esr1"
     problems = errors_of(tmp_path, "topics:" + UNIT.format(id="u_bad", entity="mutation=kras", aspect="testing"))
     assert any("extra.yaml:" in p and "mutation=kras" in p for p in problems)
+
+
+def test_applies_names_real_slots_and_values(tmp_path: Path) -> None:
+    good = "topics:" + GOOD_TOPIC.format(id="t_her2pos").replace("    sources:", "    applies: {her2: [positive]}\n    sources:")
+    k = load_with(tmp_path, good)
+    assert not k.topics["t_her2pos"].applies_to({"her2": "negative"})
+    assert k.topics["t_her2pos"].applies_to({"her2": "positive"}) and k.topics["t_her2pos"].applies_to({})
+    bad = good.replace("[positive]", "[postive]")
+    assert any("extra.yaml:" in p and "postive" in p for p in errors_of(tmp_path, bad))
