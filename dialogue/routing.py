@@ -21,6 +21,10 @@ from .understanding.aspects import Guess
 
 #: The least probability the classifier must give an aspect for it to decide the unit.
 ASPECT_MIN = 0.4
+#: Words that make two drugs named together one regimen.
+REGIMEN_WORDS = frozenset({"regimen", "regimens", "combination", "combinations", "combo", "doublet", "triplet"})
+#: Aspects at least this likely add their probability to the unit that answers them.
+MASS_MIN = 0.1
 #: A second aspect of a two-part question ("what is Phesgo and how is it given?").
 SECOND_ASPECT_MIN = 0.2
 #: Entities a follow-up may carry over: drugs and classes.
@@ -81,7 +85,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     carried = False
     entities = [c.id for c in named]
     short = len(reading.words) <= FOLLOW_UP_WORDS
-    likely = [g for g in guesses if g.probability >= SECOND_ASPECT_MIN]
+    likely = [g for g in guesses if g.probability >= MASS_MIN]
     if not found and context.entity and likely and short and not reading.sets and _leans_back(reading):
         entities, carried = [context.entity], True  # "and the side effects?"
     elif entities and context.aspect and short and not reading.loose and (not likely or _opens_follow_up(reading)) \
@@ -95,6 +99,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             return Decision((only,), entities[0], None, top.probability if top else 0.0, carried, tuple(guesses))
     if not entities or not likely:
         return unresolved
+    if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not _compares(knowledge, reading):
+        return unresolved  # "gem carbo regimen": a combination is a regimen question, not one drug's card
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
     # its evidence, both answered by one unit.
     mass: dict[str, float] = {}

@@ -134,3 +134,13 @@ def test_a_drug_asked_about_in_a_stated_situation_is_asked_whether_it_fits(bundl
 
 def test_and_between_two_symptoms_is_not_a_second_question(bundled) -> None:
     assert len(decide(bundled, "my eyes are dry and sore on datroway").units) == 1
+
+
+def test_two_drugs_named_as_a_regimen_are_left_to_the_regimen_topics(bundled) -> None:
+    assert not decide(bundled, "gem carbo regimen MBC").resolved
+
+
+def test_aspects_answered_by_the_same_card_add_up(bundled) -> None:
+    # evidence (38%) and where it fits (30%) are both answered by the HER2-low card
+    decision = decide(bundled, "the report says HER2 low - does it matter for treatment?")
+    assert decision.units == ("her2_low_what",)
