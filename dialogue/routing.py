@@ -36,6 +36,8 @@ SIDE_EFFECTS = "side_effects"
 #: Two aspects of a two-part question ("what's in Phesgo and how is it given?") that together are
 #: this likely are answered even when neither alone reaches ASPECT_MIN.
 TWO_PART_MIN = 0.6
+#: The aspect of tests; tests of an organ a drug harms are about its side effects.
+TESTING = "testing"
 #: At most this many units in one reply (two entities or two aspects).
 MAX_UNITS = 2
 #: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
@@ -169,6 +171,8 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     signalled = {hints[w] for w in reading.tagged if w in hints}
     if not signalled or not hints:
         return guesses
+    if SIDE_EFFECTS in signalled and signalled <= {SIDE_EFFECTS, TESTING}:
+        signalled = {SIDE_EFFECTS}  # "heart tests on Kisqali" are the monitoring of a side effect
     kept = [g for g in guesses if g.aspect in signalled]
     if len(signalled) == 1 and SIDE_EFFECTS in signalled:
         return [Guess(SIDE_EFFECTS, 1.0)]
