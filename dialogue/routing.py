@@ -82,7 +82,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return Decision()
     found = _entities(knowledge, reading)
     named = [c for c in found if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
-    guesses = _situated(_hinted(model.guess(reading.tagged, limit=len(model.labels)), reading, model.hints), reading)
+    guesses = _defining(_situated(_hinted(model.guess(reading.tagged, limit=len(model.labels)), reading, model.hints), reading), reading)
     top = guesses[0] if guesses else None
     carried = False
     entities = [c.id for c in named]
@@ -143,6 +143,20 @@ def _clear(guesses: list[Guess]) -> bool:
         return False
     top, second = guesses[0].probability, guesses[1].probability if len(guesses) > 1 else 0.0
     return top >= ASPECT_MIN or (top >= CLEAR_MIN and top >= DOMINANCE * second)
+
+
+def _defining(guesses: list[Guess], reading: Reading) -> list[Guess]:
+    """"What does 'progression' mean?" asks what a word means, whatever the word signals."""
+    if not guesses or guesses[0].aspect == "what" or not MEANING_WORDS.intersection(reading.words):
+        return guesses
+    what = next((g for g in guesses if g.aspect == "what"), None)
+    if what is None or what.probability < MASS_MIN:
+        return guesses
+    return [Guess("what", guesses[0].probability)] + [g for g in guesses[1:] if g.aspect != "what"]
+
+
+#: Words that ask for a meaning.
+MEANING_WORDS = frozenset({"mean", "means", "meaning", "define", "definition", "stand", "stands"})
 
 
 def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:

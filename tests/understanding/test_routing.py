@@ -144,3 +144,7 @@ def test_aspects_answered_by_the_same_card_add_up(bundled) -> None:
     # evidence (38%) and where it fits (30%) are both answered by the HER2-low card
     decision = decide(bundled, "the report says HER2 low - does it matter for treatment?")
     assert decision.units == ("her2_low_what",)
+
+
+def test_a_question_about_a_meaning_asks_what_it_is(bundled) -> None:
+    assert decide(bundled, "what does 'stable disease' mean on a scan report?").aspect == "what"
