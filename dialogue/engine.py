@@ -647,6 +647,15 @@ class _TurnBuilder:
         else is left out. The advice of a red flag the message asks about ("should I stop Xeloda if
         I get a fever?") is never dropped: it goes with the information, or alone.
         """
+        decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect))
+        units = [u for u in decision.units if self._servable(self.k.topics[u]) and self.k.topics[u].applies_to(self.s.slots)]
+        about_concept = decision.entity is not None and decision.entity.split(":", 1)[0] not in ("drug", "class")
+        if units and len(units) == len(decision.units) and not decision.carried and about_concept:
+            # "should my mum have the BRCA test?": the decision is hers and her team's; what the test is, is ours
+            self.replies.append(Reply(ReplyKind.REFUSAL, rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience))))
+            self.say("refusal_general_info")
+            self.answer_topic(units[0], ask_missing=False, advice=safety.about)
+            return
         ranked = self._rank(reading)
         top = ranked[0] if ranked else None
         if top is not None and not (self.e.covers(top.topic, reading) and self._servable(self.k.topics[top.topic])):
