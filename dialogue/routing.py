@@ -36,6 +36,8 @@ SIDE_EFFECTS = "side_effects"
 #: Two aspects of a two-part question ("what's in Phesgo and how is it given?") that together are
 #: this likely are answered even when neither alone reaches ASPECT_MIN.
 TWO_PART_MIN = 0.6
+#: Terms that name the way a drug is given without asking how: with a symptom, the question is the symptom.
+WEAK_HINTS = frozenset({"term:route", "term:injection"})
 #: The aspect of tests; tests of an organ a drug harms are about its side effects.
 TESTING = "testing"
 #: At most this many units in one reply (two entities or two aspects).
@@ -187,6 +189,9 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
         return guesses
     if SIDE_EFFECTS in signalled and signalled <= {SIDE_EFFECTS, TESTING}:
         signalled = {SIDE_EFFECTS}  # "heart tests on Kisqali" are the monitoring of a side effect
+    weak = {w for w in reading.tagged if w in WEAK_HINTS}
+    if SIDE_EFFECTS in signalled and weak and not any(hints[w] not in (SIDE_EFFECTS,) for w in reading.tagged if w in hints and w not in weak):
+        signalled = {SIDE_EFFECTS}  # "feel sick after my enhertu drip": the drip only says when
     kept = [g for g in guesses if g.aspect in signalled]
     if len(signalled) == 1 and SIDE_EFFECTS in signalled:
         return [Guess(SIDE_EFFECTS, 1.0)]

@@ -148,3 +148,8 @@ def test_aspects_answered_by_the_same_card_add_up(bundled) -> None:
 
 def test_a_question_about_a_meaning_asks_what_it_is(bundled) -> None:
     assert decide(bundled, "what does 'stable disease' mean on a scan report?").aspect == "what"
+
+
+def test_a_symptom_after_a_drip_is_about_the_symptom(bundled) -> None:
+    assert decide(bundled, "threw up after my enhertu drip").aspect == "side_effects"
+    assert decide(bundled, "enhertu route of administration").aspect == "how_given"
