@@ -44,6 +44,8 @@ TESTING = "testing"
 MAX_UNITS = 2
 #: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
 COMPARING = frozenset({"or", "vs", "versus", "compared", "compare", "than"})
+#: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
+DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "compare", "comparison", "better", "best", "worse"})
 #: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
 #: question is about to pick a unit: such questions go to the example matcher.
 BROAD_CLASS = 8
@@ -227,7 +229,10 @@ def _asks_two(reading: Reading) -> bool:
 def _compares(knowledge: Knowledge, reading: Reading) -> bool:
     """A comparing word between two things named ("Kisqali or Verzenio"; not "CPS 10 or more")."""
     named = [i for i, w in enumerate(reading.tagged) if w in ("<drug>", "<class>") or w in knowledge.unit_entities]
-    return any(w in COMPARING for w in reading.tagged[named[0] + 1 : named[-1]]) if len(named) > 1 else False
+    if len(named) < 2:
+        return False
+    between = reading.tagged[named[0] + 1 : named[-1]]
+    return any(w in COMPARING for w in between) or ("and" in between and bool(DIFFERENCE_WORDS.intersection(reading.words)))
 
 
 def _only_unit(knowledge: Knowledge, entity: str) -> str | None:

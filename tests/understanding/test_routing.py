@@ -153,3 +153,7 @@ def test_a_question_about_a_meaning_asks_what_it_is(bundled) -> None:
 def test_a_symptom_after_a_drip_is_about_the_symptom(bundled) -> None:
     assert decide(bundled, "threw up after my enhertu drip").aspect == "side_effects"
     assert decide(bundled, "enhertu route of administration").aspect == "how_given"
+
+
+def test_the_difference_between_two_drugs_answers_both(bundled) -> None:
+    assert len(decide(bundled, "what is the difference between verzenio and kisqali").units) == 2
