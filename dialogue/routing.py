@@ -171,8 +171,8 @@ def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
     """
     if not guesses or guesses[0].aspect != "what" or not reading.sets or any(w in WHAT_WORDS for w in reading.words):
         return guesses
-    swapped = {"what": "where_fits", "where_fits": "what"}
-    return [Guess(swapped.get(g.aspect, g.aspect), g.probability) for g in guesses]
+    fits = sum(g.probability for g in guesses if g.aspect in ("what", "where_fits"))
+    return [Guess("where_fits", fits)] + [g for g in guesses if g.aspect not in ("what", "where_fits")]
 
 
 #: Words that really ask what something is.
