@@ -18,7 +18,8 @@ def decide(knowledge, text: str, context: Context = Context()):
     ("tamoxifen moa", "tamoxifen_what"),                  # shorthand
     ("faslodex loading dose schedule", "fulvestrant_given"),
     ("what did FALCON show", "fulvestrant_fits"),          # a pivotal trial names its drug
-    ("kisqali ECG schedule", "cdk46_side_effects"),        # a toxicity named: side effects, of the drug's class
+    ("kisqali ECG schedule", "ribociclib_side_effects"),   # a toxicity named: side effects
+    ("taxol neuropathy", "chemotherapy_side_effects"),     # a drug covered by a shared side-effects topic
     ("why did my wee turn red after the epirubicin", "other_chemo_side_effects"),
 ])
 def test_a_drug_and_an_aspect_find_their_unit(bundled, text: str, unit: str) -> None:
@@ -41,7 +42,7 @@ def test_a_class_too_broad_to_choose_a_unit_is_left_to_the_matcher(bundled) -> N
 
 def test_a_follow_up_keeps_the_drug_of_the_last_answer(bundled) -> None:
     decision = decide(bundled, "and the side effects?", Context("drug:palbociclib", "how_given"))
-    assert decision.units == ("cdk46_side_effects",) and decision.carried
+    assert decision.units == ("palbociclib_side_effects",) and decision.carried
 
 
 def test_a_follow_up_naming_another_drug_keeps_the_aspect(bundled) -> None:
@@ -51,7 +52,7 @@ def test_a_follow_up_naming_another_drug_keeps_the_aspect(bundled) -> None:
 
 def test_a_follow_up_that_names_its_aspect_is_not_overruled_by_the_last_one(bundled) -> None:
     decision = decide(bundled, "and what about letrozole side effects", Context("drug:fulvestrant", "how_given"))
-    assert decision.units == ("aromatase_inhibitor_side_effects",)
+    assert decision.units == ("letrozole_side_effects",)
 
 
 def test_a_question_stating_new_facts_does_not_lean_on_the_last_drug(bundled) -> None:
