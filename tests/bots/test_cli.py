@@ -31,7 +31,7 @@ def test_ask_json_is_the_public_contract() -> None:
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert {"kind", "text", "topic", "sources", "buttons", "disclaimer"} <= set(data)
-    assert data["kind"] == "answer" and data["topic"] == "cdk46_side_effects"
+    assert data["kind"] == "answer" and data["topic"] == "palbociclib_side_effects"
     assert data["sources"] and all(s["id"] and s["title"] and s["url"] for s in data["sources"])
     assert data["disclaimer"] and data["disclaimer"] not in data["text"]
     assert "Sources:" in data["text"]
@@ -49,7 +49,7 @@ def test_ask_plain_prints_one_line_per_question() -> None:
     out = mbcbot("ask", stdin="letrozole side effects\nibrance side effects\n")
     lines = out.stdout.splitlines()
     assert len(lines) == 2
-    assert "aromatase" in lines[0].lower() and "cdk4/6" in lines[1].lower()
+    assert "arthralgia" in lines[0].lower() and "neutropenia" in lines[1].lower()
 
 
 def test_a_turn_with_several_replies_reports_the_most_important_kind() -> None:
@@ -111,7 +111,7 @@ def test_console_chat_resumes_a_stored_conversation(tmp_path: Path) -> None:
 
 def test_the_test_command_prints_a_summary_and_transcripts(tmp_path: Path) -> None:
     (tmp_path / "ok.yaml").write_text(
-        "name: passes\nturns:\n  - user: ibrance side effects\n    expect: {kind: answer, topic: cdk46_side_effects}\n"
+        "name: passes\nturns:\n  - user: ibrance side effects\n    expect: {kind: answer, topic: palbociclib_side_effects}\n"
     )
     (tmp_path / "bad.yaml").write_text(
         "name: fails\nturns:\n  - user: ibrance side effects\n    expect: {kind: answer, topic: aromatase_inhibitor_side_effects}\n"
@@ -119,7 +119,7 @@ def test_the_test_command_prints_a_summary_and_transcripts(tmp_path: Path) -> No
     out = mbcbot("test", str(tmp_path))
     assert out.returncode == 1
     assert out.stdout.strip().splitlines()[-1] == "1 passed, 1 failed"
-    assert "FAILED fails" in out.stdout and "expected topic aromatase_inhibitor_side_effects, got cdk46_side_effects" in out.stdout
+    assert "FAILED fails" in out.stdout and "expected topic aromatase_inhibitor_side_effects, got palbociclib_side_effects" in out.stdout
     assert "user> ibrance side effects" in out.stdout
 
 

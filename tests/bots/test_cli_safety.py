@@ -143,7 +143,7 @@ def test_safety_options_without_safety_are_refused_and_plain_test_is_unchanged(t
     out = mbcbot("test", "--min-recall", "0.5", cwd=tmp_path)
     assert out.returncode == 2 and "--min-recall: only with --safety" in out.stderr
     (tmp_path / "ok.yaml").write_text(
-        "name: passes\nturns:\n  - user: ibrance side effects\n    expect: {kind: answer, topic: cdk46_side_effects}\n"
+        "name: passes\nturns:\n  - user: ibrance side effects\n    expect: {kind: answer, topic: palbociclib_side_effects}\n"
     )
     plain = mbcbot("test", str(tmp_path / "ok.yaml"), cwd=tmp_path)
     assert plain.returncode == 0 and plain.stdout.strip().splitlines()[-1] == "1 passed, 0 failed"

@@ -157,11 +157,11 @@ def test_a_directory_that_does_not_parse_or_does_not_exist_is_rejected(knowledge
 def test_a_good_directory_is_picked_up(knowledge) -> None:
     session = fixture_session(knowledge)
     before = body(session.handle("c", Incoming(text="what are the side effects of ibrance?")))
-    assert before[0].topic != "cdk46_side_effects"
+    assert before[0].topic != "palbociclib_side_effects"
     result = session.reload([])  # the bundled knowledge
     assert result.ok
     after = body(session.handle("c", Incoming(text="what are the side effects of ibrance?")))
-    assert after[0].kind is ReplyKind.ANSWER and after[0].topic == "cdk46_side_effects"
+    assert after[0].kind is ReplyKind.ANSWER and after[0].topic == "palbociclib_side_effects"
     assert session.peek("c").turn == 2  # the conversation carried on
 
 
