@@ -260,6 +260,7 @@ class _Compiler:
         )
         self.sources: dict[str, Source] = {}
         self.slots: dict[str, Slot] = {}
+        self._compiled: dict[str, tuple[Any, jinja2.Template]] = {}
         self._names_seen: dict[str, frozenset[str]] = {}  # template text -> the names it reads
 
     # --- small typed getters -------------------------------------------------------
@@ -327,11 +328,17 @@ class _Compiler:
             if audience in (None, "patient") and PATIENT_DOSE.search(source):
                 self.out.error(where, "the patient voice must not give doses", key)
             return PlainText(source)
-        try:
-            ast = self.env.parse(source)
-        except jinja2.TemplateSyntaxError as exc:
-            self.out.error((where.file, where.line_of(key) + (exc.lineno or 1)), f"template error: {exc.message}")
-            return None
+        compiled = self._compiled.get(source)
+        if compiled is None:
+            try:
+                ast = self.env.parse(source)
+            except jinja2.TemplateSyntaxError as exc:
+                self.out.error((where.file, where.line_of(key) + (exc.lineno or 1)), f"template error: {exc.message}")
+                return None
+            # One parse serves the checks and the compiled template; the same text is compiled once.
+            compiled = self._compiled[source] = (
+                ast, self.env.template_class.from_code(self.env, self.env.compile(ast), self.env.make_globals(None), None))
+        ast, template = compiled
         used = _names_read(ast)
         self._names_seen[source] = used
         unknown = sorted(used - allowed)
@@ -341,8 +348,6 @@ class _Compiler:
             self._check_compare(compare, where, key)
         if audience in (None, "patient") and PATIENT_DOSE.search(source):
             self.out.error(where, "the patient voice must not give doses", key)
-        # One parse serves the checks and the compiled template.
-        template = self.env.template_class.from_code(self.env, self.env.compile(ast), self.env.make_globals(None), None)
         if unknown:
             return template
         try:
