@@ -100,7 +100,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else None,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
     if entities and not _clear(guesses):
-        only = _only_unit(knowledge, entities[0])
+        only = _only_unit(knowledge, entities[0], any(w in model.hints for w in reading.tagged))
         if only is not None and (top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects):  # "management of malignant pleural effusion": the lung's one card
             return Decision((only,), entities[0], None, top.probability if top else 0.0, carried, tuple(guesses))
     if not entities or not likely:
@@ -235,12 +235,15 @@ def _compares(knowledge: Knowledge, reading: Reading) -> bool:
     return any(w in COMPARING for w in between) or ("and" in between and bool(DIFFERENCE_WORDS.intersection(reading.words)))
 
 
-def _only_unit(knowledge: Knowledge, entity: str) -> str | None:
-    """The one unit a site or biomarker has, when it has exactly one (drugs have several)."""
+def _only_unit(knowledge: Knowledge, entity: str, hinted: bool = False) -> str | None:
+    """The card of a site or biomarker for a question that does not say what it asks:
+    its only unit, or else its "what it is" unit ("it has spread to her spine, what happens now?")."""
     if entity.split(":", 1)[0] in ENTITY_KINDS:
         return None
     found = {unit for (e, _), unit in knowledge.units.items() if e == entity}
-    return found.pop() if len(found) == 1 else None
+    if len(found) == 1:
+        return found.pop()
+    return None if hinted else knowledge.units.get((entity, "what"))  # "the bone injections" asks something else
 
 
 def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:

@@ -158,3 +158,7 @@ def test_a_symptom_after_a_drip_is_about_the_symptom(bundled) -> None:
 
 def test_the_difference_between_two_drugs_answers_both(bundled) -> None:
     assert len(decide(bundled, "what is the difference between verzenio and kisqali").units) == 2
+
+
+def test_a_vague_question_about_a_site_gets_what_it_means(bundled) -> None:
+    assert decide(bundled, "the cancer is in her bones now, what happens next").units == ("bone_metastases_what",)
