@@ -26,7 +26,8 @@ from .lexicon import Reading
 from .markup import CITATION
 from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
-from .routing import Context, Decision, route
+from .routing import ENTITY_KINDS, POINTING_WORDS, Context, Decision, route
+from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
 from .safety import SafetyCheck, check
 from .state import ConversationState
 from .text import sanitize, small_number
@@ -36,7 +37,7 @@ ANSWER_SCORE = 0.42
 CLARIFY_SCORE = 0.24
 CLOSE_MARGIN = 0.05
 SAFETY_SCAN_CHARS = 20_000
-FOLLOW_UP_OPENERS = (("and",), ("what", "about"), ("how", "about"), ("what", "if"), ("also",), ("plus",), ("any",))
+FOLLOW_UP_OPENERS = (*THREAD_OPENERS, ("also",), ("plus",), ("any",))
 CONTEXT_WEIGHT = 0.5
 #: An aspect guess this sure decides the unit even against a confident example match (see _matcher_knows_better).
 STRONG_ASPECT = 0.8
@@ -71,10 +72,10 @@ COURTESY_WORDS = frozenset({
     "very", "so", "much", "a", "lot", "really", "great", "good", "ok", "okay", "you", "for", "the", "info",
     "information", "answer", "answers", "reply", "bye", "goodbye", "take", "care", "nice", "day", "appreciate",
     "appreciated", "brilliant", "lovely", "perfect", "got", "understood", "makes", "sense", "all", "again", "there",
-    "morning", "afternoon", "evening", "everyone", "and", "x", "xx", "now", "for", "your", "time", "kind", "clear",
+    "morning", "afternoon", "evening", "everyone", "and", "x", "xx", "now", "your", "time", "kind", "clear",
 })
 #: Words that point back to the previous answer ("can she take it with food?").
-BACK_REFERENCES = frozenset({"it", "that", "this", "these", "those", "they", "them", "same"})
+BACK_REFERENCES = POINTING_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,8 @@ class Engine:
         #: concepts specific enough to tie a message to a topic (see :meth:`covers`)
         self._specific = frozenset(f for f, n in covered.items() if n <= most)
         self._slot_matters: dict[tuple[Any, ...], bool] = {}  # see slot_matters
+        #: topics written for some subtypes only (see _TurnBuilder._written_for)
+        self.subtype_topics = tuple(t for t in knowledge.topics.values() if t.applies)
         #: words of topic examples that one topic alone uses ("zebrafish"), and that topic (see :meth:`in_domain`)
         self._own_word: dict[str, str] = {}
         index = knowledge.index
@@ -578,8 +581,8 @@ class _TurnBuilder:
     def _written_for(self, aspect: str) -> str | None:
         """The one topic answering ``aspect`` that is written for the person's known subtype, if exactly one."""
         known = {k: v for k, v in self.s.slots.items() if v != "unknown"}
-        found = [t.id for t in self.k.topics.values()
-                 if aspect in t.aspects and t.applies and all(slot in known for slot, _ in t.applies) and t.applies_to(known)
+        found = [t.id for t in self.e.subtype_topics
+                 if aspect in t.aspects and all(slot in known for slot, _ in t.applies) and t.applies_to(known)
                  and self._servable(t)]
         return found[0] if len(found) == 1 else None
 
@@ -647,12 +650,13 @@ class _TurnBuilder:
         else is left out. The advice of a red flag the message asks about ("should I stop Xeloda if
         I get a fever?") is never dropped: it goes with the information, or alone.
         """
+        text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience))
         decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect))
         units = [u for u in decision.units if self._servable(self.k.topics[u]) and self.k.topics[u].applies_to(self.s.slots)]
-        about_concept = decision.entity is not None and decision.entity.split(":", 1)[0] not in ("drug", "class")
+        about_concept = decision.entity is not None and decision.entity.split(":", 1)[0] not in ENTITY_KINDS
         if units and len(units) == len(decision.units) and not decision.carried and about_concept:
             # "should my mum have the BRCA test?": the decision is hers and her team's; what the test is, is ours
-            self.replies.append(Reply(ReplyKind.REFUSAL, rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience))))
+            self.replies.append(Reply(ReplyKind.REFUSAL, text))
             self.say("refusal_general_info")
             self.answer_topic(units[0], ask_missing=False, advice=safety.about)
             return
@@ -663,7 +667,6 @@ class _TurnBuilder:
         buttons: tuple[Button, ...] = ()
         if top is not None and CLARIFY_SCORE <= top.score < ANSWER_SCORE:
             buttons = (Button(_short(self.k.topics[top.topic].title), f"t:{top.topic}"),)
-        text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience))
         self.replies.append(Reply(ReplyKind.REFUSAL, text, buttons))
         if top is not None and top.score >= ANSWER_SCORE:
             self.say("refusal_general_info")
@@ -725,18 +728,17 @@ class _TurnBuilder:
         the stage 4 topic's words, but asks for the first treatment).
         """
         top = ranked[0] if ranked else None
-        sure = probability >= SURE_ASPECT
-        sure_match = confident(ranked)
-        declared = self.k.topics[sure_match.topic].aspects if sure_match is not None else ()
+        match = confident(ranked)
+        declared = self.k.topics[match.topic].aspects if match is not None else ()
+        elsewhere = bool(aspect) and bool(declared) and aspect not in declared  # the match declares other aspects
         written_for = self._written_for(aspect) if aspect and probability >= UNSURE_ASPECT else None
-        if written_for is not None and (sure_match is None or (declared and aspect not in declared)):
+        if written_for is not None and (match is None or elsewhere):
             # "what comes after that?" for someone known to be HR+/HER2-: the later-lines topic for that subtype
             self.answer_topic(written_for, advice=safety.about)
             return
-        if confident(ranked) is not None:
-            best = top.topic
-            declared = self.k.topics[best].aspects
-            if sure and aspect and declared and aspect not in declared:
+        if match is not None:
+            best = match.topic
+            if probability >= SURE_ASPECT and elsewhere:
                 asked = [c.topic for c in ranked if c.score >= CLARIFY_SCORE and top.score - c.score < CLOSE_MARGIN * 2
                          and aspect in self.k.topics[c.topic].aspects and self._servable(self.k.topics[c.topic])]
                 best = asked[0] if asked else best

@@ -87,6 +87,14 @@ def bundled_knowledge_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "knowledge"
 
 
+def _by_entity(units: dict[tuple[str, str], str]) -> dict[str, frozenset[str]]:
+    """The units about each entity, indexed once at load."""
+    found: dict[str, set[str]] = {}
+    for (entity, _), unit in units.items():
+        found.setdefault(entity, set()).add(unit)
+    return {entity: frozenset(ids) for entity, ids in found.items()}
+
+
 class PlainText:
     """An answer text with no template syntax, rendered as Jinja would render it (without the final newline)."""
 
@@ -322,11 +330,11 @@ class _Compiler:
         return tuple(compiled)
 
     def template(self, source: str, where: Located, key: str, allowed: frozenset[str], audience: str | None) -> jinja2.Template | PlainText | None:
+        if audience in (None, "patient") and PATIENT_DOSE.search(source):
+            self.out.error(where, "the patient voice must not give doses", key)
         if not _TEMPLATE_SYNTAX.search(source):
             # Most answers use no template syntax: compiling them with Jinja is most of the load time.
             self._names_seen[source] = set()
-            if audience in (None, "patient") and PATIENT_DOSE.search(source):
-                self.out.error(where, "the patient voice must not give doses", key)
             return PlainText(source)
         compiled = self._compiled.get(source)
         if compiled is None:
@@ -346,8 +354,6 @@ class _Compiler:
             self.out.error(where, f"template uses '{name}', which is not a slot or a known name ({', '.join(sorted(allowed))})", key)
         for compare in ast.find_all(nodes.Compare):
             self._check_compare(compare, where, key)
-        if audience in (None, "patient") and PATIENT_DOSE.search(source):
-            self.out.error(where, "the patient voice must not give doses", key)
         if unknown:
             return template
         try:
@@ -493,7 +499,7 @@ class _Compiler:
             warnings=[p for p in self.out.problems if p.severity == "warning"],
             aspects=aspects,
             units=units,
-            unit_entities=frozenset(entity for entity, _ in units),
+            entity_units=_by_entity(units),
             aspect_model=aspect_model,
         )
 
@@ -531,8 +537,8 @@ class _Compiler:
                 for aspect in topic.aspects:
                     other = units.get((entity, aspect))
                     if other is not None:
-                        what = f"'{entity.partition(':')[2]}'" if entity else "no entity"
-                        self.out.error(topic.origin, f"unit '{topic.id}' answers {aspect} of {what}, as '{other}' already does")
+                        name = entity.partition(":")[2]
+                        self.out.error(topic.origin, f"unit '{topic.id}' answers {aspect} of '{name}', as '{other}' already does")
                         continue
                     units[(entity, aspect)] = topic.id
         return units

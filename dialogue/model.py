@@ -320,6 +320,6 @@ class Knowledge:
     aspects: dict[str, Aspect] = field(default_factory=dict)
     #: (entity concept id, aspect id) -> the unit (topic id) that answers it
     units: dict[tuple[str, str], str] = field(default_factory=dict)
-    #: every entity some unit is about: drugs, classes, and the sites and biomarkers of concept units
-    unit_entities: frozenset[str] = frozenset()
+    #: entity concept id -> the units about it (drugs, classes, and the sites and biomarkers of concept units)
+    entity_units: dict[str, frozenset[str]] = field(default_factory=dict)
     aspect_model: Any = None  # dialogue.understanding.aspects.AspectModel, fitted from the aspects' phrasings

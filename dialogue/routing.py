@@ -49,6 +49,30 @@ DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "compare", 
 #: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
 #: question is about to pick a unit: such questions go to the example matcher.
 BROAD_CLASS = 8
+#: An aspect below ASPECT_MIN still says what is asked when it is at least this likely and
+#: DOMINANCE times the next one (it guides the choice among matched topics, never a unit).
+CLEAR_MIN = 0.3
+DOMINANCE = 2.5
+#: Words that ask for a meaning.
+MEANING_WORDS = frozenset({"mean", "means", "meaning", "define", "definition", "stand", "stands"})
+#: Words that really ask what something is.
+WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", "define", "definition"})
+#: Aspects whose fallback (where it fits) suits a drug but not a site or biomarker: "first line
+#: for PD-L1+ TNBC" asks for the regimen, not what PD-L1 is.
+DRUG_ONLY_FALLBACKS = frozenset({"first_line"})
+#: Words that start a second question after "and" ("what is Phesgo and how is it given?"; not
+#: "my eyes are dry and sore").
+SECOND_QUESTION_WORDS = frozenset({"how", "what", "who", "when", "where", "which", "why", "is", "are", "does", "do",
+                                   "can", "should", "its", "side", "dose", "dosing", "evidence", "trial", "data"})
+#: Openings of a follow-up that keeps the last answer's thread ("what about anastrozole?"); the
+#: engine adds its own to these.
+FOLLOW_UP_OPENERS = (("what", "about"), ("how", "about"), ("and",), ("what", "if"))
+#: Words that point back to the previous answer ("can she take it with food?"), shared with the engine.
+POINTING_WORDS = frozenset({"it", "that", "this", "these", "those", "they", "them", "same"})
+#: ... and, for the drug of the last answer, its possessive and the person asked about ("how is it given?").
+BACK_REFERENCES = POINTING_WORDS | {"its", "she", "her"}
+#: A question this short leans on the last answer even without pointing back ("dose?", "side effects?").
+BARE_FOLLOW_UP_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,24 +112,25 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     named = [c for c in found if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
     guesses = _defining(_situated(_hinted(model.guess(reading.tagged, limit=len(model.labels)), reading, model.hints), reading), reading)
     top = guesses[0] if guesses else None
+    hinted = any(w in model.hints for w in reading.tagged)
+    compares = _compares(knowledge, reading)
     carried = False
     entities = [c.id for c in named]
     short = len(reading.words) <= FOLLOW_UP_WORDS
     likely = [g for g in guesses if g.probability >= MASS_MIN]
     if not found and context.entity and likely and short and not reading.sets and _leans_back(reading):
         entities, carried = [context.entity], True  # "and the side effects?"
-    elif entities and context.aspect and short and not reading.loose and (not likely or _opens_follow_up(reading)) \
-            and not any(w in model.hints for w in reading.tagged):
+    elif entities and context.aspect and short and not reading.loose and (not likely or _opens_follow_up(reading)) and not hinted:
         likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?" (not "what about its side effects?")
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else None,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
     if entities and not _clear(guesses):
-        only = _only_unit(knowledge, entities[0], any(w in model.hints for w in reading.tagged))
-        if only is not None and (top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects):  # "management of malignant pleural effusion": the lung's one card
+        only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
+        if only is not None and (top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects):
             return Decision((only,), entities[0], None, top.probability if top else 0.0, carried, tuple(guesses))
     if not entities or not likely:
         return unresolved
-    if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not _compares(knowledge, reading):
+    if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares:
         return unresolved  # "gem carbo regimen": a combination is a regimen question, not one drug's card
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
     # its evidence, both answered by one unit.
@@ -126,7 +151,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     units = [best]
     if asks_two:
         units.append(ranked[1][0])  # "what is Phesgo and how is it given?"
-    if _compares(knowledge, reading):
+    if compares:
         # "is Kisqali or Verzenio the one with ECGs?"; a partner drug ("gemzar dosing with
         # paclitaxel") is part of the first drug's answer, not a second question.
         for entity in entities[1:MAX_UNITS]:
@@ -134,12 +159,6 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             if other is not None and other not in units:
                 units.append(other)
     return Decision(tuple(units[:MAX_UNITS]), entities[0], first_aspect[best], probability, carried, tuple(guesses))
-
-
-#: An aspect below ASPECT_MIN still says what is asked when it is at least this likely and
-#: DOMINANCE times the next one (it guides the choice among matched topics, never a unit).
-CLEAR_MIN = 0.3
-DOMINANCE = 2.5
 
 
 def _clear(guesses: list[Guess]) -> bool:
@@ -159,10 +178,6 @@ def _defining(guesses: list[Guess], reading: Reading) -> list[Guess]:
     return [Guess("what", guesses[0].probability)] + [g for g in guesses[1:] if g.aspect != "what"]
 
 
-#: Words that ask for a meaning.
-MEANING_WORDS = frozenset({"mean", "means", "meaning", "define", "definition", "stand", "stands"})
-
-
 def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
     """A drug asked about in a stated situation is asked whether it fits there.
 
@@ -175,10 +190,6 @@ def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
     return [Guess("where_fits", fits)] + [g for g in guesses if g.aspect not in ("what", "where_fits")]
 
 
-#: Words that really ask what something is.
-WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", "define", "definition"})
-
-
 def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
     """The classifier's guesses, narrowed to the aspects the message's own terms signal.
 
@@ -186,14 +197,15 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     several aspects ("sacituzumab dose and premeds": a dose and an infusion reaction), the
     classifier chooses among them.
     """
-    signalled = {hints[w] for w in reading.tagged if w in hints}
-    if not signalled or not hints:
+    terms = [w for w in reading.tagged if w in hints]
+    signalled = {hints[w] for w in terms}
+    if not signalled:
         return guesses
-    if SIDE_EFFECTS in signalled and signalled <= {SIDE_EFFECTS, TESTING}:
-        signalled = {SIDE_EFFECTS}  # "heart tests on Kisqali" are the monitoring of a side effect
-    weak = {w for w in reading.tagged if w in WEAK_HINTS}
-    if SIDE_EFFECTS in signalled and weak and not any(hints[w] not in (SIDE_EFFECTS,) for w in reading.tagged if w in hints and w not in weak):
-        signalled = {SIDE_EFFECTS}  # "feel sick after my enhertu drip": the drip only says when
+    strong = {hints[w] for w in terms if w not in WEAK_HINTS}
+    if SIDE_EFFECTS in signalled and (signalled <= {SIDE_EFFECTS, TESTING} or strong == {SIDE_EFFECTS}):
+        # "heart tests on Kisqali" are the monitoring of a side effect; in "feel sick after my
+        # enhertu drip" the drip only says when
+        signalled = {SIDE_EFFECTS}
     kept = [g for g in guesses if g.aspect in signalled]
     if len(signalled) == 1 and SIDE_EFFECTS in signalled:
         return [Guess(SIDE_EFFECTS, 1.0)]
@@ -205,19 +217,8 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     return [Guess(g.aspect, g.probability / total) for g in kept]
 
 
-#: Aspects whose fallback (where it fits) suits a drug but not a site or biomarker: "first line
-#: for PD-L1+ TNBC" asks for the regimen, not what PD-L1 is.
-DRUG_ONLY_FALLBACKS = frozenset({"first_line"})
-
-
 def _falls_back(entity: str, aspect: str) -> bool:
     return aspect not in DRUG_ONLY_FALLBACKS or entity.split(":", 1)[0] in ENTITY_KINDS
-
-
-#: Words that start a second question after "and" ("what is Phesgo and how is it given?"; not
-#: "my eyes are dry and sore").
-SECOND_QUESTION_WORDS = frozenset({"how", "what", "who", "when", "where", "which", "why", "is", "are", "does", "do",
-                                   "can", "should", "its", "side", "dose", "dosing", "evidence", "trial", "data"})
 
 
 def _asks_two(reading: Reading) -> bool:
@@ -228,7 +229,7 @@ def _asks_two(reading: Reading) -> bool:
 
 def _compares(knowledge: Knowledge, reading: Reading) -> bool:
     """A comparing word between two things named ("Kisqali or Verzenio"; not "CPS 10 or more")."""
-    named = [i for i, w in enumerate(reading.tagged) if w in ("<drug>", "<class>") or w in knowledge.unit_entities]
+    named = [i for i, w in enumerate(reading.tagged) if w in ("<drug>", "<class>") or w in knowledge.entity_units]
     if len(named) < 2:
         return False
     between = reading.tagged[named[0] + 1 : named[-1]]
@@ -240,9 +241,9 @@ def _only_unit(knowledge: Knowledge, entity: str, hinted: bool = False) -> str |
     its only unit, or else its "what it is" unit ("it has spread to her spine, what happens now?")."""
     if entity.split(":", 1)[0] in ENTITY_KINDS:
         return None
-    found = {unit for (e, _), unit in knowledge.units.items() if e == entity}
+    found = knowledge.entity_units.get(entity, frozenset())
     if len(found) == 1:
-        return found.pop()
+        return next(iter(found))
     return None if hinted else knowledge.units.get((entity, "what"))  # "the bone injections" asks something else
 
 
@@ -266,7 +267,7 @@ def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
     A site ("brain mets") or a biomarker ("ESR1 mutation") is the entity only when no drug is
     named: "tucatinib for brain mets" asks about tucatinib.
     """
-    about = knowledge.unit_entities
+    about = knowledge.entity_units
     seen: dict[str, Concept] = {}
     for concept in reading.concepts:
         if concept.kind in ENTITY_KINDS and concept.id not in seen:
@@ -275,16 +276,6 @@ def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     return list(seen.values())
-
-
-#: Openings of a follow-up that swaps the entity and keeps the aspect ("what about anastrozole?").
-FOLLOW_UP_OPENERS = (("what", "about"), ("how", "about"), ("and",), ("what", "if"))
-
-
-#: Words that point back to the drug of the last answer ("how is it given?").
-BACK_REFERENCES = frozenset({"it", "its", "this", "that", "these", "those", "they", "them", "same", "she", "her"})
-#: A question this short leans on the last answer even without pointing back ("dose?", "side effects?").
-BARE_FOLLOW_UP_WORDS = 3
 
 
 def _leans_back(reading: Reading) -> bool:
