@@ -170,12 +170,12 @@ def _clear(guesses: list[Guess]) -> bool:
 
 def _defining(guesses: list[Guess], reading: Reading) -> list[Guess]:
     """"What does 'progression' mean?" asks what a word means, whatever the word signals."""
-    if not guesses or guesses[0].aspect == "what" or not MEANING_WORDS.intersection(reading.words):
+    if not guesses or not MEANING_WORDS.intersection(reading.words):
         return guesses
     what = next((g for g in guesses if g.aspect == "what"), None)
     if what is None or what.probability < MASS_MIN:
         return guesses
-    return [Guess("what", guesses[0].probability)] + [g for g in guesses[1:] if g.aspect != "what"]
+    return [Guess("what", 1.0)]  # settled, as a named symptom settles side effects
 
 
 def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
