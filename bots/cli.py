@@ -23,7 +23,7 @@ from dialogue.config import Settings
 from dialogue.convtest import ScriptFormatError, engine_driver_factory, load_scripts, run_script
 from dialogue.coverage import coverage
 from dialogue.errors import ConfigError, DialogueError, KnowledgeError, Problem
-from dialogue.loader import load_knowledge, stale_reviews
+from dialogue.loader import load_knowledge, stale_reviews, stale_statuses, unstructured_statuses
 from dialogue.model import Knowledge
 from dialogue.replies import Incoming, Reply, ReplyKind, headline_kind, source_dict
 from dialogue.runtime import build_engine, build_session, install_reload_signal
@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", parents=[common], help="check the knowledge and report problems")
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    validate.add_argument("--today", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                          help="judge review and status ages against this date instead of the calendar's")
 
     approve = sub.add_parser("approve", parents=[common],
                              help="print a reviews: block approving topics as they are now (for a deployment's folder)")
@@ -270,7 +272,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         errors = sum(1 for p in exc.problems if p.severity == "error")
         print(f"knowledge has {errors} error(s): the bot will not start")
         return EXIT_FAIL
-    warnings = list(knowledge.warnings) + stale_reviews(knowledge, date.today())
+    today = args.today or date.today()
+    warnings = (list(knowledge.warnings) + stale_reviews(knowledge, today) + stale_statuses(knowledge, today)
+                + unstructured_statuses(knowledge))
     for topic in knowledge.topics.values():
         if len(topic.examples) < MIN_EXAMPLES and not (topic.entities and not topic.examples):  # units: entity x aspect
             warnings.append(_warning(topic.origin, f"topic '{topic.id}' has {len(topic.examples)} example phrasings (want {MIN_EXAMPLES} or more)"))

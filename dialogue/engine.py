@@ -807,7 +807,11 @@ class _TurnBuilder:
         parts = []
         if not topic.review.approved:
             parts.append(self.render("unapproved_banner", status=topic.review.status.replace("_", " ")))
-        text, sources = cite(topic.answer.render(audience, ctx), topic.sources)
+        body = topic.answer.render(audience, ctx)
+        if topic.regulatory:
+            entries = "; ".join(self.render("regulatory_entry", **r.described(audience)) for r in topic.regulatory)
+            body += "\n\n" + self.render("regulatory_line", entries=entries)
+        text, sources = cite(body, topic.sources)
         parts.append(text)
         for flag in advice:
             parts.append(flag.advice.render(audience, ctx))

@@ -41,6 +41,10 @@ from .model import (
     Origin,
     Phrases,
     RedFlag,
+    REGIONS,
+    STATUSES,
+    UNSETTLED,
+    Regulatory,
     Review,
     Rule,
     Slot,
@@ -79,7 +83,8 @@ TEMPLATE_GLOBALS = frozenset({"locale", "audience"})
 #: Jinja's markers; a text without any is served as it is (see PlainText).
 _TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")
 #: Extra names the engine passes to messages (never to topic answers).
-MESSAGE_VARIABLES = frozenset({"length", "limit", "family", "title", "status", "reviewed_on", "reviewed_by"})
+MESSAGE_VARIABLES = frozenset({"length", "limit", "family", "title", "status", "reviewed_on", "reviewed_by", "entries",
+                               "region", "scope", "as_of", "cite"})
 
 
 def bundled_knowledge_dir() -> Path:
@@ -240,7 +245,7 @@ class _Layers:
 RECORD_KEYS: dict[str, frozenset[str]] = {
     "sources": frozenset({"id", "title", "publisher", "year", "url", "kind", "note"}),
     "families": frozenset({"id", "title"}),
-    "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer", "about", "applies"}),
+    "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer", "about", "applies", "regulatory"}),
     "aspects": frozenset({"id", "label", "falls_back_to", "phrasings", "terms"}),
     "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by", "content_hash"}),
     "slots": frozenset({"id", "label", "values", "weight"}),
@@ -697,7 +702,53 @@ class _Compiler:
             entities=entities,
             aspects=aspects,
             applies=self.applies(rec),
+            regulatory=self.regulatory(rec, listed),
         )
+
+    def regulatory(self, rec: Located, listed: set[str]) -> tuple[Regulatory, ...]:
+        """``regulatory: [{region, status, as_of, checked_on, source, for}]``: structured approval status."""
+        value = rec.get("regulatory")
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.out.error(rec, "'regulatory' must be a list of {region, status, as_of, checked_on, source}", "regulatory")
+            return ()
+        out = []
+        for entry in value:
+            if not isinstance(entry, Located):
+                self.out.error(rec, "each regulatory entry must be a mapping: region, status, as_of, checked_on, source", "regulatory")
+                continue
+            for key in entry:
+                if key not in REGULATORY_KEYS:
+                    self.out.error(entry, f"unknown key '{key}' in regulatory (expected one of: {', '.join(sorted(REGULATORY_KEYS))})", key)
+            region, status, source = (self.text(entry, k) for k in ("region", "status", "source"))
+            if region not in REGIONS:
+                self.out.error(entry, f"unknown region '{region}' (expected one of: {', '.join(REGIONS)})", "region")
+            if status not in STATUSES:
+                self.out.error(entry, f"unknown regulatory status '{status}' (expected one of: {', '.join(STATUSES)})", "status")
+            if source and source not in listed:
+                self.out.error(entry, f"regulatory source '{source}' is not in the topic's sources", "source")
+            as_of, month_only = self._date(entry, "as_of", months=True)
+            checked_on, _ = self._date(entry, "checked_on")
+            if as_of > checked_on:
+                self.out.error(entry, f"as_of {as_of:%Y-%m} is after checked_on {checked_on}: a status cannot be stated before it was checked", "as_of")
+            if checked_on > date.today():
+                self.out.error(entry, f"checked_on {checked_on} is in the future", "checked_on")
+            if region in REGIONS and status in STATUSES:
+                out.append(Regulatory(region, status, as_of, checked_on, source, self.text(entry, "for", required=False) or "", month_only))
+        return tuple(out)
+
+    def _date(self, entry: Located, key: str, months: bool = False) -> tuple[date, bool]:
+        raw = entry.get(key)
+        text = raw.isoformat() if isinstance(raw, date) else str(raw or "")
+        try:
+            if months and re.fullmatch(r"\d{4}-\d{2}", text):
+                return date.fromisoformat(text + "-01"), True
+            return date.fromisoformat(text), False
+        except ValueError:
+            shape = "YYYY-MM or YYYY-MM-DD" if months else "YYYY-MM-DD"
+            self.out.error(entry, f"{key} '{text}' is not a date ({shape})", key)
+            return date.min, False
 
     def applies(self, rec: Located) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """``applies: {her2: [positive]}``: the slot values a topic is written for."""
@@ -1112,6 +1163,45 @@ def stale_reviews(knowledge: Knowledge, today: date, max_age_days: int = 365) ->
                                     f"topic '{topic.id}' was last reviewed {topic.review.reviewed_on} ({age} days ago)", "warning"))
     return problems
 
+
+
+#: The keys of one ``regulatory`` entry.
+REGULATORY_KEYS = frozenset({"region", "status", "as_of", "checked_on", "source", "for"})
+#: A status regulators are still deciding is rechecked at least this often.
+UNSETTLED_MAX_DAYS = 183
+
+
+def stale_statuses(knowledge: Knowledge, today: date, max_age_days: int = UNSETTLED_MAX_DAYS) -> list[Problem]:
+    """Pending or not-yet-approved statuses last checked more than ``max_age_days`` before ``today``."""
+    problems = []
+    for topic in knowledge.topics.values():
+        for r in topic.regulatory:
+            age = (today - r.checked_on).days
+            if r.status in UNSETTLED and age > max_age_days:
+                problems.append(Problem(topic.origin.file, topic.origin.line,
+                                        f"topic '{topic.id}': the {r.region} status '{r.status}' was last checked {r.checked_on} "
+                                        f"({age} days ago); check it again", "warning"))
+    return problems
+
+
+#: A sentence that states an approval status as of a date.
+_STATUS_IN_TEXT = re.compile(
+    r"[^.\n]*\b(?:FDA|EMA|MHRA|approv\w*|authori[sz]\w*|licensed|off-label|label)\b[^.\n]*\bas of\b[^.\n]*"
+    r"|[^.\n]*\bas of\b[^.\n]*\b(?:FDA|EMA|MHRA|approv\w*|authori[sz]\w*|licensed|off-label)\b[^.\n]*",
+    re.IGNORECASE)
+
+
+def unstructured_statuses(knowledge: Knowledge) -> list[Problem]:
+    """Topics whose text states an approval status as of a date without a structured ``regulatory`` entry."""
+    problems = []
+    for topic in knowledge.topics.values():
+        if topic.regulatory:
+            continue
+        if any(_STATUS_IN_TEXT.search(text) for text in topic.answer.sources.values()):
+            problems.append(Problem(topic.origin.file, topic.origin.line,
+                                    f"topic '{topic.id}' states an approval status in its text: give it as 'regulatory:' "
+                                    "entries (region, status, as_of, checked_on, source)", "warning"))
+    return problems
 
 
 def aspect_rows(aspects: dict[str, Aspect], lexicon: Lexicon) -> list[tuple[str, tuple[str, ...]]]:

@@ -67,6 +67,45 @@ class Review:
         return self.status == "approved"
 
 
+#: Where a regulatory status holds, as users read it.
+REGIONS: dict[str, str] = {
+    "us": "US (FDA)", "eu": "EU (EMA)", "uk": "UK (MHRA)", "ca": "Canada (Health Canada)",
+    "au": "Australia (TGA)", "jp": "Japan (PMDA)", "cn": "China (NMPA)",
+}
+#: A regulatory status, in each voice.
+STATUSES: dict[str, dict[str, str]] = {
+    "approved": {"clinician": "approved", "patient": "approved"},
+    "pending": {"clinician": "under regulatory review, not approved", "patient": "being reviewed, not approved yet"},
+    "not_approved": {"clinician": "not approved (investigational)", "patient": "not approved; used only in trials"},
+    "withdrawn": {"clinician": "indication withdrawn", "patient": "no longer approved for this"},
+    "off_label": {"clinician": "not in the label (off-label use)", "patient": "not officially approved for this, though doctors may use it"},
+}
+#: Statuses that change as regulators decide: they go stale sooner.
+UNSETTLED = frozenset({"pending", "not_approved"})
+
+
+@dataclass(frozen=True, slots=True)
+class Regulatory:
+    """A drug's or indication's regulatory status in one region, and when it was last checked."""
+
+    region: str
+    status: str
+    as_of: date  # the date the status is stated for (day 1 when only the month is known)
+    checked_on: date  # when someone last checked it against the source
+    source: str
+    scope: str = ""  # the indication it is about, when the drug has several ("HER2-low after chemotherapy")
+    month_only: bool = True
+
+    @property
+    def as_of_text(self) -> str:
+        return self.as_of.strftime("%B %Y") if self.month_only else f"{self.as_of.day} {self.as_of.strftime('%B %Y')}"
+
+    def described(self, audience: str) -> dict[str, str]:
+        """The values the ``regulatory_line`` message reads."""
+        return {"region": REGIONS[self.region], "status": STATUSES[self.status][audience], "scope": self.scope,
+                "as_of": self.as_of_text, "cite": f"[[{self.source}]]"}
+
+
 class Renderable(Protocol):
     """A compiled answer text: a Jinja template, or plain text that needs none."""
 
@@ -122,6 +161,8 @@ class Topic:
     #: the slot values the topic is written for ({"her2": ("positive",)}); a person known to
     #: have another value is never served it
     applies: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: the regulatory status of what the topic is about, per region
+    regulatory: tuple[Regulatory, ...] = ()
 
     def applies_to(self, slots: dict[str, str]) -> bool:
         """Whether the topic fits what is known of the person (unknown slots always fit)."""
@@ -133,6 +174,7 @@ class Topic:
         import hashlib
 
         parts = [self.answer.sources.get(a, "") for a in sorted(self.answer.sources)] + [s.id for s in self.sources]
+        parts += [f"{r.region}:{r.status}:{r.as_of}:{r.scope}" for r in self.regulatory]  # none: the hash of older content stands
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
