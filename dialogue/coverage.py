@@ -78,7 +78,7 @@ def coverage(knowledge: Knowledge) -> Coverage:
     cited: dict[str, list[str]] = {sid: [] for sid in knowledge.sources}
     for topic in knowledge.topics.values():
         texts = " ".join(topic.answer.sources.values())
-        markers = set(CITATION.findall(texts))
+        markers = set(CITATION.findall(texts)) | {r.source for r in topic.regulatory}  # shown under the answer
         for source in topic.sources:
             if not markers or source.id in markers:
                 cited[source.id].append(topic.id)

@@ -19,7 +19,7 @@ Order of work in every turn (the safety rules decide the order):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .lexicon import Reading
@@ -111,7 +111,13 @@ class Engine:
         if self.options.audience not in (a.value for a in Audience):
             raise ValueError(f"audience must be clinician or patient, not '{self.options.audience}'")
         self.locale: Locale = knowledge.locales[self.options.locale]
-        self._locale_context = self.locale.as_context()
+        # A place named in a message brings its numbers, never a laxer temperature threshold than
+        # the deployment's: someone from a 37.5 °C locale on holiday in a 38.0 °C one keeps 37.5.
+        self._thresholds = {lid: _stricter(loc, self.locale) for lid, loc in knowledge.locales.items()}
+        self._locale_contexts = {lid: loc.as_context() for lid, loc in self._thresholds.items()}
+        places = sorted(((p, lid) for lid, loc in knowledge.locales.items() for p in loc.places), key=lambda x: -len(x[0]))
+        self._place_locale = dict(places)
+        self._places = re.compile(r"(?<!\S)(" + "|".join(re.escape(p) for p, _ in places) + r")(?!\S)") if places else None
         #: the in-domain gate's rule (None: no gate), see :meth:`in_domain`
         self.domain_rule: Rule | None = next((r for r in knowledge.out_of_scope if r.id == DOMAIN_RULE), None)
         covered: dict[str, int] = {}
@@ -172,15 +178,26 @@ class Engine:
         reading = read_message(incoming.text, SAFETY_SCAN_CHARS)
         if not reading.clean.strip():
             return []
-        return self.urgent_for(self.check(reading), audience, {})
+        locale = self.locale_named(reading)
+        return self.urgent_for(self.check(reading, locale), audience, {}, locale)
 
-    def check(self, reading: MessageReading) -> SafetyCheck:
+    def check(self, reading: MessageReading, locale: str | None = None) -> SafetyCheck:
         """The red flags a read message raises (stated: urgent; asked: advice)."""
-        return check(self.k, reading, self.locale)
+        return check(self.k, reading, self._thresholds.get(locale or "", self.locale))
 
-    def urgent_for(self, safety: SafetyCheck, audience: str, slots: dict[str, str]) -> list[Reply]:
+    def locale_named(self, reading: MessageReading) -> str | None:
+        """The locale of the place a message names ("I'm in Dublin" -> ie), if a locale lists it.
+
+        The longest place wins where two overlap ("northern ireland" is the UK's, "ireland" not).
+        """
+        if self._places is None:
+            return None
+        found = self._places.search(" ".join(reading.words))
+        return self._place_locale[found.group(1)] if found else None
+
+    def urgent_for(self, safety: SafetyCheck, audience: str, slots: dict[str, str], locale: str | None = None) -> list[Reply]:
         """The urgent replies of the red flags a message raised (at most two), most important first."""
-        ctx = self.context(slots, audience)
+        ctx = self.context(slots, audience, locale)
         return [Reply(ReplyKind.URGENT, f.reply.render(audience, ctx), sources=f.sources) for f in safety.urgent[:MAX_URGENT]]
 
     def in_domain(self, reading: Reading, folded: str, audience: str | None = None) -> bool:
@@ -247,11 +264,18 @@ class Engine:
         return cached
 
     # --- helpers shared with the turn builder ---------------------------------------------
-    def context(self, slots: dict[str, str], audience: str) -> dict[str, Any]:
+    def context(self, slots: dict[str, str], audience: str, locale: str | None = None) -> dict[str, Any]:
         ctx: dict[str, Any] = {s: slots.get(s) for s in self.k.slots}
-        ctx["locale"] = self._locale_context
+        ctx["locale"] = self._locale_contexts.get(locale or "", self._locale_contexts[self.locale.id])
         ctx["audience"] = audience
         return ctx
+
+
+def _stricter(locale: Locale, deployment: Locale) -> Locale:
+    """``locale`` with the deployment's fever thresholds wherever they are the stricter ones."""
+    lows = [t for t in (locale.low_temperature_c, deployment.low_temperature_c) if t is not None]
+    return replace(locale, fever_c=min(locale.fever_c, deployment.fever_c), fever_f=min(locale.fever_f, deployment.fever_f),
+                   low_temperature_c=max(lows) if lows else None)
 
 
 class _TurnBuilder:
@@ -278,7 +302,7 @@ class _TurnBuilder:
         self.replies.append(Reply(kind, self.render(name, **extra), buttons))
 
     def render(self, name: str, **extra: Any) -> str:
-        return self.k.messages[name].render(self.audience, {**self.e.context(self.s.slots, self.audience), **extra})
+        return self.k.messages[name].render(self.audience, {**self.e.context(self.s.slots, self.audience, self.s.locale), **extra})
 
     def finish(self) -> list[Reply]:
         disclaimer: list[Reply] = []
@@ -327,7 +351,8 @@ class _TurnBuilder:
             self.say("empty")
             return
         reading = self.reading = read_message(text, SAFETY_SCAN_CHARS)
-        safety = self.e.check(reading)
+        self.s.locale = self.e.locale_named(reading) or self.s.locale
+        safety = self.e.check(reading, self.s.locale)
         if safety.urgent:
             self._urgent(safety)
             if all(f.answer_after for f in safety.urgent) and len(text) <= self.e.options.max_message_chars:
@@ -360,7 +385,7 @@ class _TurnBuilder:
 
     # --- safety ------------------------------------------------------------------------
     def _urgent(self, safety: SafetyCheck) -> None:
-        self.urgent.extend(self.e.urgent_for(safety, self.audience, self.s.slots))
+        self.urgent.extend(self.e.urgent_for(safety, self.audience, self.s.slots, self.s.locale))
 
     def _answer_after_urgent(self, reading: MessageReading, safety: SafetyCheck) -> None:
         """After the urgent reply, still answer the question the message asked, if it clearly asked one.
@@ -446,7 +471,7 @@ class _TurnBuilder:
         flow = self.k.flows[flow_id]
         fstate = flow.states[state_id]
         self.s.pending = {"kind": "flow", "topic": topic.id, "flow": flow_id, "state": state_id, "turn": self.s.turn, "retry": retry}
-        text = fstate.ask.render(self.audience, self.e.context(self.s.slots, self.audience))
+        text = fstate.ask.render(self.audience, self.e.context(self.s.slots, self.audience, self.s.locale))
         buttons = tuple(Button(o.label, f"a:{self.s.turn}:{i}") for i, o in enumerate(fstate.options))
         self.replies.append(Reply(ReplyKind.CLARIFY, text, buttons, topic=topic.id))
 
@@ -639,7 +664,7 @@ class _TurnBuilder:
         self.s.last_aspect = decision.aspect
 
     def _scope_reply(self, rule: Rule) -> None:
-        text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience))
+        text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience, self.s.locale))
         self.replies.append(Reply(ReplyKind.FALLBACK, text, self._family_buttons()))
 
     def _refuse(self, rule: Rule, reading: Reading, safety: SafetyCheck) -> None:
@@ -650,7 +675,7 @@ class _TurnBuilder:
         else is left out. The advice of a red flag the message asks about ("should I stop Xeloda if
         I get a fever?") is never dropped: it goes with the information, or alone.
         """
-        text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience))
+        text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience, self.s.locale))
         decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect))
         units = [u for u in decision.units if self._servable(self.k.topics[u]) and self.k.topics[u].applies_to(self.s.slots)]
         about_concept = decision.entity is not None and decision.entity.split(":", 1)[0] not in ENTITY_KINDS
@@ -777,7 +802,7 @@ class _TurnBuilder:
         self.say("fallback", buttons=self._family_buttons())
 
     def _advice_only(self, safety: SafetyCheck, buttons: tuple[Button, ...] = ()) -> None:
-        ctx = self.e.context(self.s.slots, self.audience)
+        ctx = self.e.context(self.s.slots, self.audience, self.s.locale)
         for flag in safety.about[:1]:
             self.replies.append(
                 Reply(ReplyKind.ANSWER, flag.advice.render(self.audience, ctx), buttons[:6], sources=flag.sources)
@@ -803,7 +828,7 @@ class _TurnBuilder:
             if missing is not None:
                 offered = self._offer(topic, self._flow_for(missing))
         audience = self.audience
-        ctx = self.e.context(self.s.slots, audience)
+        ctx = self.e.context(self.s.slots, audience, self.s.locale)
         parts = []
         if not topic.review.approved:
             parts.append(self.render("unapproved_banner", status=topic.review.status.replace("_", " ")))

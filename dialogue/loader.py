@@ -253,7 +253,7 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "red_flags": frozenset({"id", "when", "priority", "basis", "answer_after", "asked_is_urgent", "patterns", "requires", "temperature",
                             "reply", "advice", "sources", "topic"}),
     "locales": frozenset({"id", "name", "emergency_number", "crisis_line", "fever_c", "fever_f", "low_temperature_c",
-                          "poison_line", "care_team_advice", "sources"}),
+                          "poison_line", "care_team_advice", "sources", "places"}),
     "refusals": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
     "out_of_scope": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
     "lexicon.drugs": frozenset({"id", "generic", "class", "brands", "also", "misspellings"}),
@@ -453,6 +453,11 @@ class _Compiler:
                 if rel not in topics:
                     self.out.error(topic.origin, f"topic '{topic.id}' lists unknown related topic '{rel}'")
         locales = {rid: self.locale(rec) for rid, rec in L.lists["locales"].items()}
+        named: dict[str, str] = {}
+        for rid, rec in L.lists["locales"].items():
+            for place in locales[rid].places:
+                if named.setdefault(place, rid) != rid:
+                    self.out.error(rec, f"place '{place}' already names locale '{named[place]}'", "places")
         if not locales:
             self.out.error(("knowledge", 0), "no locales defined (need at least one, with emergency numbers)")
         safety = {k: (v, parent) for k, (v, parent) in L.maps["safety"].items()}
@@ -952,6 +957,7 @@ class _Compiler:
             fever_f=fever_f,
             care_team_advice=self.text(rec, "care_team_advice"),
             sources=self.source_refs(rec, required=True),
+            places=tuple(" ".join(tokens(p)) for p in self.strings(rec, "places")),
         )
 
     def rule(self, rec: Located) -> Rule:

@@ -284,6 +284,7 @@ class Locale:
     sources: tuple[Source, ...]
     low_temperature_c: float | None = None  # a temperature below this, with feeling unwell, is urgent too
     poison_line: str = ""  # who to call about an overdose taken by mistake
+    places: tuple[str, ...] = ()  # words that name it in a message ("dublin", "ireland"), folded
 
     def as_context(self) -> dict[str, Any]:
         return {

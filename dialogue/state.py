@@ -24,6 +24,7 @@ class ConversationState:
     pending: dict[str, Any] | None = None
     last_entity: str | None = None  # "drug:palbociclib": what the last answer was about
     last_aspect: str | None = None  # "side_effects": which aspect of it
+    locale: str | None = None  # the locale of a place the person named ("I'm in Dublin"), else the deployment's
     disclaimer_at: float | None = None
     consented_at: float | None = None
     turn: int = 0
@@ -38,6 +39,7 @@ class ConversationState:
             pending=dict(self.pending) if self.pending else None,
             last_entity=self.last_entity,
             last_aspect=self.last_aspect,
+            locale=self.locale,
             disclaimer_at=self.disclaimer_at,
             consented_at=self.consented_at,
             turn=self.turn,
@@ -54,6 +56,7 @@ class ConversationState:
             "pending": self.pending,
             "last_entity": self.last_entity,
             "last_aspect": self.last_aspect,
+            "locale": self.locale,
             "disclaimer_at": self.disclaimer_at,
             "consented_at": self.consented_at,
             "turn": self.turn,
@@ -89,6 +92,9 @@ class ConversationState:
         last_entity, last_aspect = data.get("last_entity"), data.get("last_aspect")  # absent in version 1
         if not all(v is None or isinstance(v, str) for v in (last_entity, last_aspect)):
             raise ValueError("bad last entity or aspect")
+        locale = data.get("locale")  # absent before places were read
+        if locale is not None and not isinstance(locale, str):
+            raise ValueError("bad locale")
         return cls(
             audience=audience,
             slots=dict(slots),
@@ -96,6 +102,7 @@ class ConversationState:
             pending=pending,
             last_entity=last_entity,
             last_aspect=last_aspect,
+            locale=locale,
             disclaimer_at=opt_float("disclaimer_at"),
             consented_at=opt_float("consented_at"),
             turn=turn,

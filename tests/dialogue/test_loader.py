@@ -241,7 +241,9 @@ def alias_bomb(levels: int = 9) -> str:
 def test_an_alias_bomb_is_refused_at_once_with_its_file_and_line(tmp_path: Path) -> None:
     started = time.perf_counter()
     problems = errors_of(tmp_path, alias_bomb(), name="bomb.yaml")
-    assert time.perf_counter() - started < 1.0
+    # Expanding 9**9 values would take minutes and gigabytes; the bound leaves room for loading the
+    # rest of the knowledge on a busy machine.
+    assert time.perf_counter() - started < 10.0
     assert len(problems) == 1
     where, line, message = problems[0].split(":", 2)
     assert where == str(tmp_path / "bomb.yaml") and 1 < int(line) <= 9
