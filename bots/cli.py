@@ -288,12 +288,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"note: source '{source}' is listed but cited by nothing")
     for unit in report.unreachable:
         warnings.append(_warning(knowledge.topics[unit].origin, f"unit '{unit}' can never be chosen: its entities are all classes too broad to pick a unit"))
+    # Coverage gaps: errors for the bundled knowledge, warnings once a deployment adds its own
+    # folder (its additions may open gaps the bundle cannot fill).
+    gaps = [f"no unit for {aspect}: {', '.join(drugs)}" for aspect, drugs in report.units_missing().items()]
+    gaps += [f"regimen grid: no unit answers {subtype}, {line} line" for subtype, line in report.grid_missing]
+    gaps += [f"topic '{t}' cites only seed summaries or patient-education pages: a clinical claim needs a primary source"
+             for t in report.secondary_only]
     for warning in warnings:
         print(f"{warning} [warning]")
     print(report.summary())
     print(report.units_line())
-    for aspect, drugs in report.units_missing().items():
-        print(f"  no unit for {aspect}: {', '.join(drugs)}")
+    for line in report.grid_lines():
+        print(line)
+    severity = "warning" if settings.knowledge else "error"
+    for gap in gaps:
+        print(f"knowledge: {gap} [{severity}]")
+    if gaps and not settings.knowledge:
+        print(f"knowledge has {len(gaps)} coverage gap(s)")
+        return EXIT_FAIL
+    warnings += [_warning(("knowledge", 0), gap) for gap in gaps]
     status: dict[str, int] = {}
     for topic in knowledge.topics.values():
         status[topic.review.status] = status.get(topic.review.status, 0) + 1

@@ -6,7 +6,12 @@
 - every seed document (sources whose id starts with ``seed_``) is cited somewhere;
 - sources that nothing cites;
 - the units matrix: for every drug and core aspect, whether a question finds a unit (the
-  drug's own, or its class's), and the units no question can reach.
+  drug's own, or its class's), and the units no question can reach;
+- the regimen grid: for every subtype and line of therapy, the topics that answer what is
+  given there (a topic answering first-line or after-progression questions whose ``applies``
+  admits the cell);
+- topics whose every source is a seed summary or a patient-education page: a clinical claim
+  needs a primary source (guideline, label, trial).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 from .markup import CITATION
 from .model import Knowledge
-from .routing import BROAD_CLASS, lookup
+from .routing import BROAD_CLASS, ENTITY_KINDS, lookup
 from .text import tokens
 
 SIDE_EFFECTS_FAMILY = "side_effects"
@@ -23,6 +28,18 @@ SIDE_EFFECTS_TERM = "term:side_effects"
 SEED_PREFIX = "seed_"
 #: The aspects every drug should have a unit for (its card, or its class's side-effect topic).
 CORE_ASPECTS = ("what", "how_given", "side_effects", "where_fits")
+#: The subtypes of the regimen grid, as slot values (a slot left out is unknown: any value fits).
+GRID_SUBTYPES: dict[str, dict[str, str]] = {
+    "HR+/HER2-": {"hr": "positive", "her2": "negative"},
+    "HR+/HER2+": {"hr": "positive", "her2": "positive"},
+    "HR-/HER2+": {"hr": "negative", "her2": "positive"},
+    "HER2-low": {"her2": "low"},
+    "triple-negative": {"hr": "negative", "her2": "negative"},
+}
+#: The lines of the grid, each with the aspect a regimen question for it asks.
+GRID_LINES: dict[str, str] = {"first": "first_line", "second": "after_progression", "later": "after_progression"}
+#: Source kinds that cannot carry a clinical claim on their own.
+SECONDARY_KINDS = frozenset({"patient_education"})
 
 
 @dataclass(frozen=True)
@@ -32,6 +49,20 @@ class Coverage:
     uncited_sources: list[str]
     units: dict[str, dict[str, str | None]]  # aspect -> drug id -> the unit a question finds, if any
     unreachable: list[str]  # units whose every entity is a class too broad to choose a unit
+    grid: dict[tuple[str, str], list[str]]  # (subtype, line) -> the topics that answer it
+    secondary_only: list[str]  # topics citing only seed summaries or patient-education pages
+
+    @property
+    def grid_missing(self) -> list[tuple[str, str]]:
+        return [cell for cell, topics in self.grid.items() if not topics]
+
+    def grid_lines(self) -> list[str]:
+        width = max(len(s) for s in GRID_SUBTYPES)
+        rows = [f"regimen grid (subtype x line): {len(self.grid) - len(self.grid_missing)}/{len(self.grid)} cells have a unit"]
+        for subtype in GRID_SUBTYPES:
+            cells = [f"{line}: {', '.join(self.grid[(subtype, line)]) or 'NONE'}" for line in GRID_LINES]
+            rows.append(f"  {subtype:<{width}}  " + "; ".join(cells))
+        return rows
 
     def units_line(self) -> str:
         cells = ", ".join(f"{a} {sum(u is not None for u in d.values())}/{len(d)}" for a, d in self.units.items())
@@ -93,4 +124,16 @@ def coverage(knowledge: Knowledge) -> Coverage:
     sizes = knowledge.lexicon.class_size
     unreachable = sorted(t.id for t in knowledge.topics.values()
                          if t.entities and all(sizes.get(e, 0) > BROAD_CLASS for e in t.entities))
-    return Coverage(drugs, seeds, sorted(sid for sid, users in cited.items() if not users), units, unreachable)
+    grid = {(subtype, line): _answering(knowledge, slots, line, aspect)
+            for subtype, slots in GRID_SUBTYPES.items() for line, aspect in GRID_LINES.items()}
+    secondary_only = sorted(t.id for t in knowledge.topics.values()
+                            if t.sources and all(s.id.startswith(SEED_PREFIX) or s.kind in SECONDARY_KINDS for s in t.sources))
+    return Coverage(drugs, seeds, sorted(sid for sid, users in cited.items() if not users), units, unreachable,
+                    grid, secondary_only)
+
+
+def _answering(knowledge: Knowledge, slots: dict[str, str], line: str, aspect: str) -> list[str]:
+    """The topics a regimen question of one grid cell can be answered by (not a site's card)."""
+    cell = {**slots, "line": line}
+    return sorted(t.id for t in knowledge.topics.values()
+                  if aspect in t.aspects and t.applies_to(cell) and all(e.split(":", 1)[0] in ENTITY_KINDS for e in t.entities))

@@ -139,6 +139,25 @@ def test_validate_reports_stale_reviews_and_strict_fails_on_them(tmp_path: Path)
     assert mbcbot("validate", "--strict", "--knowledge", str(tmp_path)).returncode == 1
 
 
+def test_a_deployment_topic_resting_only_on_patient_pages_is_a_warning_there(tmp_path: Path) -> None:
+    (tmp_path / "local.yaml").write_text(
+        "sources:\n  - {id: our_leaflet, title: Our leaflet, publisher: Our clinic, year: 2026, url: https://example.org, kind: patient_education}\n"
+        "topics:\n  - id: our_parking\n    title: Parking\n    family: support\n    examples: [where do I park, parking at the clinic]\n"
+        "    sources: [our_leaflet]\n    review: {status: approved, reviewed_on: 2026-11-01, reviewed_by: Dr X}\n"
+        "    answer: {clinician: Level 2., patient: Level 2.}\n"
+    )
+    out = mbcbot("validate", "--knowledge", str(tmp_path))
+    assert out.returncode == 0
+    assert "topic 'our_parking' cites only seed summaries or patient-education pages" in out.stdout and "[warning]" in out.stdout
+
+
+def test_validate_judges_ages_against_the_given_day() -> None:
+    assert "[warning]" not in "".join(line for line in mbcbot("validate", "--today", "2026-12-03").stdout.splitlines()
+                                      if "last reviewed" in line or "last checked" in line)
+    late = mbcbot("validate", "--today", "2028-01-01").stdout
+    assert "was last reviewed" in late
+
+
 def test_approve_prints_pinned_approvals_that_lapse_when_content_changes(tmp_path: Path) -> None:
     out = mbcbot("approve", "stage4_meaning", "--by", "Dr A. Smith")
     assert out.returncode == 0 and "content_hash:" in out.stdout

@@ -85,6 +85,20 @@ def test_every_drug_has_side_effect_content_and_every_seed_is_cited(bundled: Kno
     assert report.seeds_missing == [] and len(report.seeds) == 5
 
 
+def test_every_grid_cell_and_core_aspect_has_a_unit_and_every_topic_a_primary_source(bundled: Knowledge) -> None:
+    report = coverage(bundled)
+    assert report.grid_missing == [] and len(report.grid) == 15
+    assert report.units_missing() == {}
+    assert report.secondary_only == []
+
+
+def test_a_regimen_topic_covers_only_the_cells_its_subtypes_admit(bundled: Knowledge) -> None:
+    grid = coverage(bundled).grid
+    assert "her2_pos_later_lines" in grid[("HR-/HER2+", "second")]
+    assert "her2_pos_later_lines" not in grid[("triple-negative", "second")]
+    assert "brain_metastases" not in grid[("HR+/HER2-", "first")]  # a site's card is not a regimen
+
+
 def test_every_topic_has_conversation_scripts_in_both_voices(bundled: Knowledge) -> None:
     covered: dict[str, set[str]] = {t: set() for t in bundled.topics}
     for script in load_scripts([CONVERSATIONS]):
