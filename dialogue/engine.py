@@ -590,7 +590,7 @@ class _TurnBuilder:
         ranked = self._rank(reading, features)
         if decision.resolved and all(self._servable(self.k.topics[u]) and self.k.topics[u].applies_to(self.s.slots)
                                      for u in decision.units) and not self._matcher_knows_better(
-            decision, ranked
+            decision, ranked, reading
         ):
             self.answer_units(decision, safety)
             return
@@ -630,7 +630,7 @@ class _TurnBuilder:
         rather than how it changes the last answer ("what if she is HER2 zero?")."""
         return decision.aspect == "what" and decision.probability >= STRONG_ASPECT and not self._leans_on_last_answer(reading)
 
-    def _matcher_knows_better(self, decision: Decision, ranked: list[Any]) -> bool:
+    def _matcher_knows_better(self, decision: Decision, ranked: list[Any], reading: Reading) -> bool:
         """A confident example match on a topic about the same drug wins over a hesitant aspect guess.
 
         "whats after kadcyla" matches the HER2-positive later-lines topic well while the classifier
@@ -639,9 +639,16 @@ class _TurnBuilder:
         names tamoxifen), but nothing in it asks about side effects.
         """
         top = confident(ranked)
-        if top is None or top.topic in decision.units or decision.carried or decision.probability >= STRONG_ASPECT:
+        if top is None or top.topic in decision.units or decision.carried:
             return False
         topic = self.k.topics[top.topic]
+        if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect in topic.aspects
+                and decision.entity not in topic.entities and any(c.kind in ENTITY_KINDS for c in reading.concepts)):
+            # "does chemo make you tired all the time": a symptom's card is general; a topic matched
+            # this well on the treatment the message names, for the same aspect, is more to the point
+            return True
+        if decision.probability >= STRONG_ASPECT:
+            return False
         if decision.aspect is None:
             # a site's only card, chosen without knowing what is asked: a general topic matched
             # this well knows more ("will my mum need a brain scan" is about the work-up)
