@@ -198,7 +198,11 @@ class Engine:
     def urgent_for(self, safety: SafetyCheck, audience: str, slots: dict[str, str], locale: str | None = None) -> list[Reply]:
         """The urgent replies of the red flags a message raised (at most two), most important first."""
         ctx = self.context(slots, audience, locale)
-        return [Reply(ReplyKind.URGENT, f.reply.render(audience, ctx), sources=f.sources) for f in safety.urgent[:MAX_URGENT]]
+        footer = ""
+        if audience == "clinician" and "urgent_footer_clinician" in self.k.messages:
+            footer = self.k.messages["urgent_footer_clinician"].render(audience, ctx)
+        return [Reply(ReplyKind.URGENT, "\n\n".join(p for p in (f.reply.render(audience, ctx), footer) if p), sources=f.sources)
+                for f in safety.urgent[:MAX_URGENT]]
 
     def in_domain(self, reading: Reading, folded: str, audience: str | None = None) -> bool:
         """Whether a message has anything of the bot's subject in it, on its own (no conversation context).
