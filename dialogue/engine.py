@@ -26,7 +26,7 @@ from .lexicon import Reading
 from .markup import CITATION
 from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
-from .routing import ENTITY_KINDS, POINTING_WORDS, Context, Decision, route
+from .routing import ENTITY_KINDS, POINTING_WORDS, SIDE_EFFECTS, Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
 from .safety import SafetyCheck, check
 from .state import ConversationState
@@ -646,7 +646,8 @@ class _TurnBuilder:
         if top is None or top.topic in decision.units or decision.carried:
             return False
         topic = self.k.topics[top.topic]
-        if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect in topic.aspects
+        if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
+                and SIDE_EFFECTS in topic.aspects
                 and decision.entity not in topic.entities and any(c.kind in ENTITY_KINDS for c in reading.concepts)):
             # "does chemo make you tired all the time": a symptom's card is general; a topic matched
             # this well on the treatment the message names, for the same aspect, is more to the point
