@@ -138,7 +138,6 @@ class _Evidence:
         toks = reading.tokens
         self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
-        self.general_clauses = {reading.tokens[h.start].clause for h in self.hits.get("general", ())}
         self.resolved_sentences = {h.sentence for h in self.hits.get("resolved", ()) if not h.negated}
         self.news_clauses = {reading.tokens[h.start].clause for h in self.hits.get("new_or_worse", ()) if not h.negated}
         self.past_clauses = {reading.tokens[h.start].clause for h in self.hits.get("past", ()) if not h.negated}
@@ -166,7 +165,10 @@ class _Evidence:
             return True
         if self.about_message:
             return True
-        return clause in self.general_clauses and not self.someone
+        # a cue that is one of the evidence's own words ("hasnt managed to drink") asks nothing
+        general = any(self.reading.tokens[g.start].clause == clause and not hit.start <= g.start <= hit.end
+                      for g in self.hits.get("general", ()))
+        return general and not self.someone
 
     # --- readings ----------------------------------------------------------------------
     def readings(self, measure: str) -> list[tuple[Number, float, str]]:
