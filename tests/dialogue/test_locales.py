@@ -39,7 +39,7 @@ def test_a_place_never_brings_a_laxer_fever_threshold_than_the_deployment(knowle
 def test_the_numbers_topic_reads_the_locale(bundled) -> None:
     chat = Chat(bundled, audience="patient", locale="ca", preview=True)
     reply = next(r for r in body(chat.say("what number do I call in an emergency")) if r.kind.value == "answer")
-    assert reply.topic == "emergency_numbers" and "911" in reply.text and "9-8-8" in reply.text
+    assert reply.topic == "emergency_numbers" and "911" in reply.text and "988" in reply.text
 
 
 def test_a_state_stored_before_places_were_read_loads_without_one() -> None:
