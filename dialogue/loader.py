@@ -235,10 +235,14 @@ class _Layers:
                 continue
             seen[(name, rid)] = rec
             into[rid] = rec
-            allowed = RECORD_KEYS.get(name, frozenset())
-            for field_name in rec:
-                if field_name not in allowed:
-                    self.out.error(rec, f"unknown key '{field_name}' in {name} (expected one of: {', '.join(sorted(allowed))})", field_name)
+            _check_keys(self.out, rec, name, RECORD_KEYS.get(name, frozenset()))
+
+
+def _check_keys(out: _Collector, rec: Located, name: str, allowed: frozenset[str]) -> None:
+    """Report every key of a mapping that its kind does not have (a typo, most often)."""
+    for key in rec:
+        if key not in allowed:
+            out.error(rec, f"unknown key '{key}' in {name} (expected one of: {', '.join(sorted(allowed))})", key)
 
 
 #: The keys each kind of record may have: anything else is a typo to report.
@@ -723,9 +727,7 @@ class _Compiler:
             if not isinstance(entry, Located):
                 self.out.error(rec, "each regulatory entry must be a mapping: region, status, as_of, checked_on, source", "regulatory")
                 continue
-            for key in entry:
-                if key not in REGULATORY_KEYS:
-                    self.out.error(entry, f"unknown key '{key}' in regulatory (expected one of: {', '.join(sorted(REGULATORY_KEYS))})", key)
+            _check_keys(self.out, entry, "regulatory", REGULATORY_KEYS)
             region, status, source = (self.text(entry, k) for k in ("region", "status", "source"))
             if region not in REGIONS:
                 self.out.error(entry, f"unknown region '{region}' (expected one of: {', '.join(REGIONS)})", "region")
@@ -733,27 +735,31 @@ class _Compiler:
                 self.out.error(entry, f"unknown regulatory status '{status}' (expected one of: {', '.join(STATUSES)})", "status")
             if source and source not in listed:
                 self.out.error(entry, f"regulatory source '{source}' is not in the topic's sources", "source")
-            as_of, month_only = self._date(entry, "as_of", months=True)
-            checked_on, _ = self._date(entry, "checked_on")
+            as_of, month_only = self.calendar_date(entry, "as_of", months=True)
+            checked_on, _ = self.calendar_date(entry, "checked_on")
             if as_of > checked_on:
                 self.out.error(entry, f"as_of {as_of:%Y-%m} is after checked_on {checked_on}: a status cannot be stated before it was checked", "as_of")
-            if checked_on > date.today():
-                self.out.error(entry, f"checked_on {checked_on} is in the future", "checked_on")
             if region in REGIONS and status in STATUSES:
                 out.append(Regulatory(region, status, as_of, checked_on, source, self.text(entry, "for", required=False) or "", month_only))
         return tuple(out)
 
-    def _date(self, entry: Located, key: str, months: bool = False) -> tuple[date, bool]:
-        raw = entry.get(key)
-        text = raw.isoformat() if isinstance(raw, date) else str(raw or "")
+    def calendar_date(self, rec: Located, key: str, months: bool = False) -> tuple[date, bool]:
+        """A required date no later than today (``YYYY-MM-DD``, or ``YYYY-MM`` with ``months``), and
+        whether only its month was given; ``date.min`` after reporting a missing or malformed one."""
+        text = self.text(rec, key)
         try:
             if months and re.fullmatch(r"\d{4}-\d{2}", text):
-                return date.fromisoformat(text + "-01"), True
-            return date.fromisoformat(text), False
+                found, month_only = date.fromisoformat(text + "-01"), True
+            else:
+                found, month_only = date.fromisoformat(text), False
         except ValueError:
-            shape = "YYYY-MM or YYYY-MM-DD" if months else "YYYY-MM-DD"
-            self.out.error(entry, f"{key} '{text}' is not a date ({shape})", key)
+            if text:
+                shape = "YYYY-MM or YYYY-MM-DD" if months else "YYYY-MM-DD"
+                self.out.error(rec, f"{key} '{text}' is not a date ({shape})", key)
             return date.min, False
+        if found > date.today():
+            self.out.error(rec, f"{key} {found} is in the future", key)
+        return found, month_only
 
     def applies(self, rec: Located) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """``applies: {her2: [positive]}``: the slot values a topic is written for."""
@@ -816,15 +822,7 @@ class _Compiler:
         status = self.text(value, "status")
         if status and status not in REVIEW_STATUSES:
             self.out.error(value, f"review status '{status}' is not one of {', '.join(REVIEW_STATUSES)}", "status")
-        raw_date = self.text(value, "reviewed_on")
-        try:
-            reviewed_on = date.fromisoformat(raw_date)
-        except ValueError:
-            if raw_date:
-                self.out.error(value, f"reviewed_on '{raw_date}' is not a date (YYYY-MM-DD)", "reviewed_on")
-            reviewed_on = date.min
-        if reviewed_on > date.today():
-            self.out.error(value, f"reviewed_on {reviewed_on} is in the future", "reviewed_on")
+        reviewed_on, _ = self.calendar_date(value, "reviewed_on")
         return Review(status or "draft", reviewed_on, self.text(value, "reviewed_by"))
 
     def apply_reviews(self, topics: dict[str, Topic]) -> None:
@@ -1190,11 +1188,14 @@ def stale_statuses(knowledge: Knowledge, today: date, max_age_days: int = UNSETT
     return problems
 
 
-#: A sentence that states an approval status as of a date.
-_STATUS_IN_TEXT = re.compile(
-    r"[^.\n]*\b(?:FDA|EMA|MHRA|approv\w*|authori[sz]\w*|licensed|off-label|label)\b[^.\n]*\bas of\b[^.\n]*"
-    r"|[^.\n]*\bas of\b[^.\n]*\b(?:FDA|EMA|MHRA|approv\w*|authori[sz]\w*|licensed|off-label)\b[^.\n]*",
-    re.IGNORECASE)
+#: Words of a sentence about approval, and the date such a sentence states its status at.
+_APPROVAL_WORDS = re.compile(r"\b(?:FDA|EMA|MHRA|approv\w*|authori[sz]\w*|licensed|off-label|label)\b", re.IGNORECASE)
+_AS_OF = re.compile(r"\bas of\b", re.IGNORECASE)
+
+
+def _states_status(text: str) -> bool:
+    """Whether a sentence of the text states an approval status as of a date."""
+    return any(_AS_OF.search(s) and _APPROVAL_WORDS.search(s) for s in re.split(r"[.\n]", text))
 
 
 def unstructured_statuses(knowledge: Knowledge) -> list[Problem]:
@@ -1203,7 +1204,7 @@ def unstructured_statuses(knowledge: Knowledge) -> list[Problem]:
     for topic in knowledge.topics.values():
         if topic.regulatory:
             continue
-        if any(_STATUS_IN_TEXT.search(text) for text in topic.answer.sources.values()):
+        if any(_states_status(text) for text in topic.answer.sources.values()):
             problems.append(Problem(topic.origin.file, topic.origin.line,
                                     f"topic '{topic.id}' states an approval status in its text: give it as 'regulatory:' "
                                     "entries (region, status, as_of, checked_on, source)", "warning"))
