@@ -645,6 +645,8 @@ class _TurnBuilder:
         top = confident(ranked)
         if top is None or top.topic in decision.units or decision.carried:
             return False
+        if decision.by_card:
+            return True
         topic = self.k.topics[top.topic]
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
                 and SIDE_EFFECTS in topic.aspects

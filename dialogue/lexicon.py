@@ -8,7 +8,7 @@ like "hromone" count as one edit).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -32,6 +32,8 @@ class Concept:
     implies: tuple[str, ...] = ()  # weaker concepts that come with it (a drug's class)
     sets: tuple[tuple[str, str], ...] = ()  # slot values it states
     weight: float = 1.0  # how much it says about the topic (patient facts say less than drug names)
+    #: a term that names the question even beside a drug: "live vaccines on chemo" asks about vaccines
+    leads: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,7 @@ class Lexicon:
                     if concept.sets and negated:
                         # "not postmenopausal", "hasn't been through menopause": never guess the
                         # opposite value; leave the slot unstated so the bot asks.
-                        concept = Concept(concept.id, concept.kind, concept.implies, (), concept.weight)
+                        concept = replace(concept, sets=())
                     concepts.append(concept)
                     sets.update(concept.sets)
                     tagged.append(f"<{concept.kind}>" if concept.kind in ("drug", "class") else concept.id)

@@ -257,12 +257,12 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "red_flags": frozenset({"id", "when", "priority", "basis", "answer_after", "asked_is_urgent", "patterns", "requires", "temperature",
                             "reply", "advice", "sources", "topic"}),
     "locales": frozenset({"id", "name", "emergency_number", "crisis_line", "fever_c", "fever_f", "low_temperature_c",
-                          "poison_line", "care_team_advice", "sources", "places"}),
+                          "poison_line", "care_team_advice", "sources", "places", "support_line"}),
     "refusals": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
     "out_of_scope": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
     "lexicon.drugs": frozenset({"id", "generic", "class", "brands", "also", "misspellings"}),
     "lexicon.classes": frozenset({"id", "name", "phrases"}),
-    "lexicon.terms": frozenset({"id", "phrases", "sets"}),
+    "lexicon.terms": frozenset({"id", "phrases", "sets", "leads"}),
 }
 
 
@@ -947,6 +947,7 @@ class _Compiler:
         return Locale(
             low_temperature_c=float(low) if low is not None else None,
             poison_line=self.text(rec, "poison_line", required=False),
+            support_line=self.text(rec, "support_line", required=False),
             id=self.check_id(rec),
             name=self.text(rec, "name"),
             emergency_number=self.text(rec, "emergency_number"),
@@ -1061,7 +1062,11 @@ class _Compiler:
                     add(name, concept, rec, "generic")
         for tid, rec in self.layers.lexicon["terms"].items():
             self.check_id(rec)
-            concept = Concept("term:" + tid, "term", sets=self.slot_sets(rec, "sets"))
+            leads = rec.get("leads", False)
+            if not isinstance(leads, bool):
+                self.out.error(rec, "'leads' must be true or false", "leads")
+                leads = False
+            concept = Concept("term:" + tid, "term", sets=self.slot_sets(rec, "sets"), leads=leads)
             for phrase in self.strings(rec, "phrases", required=True):
                 add(phrase, concept, rec, "phrases")
         for sid, rec in self.layers.lists["slots"].items():

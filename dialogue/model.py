@@ -285,6 +285,7 @@ class Locale:
     low_temperature_c: float | None = None  # a temperature below this, with feeling unwell, is urgent too
     poison_line: str = ""  # who to call about an overdose taken by mistake
     places: tuple[str, ...] = ()  # words that name it in a message ("dublin", "ireland"), folded
+    support_line: str = ""  # a cancer charity's information and support line: not for emergencies
 
     def as_context(self) -> dict[str, Any]:
         return {
@@ -297,6 +298,7 @@ class Locale:
             "low_temperature_c": f"{self.low_temperature_c:.1f}" if self.low_temperature_c else "",
             "poison_line": self.poison_line or self.emergency_number,
             "care_team_advice": self.care_team_advice,
+            "support_line": self.support_line,
         }
 
 

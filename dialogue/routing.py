@@ -85,6 +85,9 @@ class Decision:
     probability: float = 0.0  # the classifier's for the aspect
     carried: bool = False  # the entity or aspect came from the last answer
     guesses: tuple[Guess, ...] = ()  # every aspect the message may ask, with its probability
+    #: the entity's only card, served although it does not declare the aspect asked: a confident
+    #: example match knows better ("radiotherapy for painful bone mets" is the bone topic's)
+    by_card: bool = False
 
     def likelihood(self, aspect: str) -> float:
         """How likely the message asks ``aspect`` (0 when the classifier had nothing to go on)."""
@@ -124,10 +127,16 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?" (not "what about its side effects?")
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else None,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
-    if entities and not _clear(guesses):
+    if entities:
         only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
-        if only is not None and (top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects):
+        if only is not None and not _clear(guesses) and (
+            top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects
+        ):
             return Decision((only,), entities[0], None, top.probability if top else 0.0, carried, tuple(guesses))
+        if (only is not None and _clear(guesses) and len(knowledge.entity_units.get(entities[0], ())) == 1
+                and lookup(knowledge, entities[0], top.aspect) is None):
+            # a concept with one card answers whatever is asked about it ("CBT-I first line for insomnia")
+            return Decision((only,), entities[0], None, top.probability, carried, tuple(guesses), by_card=True)
     if not entities or not likely:
         return unresolved
     if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares:
@@ -265,10 +274,14 @@ def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
     """The drugs and classes a message names, in order, each once; then the other concepts a unit is about.
 
     A site ("brain mets") or a biomarker ("ESR1 mutation") is the entity only when no drug is
-    named: "tucatinib for brain mets" asks about tucatinib.
+    named: "tucatinib for brain mets" asks about tucatinib. A term that leads (vaccines, herbal
+    remedies, travel) comes before the drugs: the drug is the situation, the term the question.
     """
     about = knowledge.entity_units
     seen: dict[str, Concept] = {}
+    for concept in reading.concepts:
+        if concept.leads and concept.id in about and concept.id not in seen:
+            seen[concept.id] = concept  # "live vaccines on chemo": the vaccines' card, not chemotherapy's
     for concept in reading.concepts:
         if concept.kind in ENTITY_KINDS and concept.id not in seen:
             seen[concept.id] = concept

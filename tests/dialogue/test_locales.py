@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from dialogue.state import ConversationState
 
 from ..conftest import Chat, body
@@ -40,6 +42,25 @@ def test_the_numbers_topic_reads_the_locale(bundled) -> None:
     chat = Chat(bundled, audience="patient", locale="ca", preview=True)
     reply = next(r for r in body(chat.say("what number do I call in an emergency")) if r.kind.value == "answer")
     assert reply.topic == "emergency_numbers" and "911" in reply.text and "988" in reply.text
+
+
+@pytest.mark.parametrize("question, line", [
+    ("Sydney - is there a cancer nurse helpline i can ring?", "13 11 20"),
+    ("we live in Cork, is there a cancer support line", "1800 200 700"),
+    ("any cancer helpline in Toronto", "1-888-939-3333"),
+    ("is there a cancer helpline", "1-800-227-2345"),  # the deployment's own locale
+])
+def test_the_numbers_card_names_the_places_cancer_support_line(bundled, question: str, line: str) -> None:
+    chat = Chat(bundled, audience="patient", locale="us", preview=True)
+    reply = next(r for r in body(chat.say(question)) if r.kind.value == "answer")
+    assert reply.topic == "emergency_numbers" and line in reply.text
+
+
+def test_a_card_names_the_emergency_number_of_the_place_the_person_lives(bundled) -> None:
+    chat = Chat(bundled, audience="patient", locale="uk", preview=True)
+    reply = next(r for r in body(chat.say("we live in Melbourne. what are the signs of spinal cord compression"))
+                 if r.kind.value in ("answer", "urgent"))
+    assert "000" in reply.text and "999" not in reply.text
 
 
 def test_a_state_stored_before_places_were_read_loads_without_one() -> None:
