@@ -16,6 +16,10 @@ from rapidfuzz.distance import OSA
 from .text import NEGATIONS, STOPWORDS
 
 
+#: Words that may sit inside a phrase without changing it ("feel so sick", "hand and foot").
+FILLERS = frozenset({"so", "really", "very", "quite", "bit", "little", "too", "extremely", "awfully", "terribly",
+                     "always", "constantly", "still", "just", "the", "a", "my", "her", "his", "their", "your"})
+
 #: The shortest start of a drug name read as that drug ("palbo", "kisq", "letroz").
 MIN_PREFIX = 4
 #: Starts of drug names that are everyday words too ("ever" is not everolimus).
@@ -80,6 +84,7 @@ class Lexicon:
                 for implied in concept.implies:
                     self.class_size[implied] = self.class_size.get(implied, 0) + 1
         self._prefixes = _name_starts(phrases)
+        self._starts = frozenset(p[0] for p in phrases if len(p) > 1)  # first words of longer phrases
         self._refresh()
 
     def concept(self, concept_id: str) -> Concept | None:
@@ -136,6 +141,9 @@ class Lexicon:
         while i < n:
             for size in range(min(self.max_len, n - i), 0, -1):
                 concept = self.phrases.get(tuple(fixed[i : i + size]))
+                if size == 1:
+                    # "feel so sick" is "feel sick": one filler word inside a longer phrase
+                    concept, size = self._with_filler(fixed, i) or (concept, size)
                 if concept is not None:
                     negated = any(w in NEGATIONS for w in fixed[max(0, i - 3) : i])
                     if concept.sets and negated:
@@ -154,6 +162,20 @@ class Lexicon:
                 tagged.append(word)
                 i += 1
         return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose), tuple(tagged))
+
+
+    def _with_filler(self, fixed: list[str], i: int) -> tuple[Concept, int] | None:
+        """A phrase of two words or more found at ``i`` with one filler word inside it, and the words it spans."""
+        if fixed[i] not in self._starts:
+            return None
+        for length in range(min(self.max_len, len(fixed) - i - 1), 1, -1):
+            window = fixed[i : i + length + 1]
+            for gap in range(1, length):
+                if window[gap] in FILLERS:
+                    concept = self.phrases.get(tuple(window[:gap] + window[gap + 1 :]))
+                    if concept is not None:
+                        return concept, length + 1
+        return None
 
 
 def _name_starts(phrases: dict[tuple[str, ...], Concept]) -> dict[str, str]:

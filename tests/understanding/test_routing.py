@@ -182,3 +182,11 @@ def test_asking_who_to_call_finds_the_numbers_card(bundled) -> None:
     for text in ("who do we phone at night if she gets worse", "is there a cancer helpline i can ring",
                  "which emergency number should she use abroad"):
         assert decide(bundled, text).units == ("emergency_numbers",), text
+
+
+def test_one_filler_word_inside_a_phrase_is_read_through(bundled) -> None:
+    reading = bundled.lexicon.read(list(read_message("enhertu is making me feel so sick").words))
+    assert "term:nausea" in reading.tagged
+    # only fillers: a content word inside changes the meaning
+    reading = bundled.lexicon.read(list(read_message("i feel guilty and sick of hospitals").words))
+    assert "term:nausea" not in reading.tagged
