@@ -250,7 +250,7 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "sources": frozenset({"id", "title", "publisher", "year", "url", "kind", "note"}),
     "families": frozenset({"id", "title"}),
     "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer", "about", "applies", "regulatory"}),
-    "aspects": frozenset({"id", "label", "falls_back_to", "phrasings", "terms"}),
+    "aspects": frozenset({"id", "label", "falls_back_to", "phrasings", "terms", "overview"}),
     "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by", "content_hash"}),
     "slots": frozenset({"id", "label", "values", "weight"}),
     "flows": frozenset({"id", "fills", "start", "states"}),
@@ -450,6 +450,9 @@ class _Compiler:
             if aspect.falls_back_to and aspect.falls_back_to not in aspects:
                 self.out.error(L.lists["aspects"][aspect.id], f"unknown aspect '{aspect.falls_back_to}'", "falls_back_to")
         topics = {rid: self.topic(rec, families, flow_for_slot) for rid, rec in L.lists["topics"].items()}
+        for aspect in aspects.values():
+            if aspect.overview and aspect.overview not in topics:
+                self.out.error(L.lists["aspects"][aspect.id], f"unknown topic '{aspect.overview}'", "overview")
         units = self.units(topics)
         self.apply_reviews(topics)
         for topic in topics.values():
@@ -528,7 +531,7 @@ class _Compiler:
             terms.append("term:" + term)
         return Aspect(
             self.check_id(rec), self.text(rec, "label"), tuple(phrasings), self.text(rec, "falls_back_to", False) or None,
-            tuple(terms),
+            tuple(terms), self.text(rec, "overview", False) or None,
         )
 
     def aspect_model(self, aspects: dict[str, Aspect], lexicon: Lexicon) -> AspectModel | None:

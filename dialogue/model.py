@@ -191,6 +191,7 @@ class Aspect:
     phrasings: tuple[str, ...]
     falls_back_to: str | None = None
     terms: tuple[str, ...] = ()  # lexicon terms that signal it ("term:nausea")
+    overview: str | None = None  # the topic answering it when the question names nothing ("when do people stop treatment?")
 
 
 @dataclass(frozen=True, slots=True)

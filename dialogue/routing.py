@@ -137,6 +137,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
                 and lookup(knowledge, entities[0], top.aspect) is None):
             # a concept with one card answers whatever is asked about it ("CBT-I first line for insomnia")
             return Decision((only,), entities[0], None, top.probability, carried, tuple(guesses), by_card=True)
+    if not entities and not carried and top is not None and top.probability >= ASPECT_MIN:
+        overview = knowledge.aspects[top.aspect].overview if top.aspect in knowledge.aspects else None
+        if overview is not None:
+            # "PS cutoff for further chemo?" names nothing, but clearly asks about stopping: its
+            # overview topic, unless an example match knows better
+            return Decision((overview,), None, top.aspect, top.probability, carried, tuple(guesses), by_card=True)
     if not entities or not likely:
         return unresolved
     if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares:

@@ -190,3 +190,10 @@ def test_one_filler_word_inside_a_phrase_is_read_through(bundled) -> None:
     # only fillers: a content word inside changes the meaning
     reading = bundled.lexicon.read(list(read_message("i feel guilty and sick of hospitals").words))
     assert "term:nausea" not in reading.tagged
+
+
+def test_a_clear_aspect_with_nothing_named_goes_to_its_overview(bundled) -> None:
+    decision = decide(bundled, "stopping systemic therapy near end of life, role of performance status")
+    assert decision.units == ("palliative_care_and_stopping",) and decision.by_card
+    # an aspect without an overview is left to the matcher
+    assert not decide(bundled, "what are the side effects").resolved
