@@ -598,6 +598,11 @@ class _TurnBuilder:
         ):
             self.answer_units(decision, safety)
             return
+        tentative = self.k.topics.get(decision.tentative) if decision.tentative else None
+        if (tentative is not None and confident(ranked) is None and self._servable(tentative)
+                and tentative.applies_to(self.s.slots)):
+            self.answer_units(replace(decision, units=(tentative.id,), tentative=None), safety)
+            return
         if not ranked and safety.about:
             flag = safety.about[0]
             if flag.topic:

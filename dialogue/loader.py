@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -450,9 +451,12 @@ class _Compiler:
             if aspect.falls_back_to and aspect.falls_back_to not in aspects:
                 self.out.error(L.lists["aspects"][aspect.id], f"unknown aspect '{aspect.falls_back_to}'", "falls_back_to")
         topics = {rid: self.topic(rec, families, flow_for_slot) for rid, rec in L.lists["topics"].items()}
-        for aspect in aspects.values():
+        for aspect in list(aspects.values()):
             if aspect.overview and aspect.overview not in topics:
-                self.out.error(L.lists["aspects"][aspect.id], f"unknown topic '{aspect.overview}'", "overview")
+                # a deployment or a test may load the aspects without that topic: the aspect then has no overview
+                self.out.warn(L.lists["aspects"][aspect.id], f"overview topic '{aspect.overview}' is not loaded; "
+                              "questions naming nothing are left to the example matcher", "overview")
+                aspects[aspect.id] = replace(aspect, overview=None)
         units = self.units(topics)
         self.apply_reviews(topics)
         for topic in topics.values():

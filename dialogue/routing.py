@@ -13,7 +13,7 @@ When nothing resolves, the decision says so and the engine's example matcher tak
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .lexicon import Concept, Reading
 from .model import Knowledge
@@ -57,6 +57,10 @@ DOMINANCE = 2.5
 MEANING_WORDS = frozenset({"mean", "means", "meaning", "define", "definition", "stand", "stands"})
 #: Words that really ask what something is.
 WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", "define", "definition"})
+#: Words before a drug that make it part of the person's history, not the subject of the question.
+HISTORY_WORDS = frozenset({"after", "post", "following", "progressed", "progression", "progressing", "failed", "failing",
+                           "since", "previously", "prior", "pretreated"})
+
 #: Aspects whose fallback (where it fits) suits a drug but not a site or biomarker: "first line
 #: for PD-L1+ TNBC" asks for the regimen, not what PD-L1 is.
 DRUG_ONLY_FALLBACKS = frozenset({"first_line"})
@@ -88,6 +92,9 @@ class Decision:
     #: the entity's only card, served although it does not declare the aspect asked: a confident
     #: example match knows better ("radiotherapy for painful bone mets" is the bone topic's)
     by_card: bool = False
+    #: the unit the best guess points to when no guess is sure enough: answered, with buttons for
+    #: the rest of the card, rather than a choice among topics when no example matches well
+    tentative: str | None = None
 
     def likelihood(self, aspect: str) -> float:
         """How likely the message asks ``aspect`` (0 when the classifier had nothing to go on)."""
@@ -143,8 +150,13 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             # "PS cutoff for further chemo?" names nothing, but clearly asks about stopping: its
             # overview topic, unless an example match knows better
             return Decision((overview,), None, top.aspect, top.probability, carried, tuple(guesses), by_card=True)
-    if not entities or not likely:
+    if not entities:
         return unresolved
+    if not likely:
+        # "OlympiAD population": a drug named, nothing recognisable asked
+        named = entities[0].split(":", 1)[0] in ENTITY_KINDS and not _past_treatment(reading)
+        what = lookup(knowledge, entities[0], "what") if named else None
+        return replace(unresolved, entity=entities[0], tentative=what)
     if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares:
         return unresolved  # "gem carbo regimen": a combination is a regimen question, not one drug's card
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
@@ -158,8 +170,16 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             first_aspect.setdefault(unit, guess.aspect)
     ranked = sorted(mass.items(), key=lambda item: -item[1])
     asks_two = _asks_two(reading) and len(ranked) > 1 and ranked[1][1] >= SECOND_ASPECT_MIN
-    if not ranked or (ranked[0][1] < ASPECT_MIN and not (asks_two and ranked[0][1] + ranked[1][1] >= TWO_PART_MIN)):
+    if not ranked:
         return unresolved
+    if ranked[0][1] < ASPECT_MIN and not (asks_two and ranked[0][1] + ranked[1][1] >= TWO_PART_MIN):
+        aspect = first_aspect[ranked[0][0]]
+        if carried or _past_treatment(reading) or (aspect == "what" and not WHAT_WORDS.intersection(reading.words)):
+            # "3L after ET and capecitabine" asks what comes next; "her feet are sore on xeloda"
+            # does not ask what Xeloda is
+            return unresolved
+        # "what is ibrance? my mum has just been given it with letrozole": the hesitant best guess
+        return replace(unresolved, entity=entities[0], aspect=aspect, tentative=ranked[0][0])
     if not carried and top is not None and top.probability >= ASPECT_MIN and lookup(knowledge, entities[0], top.aspect) is None:
         return unresolved  # "DPYD genotyping before cape" asks about testing, which no unit of the drug answers
     best, probability = ranked[0]
@@ -174,6 +194,14 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             if other is not None and other not in units:
                 units.append(other)
     return Decision(tuple(units[:MAX_UNITS]), entities[0], first_aspect[best], probability, carried, tuple(guesses))
+
+
+def _past_treatment(reading: Reading) -> bool:
+    """Whether the message states a line or names a drug as history ("after capecitabine", "progressed on")."""
+    if "line" in reading.sets:
+        return True
+    first = next((i for i, w in enumerate(reading.tagged) if w in ("<drug>", "<class>")), len(reading.tagged))
+    return bool(HISTORY_WORDS.intersection(reading.tagged[:first]))
 
 
 def _clear(guesses: list[Guess]) -> bool:
