@@ -69,6 +69,16 @@ def test_every_rendered_answer_cites_a_source_and_speaks_for_itself(bundled: Kno
                 assert not re.search(r"seeds? 0\d\d|mbc-facts|\[\[", text), (topic.id, audience, slots)
 
 
+DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|microgram|milligram)s?\b", re.I)
+
+
+def test_patient_answers_and_the_sources_they_list_give_no_dose(bundled: Knowledge) -> None:
+    for topic in bundled.topics.values():
+        for slots, text, sources in renderings(bundled, topic, "patient"):
+            assert not DOSE.search(text), (topic.id, slots)
+            assert not [s.title for s in sources if DOSE.search(s.title)], (topic.id, slots)
+
+
 def test_patient_answers_read_at_grade_8_or_lower_and_6_at_the_median(bundled: Knowledge, textstat) -> None:  # noqa: ANN001
     grades: dict[str, float] = {}
     for topic in bundled.topics.values():
