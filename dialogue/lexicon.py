@@ -24,7 +24,7 @@ FILLERS = frozenset({"so", "really", "very", "quite", "bit", "little", "too", "e
 MIN_PREFIX = 4
 #: Starts of drug names that are everyday words too ("ever" is not everolimus).
 PREFIX_WORDS = frozenset({"ever", "every", "para", "pros", "carb", "plat", "proc", "elle", "doxy", "fema", "tame",
-                          "gems", "cape", "deno", "phar", "arom", "aroma", "fare", "cycl", "cyclo"})
+                          "gems", "cape", "deno", "phar", "pharm", "pharma", "arom", "aroma", "fare", "cycl", "cyclo"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 #: Concepts the checker itself relies on; the knowledge must define them. Two more are read when
 #: defined: "past" (a sentence about something long over: "fainted once last year") and "idiom"
-#: (words that mean nothing medical together: "dead on my feet"). "past" reaches its own clause only:
+#: (words that mean nothing medical together: "dead on my feet"), and "management_question" (a cue
+#: asking how something is managed, which reaches the whole sentence, not only its clause). "past" reaches its own clause only:
 #: in "bleeding again, went through the menopause years ago" the bleeding is today's.
 CUE_CONCEPTS = ("hypothetical", "general", "experiencer", "threshold")
 #: Measures a condition may compare, with the concept that marks a bare number as one, and units.
@@ -168,6 +169,9 @@ class _Evidence:
         # a cue that is one of the evidence's own words ("hasnt managed to drink") asks nothing
         general = any(self.reading.tokens[g.start].clause == clause and not hit.start <= g.start <= hit.end
                       for g in self.hits.get("general", ()))
+        # "refractory breathlessness in MBC: non-pharm and pharm options?" asks after the colon; only
+        # a cue that asks for management reaches across clauses ("what is going on" does not)
+        general = general or any(g.sentence == hit.sentence for g in self.hits.get("management_question", ()))
         return general and not self.someone
 
     # --- readings ----------------------------------------------------------------------

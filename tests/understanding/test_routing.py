@@ -205,3 +205,8 @@ def test_a_hesitant_guess_about_a_named_drug_is_kept_as_a_tentative_answer(bundl
     # but not when the drug is history, nor "what it is" when nobody asked what it is
     assert decide(bundled, "3L HR+/HER2- after ET lines and capecitabine").tentative is None
     assert decide(bundled, "her feet are red and sore on xeloda").tentative is None
+
+
+def test_travel_and_work_lead_over_the_medicine_they_mention(bundled) -> None:
+    assert decide(bundled, "can i take my morphine abroad").units == ("travel",)
+    assert decide(bundled, "do i have to tell my boss i am on chemo").units == ("work_money",)
