@@ -60,6 +60,8 @@ def synthetic_knowledge(factor: int, into: Path) -> Path:
     extra = []
     for copy in range(1, factor):
         for topic in topics:
+            if not topic.get("examples"):
+                continue  # a unit found by what it is about: its copies would have nothing to match
             words = [invented_word(rng) for _ in range(3)]
             clone = dict(topic)
             clone["id"] = f"{topic['id'][:30]}_x{copy}"

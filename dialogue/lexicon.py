@@ -168,15 +168,15 @@ class Lexicon:
         """A phrase of two words or more found at ``i`` with one filler word inside it, and the words it spans."""
         if fixed[i] not in self._starts:
             return None
-        for length in range(min(self.max_len, len(fixed) - i - 1), 1, -1):
-            window = fixed[i : i + length + 1]
-            for gap in range(1, length):
-                if window[gap] in FILLERS:
-                    concept = self.phrases.get(tuple(window[:gap] + window[gap + 1 :]))
-                    if concept is not None:
-                        return concept, length + 1
+        n = len(fixed)
+        for gap in range(1, min(self.max_len, n - i - 1)):
+            if fixed[i + gap] not in FILLERS:
+                continue
+            for length in range(min(self.max_len, n - i - 1), gap, -1):  # the phrase's own words
+                concept = self.phrases.get(tuple(fixed[i : i + gap] + fixed[i + gap + 1 : i + length + 1]))
+                if concept is not None:
+                    return concept, length + 1
         return None
-
 
 def _name_starts(phrases: dict[tuple[str, ...], Concept]) -> dict[str, str]:
     """Starts of one-word drug names (generic or brand) that belong to a single drug: start -> name."""
