@@ -120,7 +120,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return Decision()
     found = _entities(knowledge, reading)
     named = [c for c in found if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
-    guesses = _defining(_situated(_hinted(model.guess(reading.tagged, limit=len(model.labels)), reading, model.hints), reading), reading)
+    raw = model.guess(reading.tagged, limit=len(model.labels))
+    guesses = _defining(raw, reading)
+    if guesses is raw:  # a question about a word's meaning is settled before the words it names signal anything
+        guesses = _situated(_hinted(raw, reading, model.hints), reading)
     top = guesses[0] if guesses else None
     hinted = any(w in model.hints for w in reading.tagged)
     compares = _compares(knowledge, reading)
@@ -144,7 +147,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
                 and lookup(knowledge, entities[0], top.aspect) is None):
             # a concept with one card answers whatever is asked about it ("CBT-I first line for insomnia")
             return Decision((only,), entities[0], None, top.probability, carried, tuple(guesses), by_card=True)
-    if not entities and not carried and top is not None and top.probability >= ASPECT_MIN:
+    defined = guesses is not raw  # "what does 'progression' mean?" asks for a definition
+    if not entities and not carried and top is not None and top.probability >= ASPECT_MIN and (top.aspect != "what" or defined):
+        # ("tell me a joke about oncologists" asks "what" of nothing: no overview)
         overview = knowledge.aspects[top.aspect].overview if top.aspect in knowledge.aspects else None
         if overview is not None:
             # "PS cutoff for further chemo?" names nothing, but clearly asks about stopping: its

@@ -210,3 +210,10 @@ def test_a_hesitant_guess_about_a_named_drug_is_kept_as_a_tentative_answer(bundl
 def test_travel_and_work_lead_over_the_medicine_they_mention(bundled) -> None:
     assert decide(bundled, "can i take my morphine abroad").units == ("travel",)
     assert decide(bundled, "do i have to tell my boss i am on chemo").units == ("work_money",)
+
+
+def test_what_a_word_means_is_settled_before_the_word_signals_its_own_aspect(bundled) -> None:
+    decision = decide(bundled, "what does progression mean on the scan report")
+    assert decision.aspect == "what" and decision.units == ("glossary",)
+    # "what" with nothing named and no word to define has no overview
+    assert not decide(bundled, "tell me a joke about oncologists").resolved
