@@ -47,6 +47,8 @@ UNSURE_ASPECT = 0.6
 GENERAL_OVER_SITE = 0.7
 #: An aspect guess this sure redirects a confident example match that declares other aspects.
 SURE_ASPECT = 0.7
+#: An example match this strong wins even over an overview chosen for a sure aspect.
+STRONG_MATCH = 0.6
 #: The least probability of an aspect for a matched topic answering it to be a plausible reading.
 PLAUSIBLE_ASPECT = 0.2
 MAX_PENDING_RETRIES = 1
@@ -650,9 +652,13 @@ class _TurnBuilder:
         top = confident(ranked)
         if top is None or top.topic in decision.units or decision.carried:
             return False
-        if decision.by_card:
-            return True
         topic = self.k.topics[top.topic]
+        if decision.by_card:
+            # an overview chosen for a sure aspect stands against a match that declares other aspects
+            # ("ER+ HER2- spread to her bones, what do people get first?" is not "what stage 4 means")
+            # (the glossary, the overview of "what", is too general to stand against any match)
+            sure = decision.aspect not in (None, "what") and decision.probability >= SURE_ASPECT
+            return top.score >= STRONG_MATCH or not (sure and topic.aspects and decision.aspect not in topic.aspects)
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
                 and SIDE_EFFECTS in topic.aspects
                 and decision.entity not in topic.entities and any(c.kind in ENTITY_KINDS for c in reading.concepts)):

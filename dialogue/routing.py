@@ -57,6 +57,9 @@ DOMINANCE = 2.5
 MEANING_WORDS = frozenset({"mean", "means", "meaning", "define", "definition", "stand", "stands"})
 #: Words that really ask what something is.
 WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", "define", "definition"})
+#: "Does that mean...?" asks what follows from something, not what a word means.
+IMPLYING = [("does", w, "mean") for w in ("it", "that", "this")] + [("that", "means", w) for w in ("it", "she", "he", "i", "the")]
+
 #: Words before a drug that make it part of the person's history, not the subject of the question.
 HISTORY_WORDS = frozenset({"after", "post", "following", "progressed", "progression", "progressing", "failed", "failing",
                            "since", "previously", "prior", "pretreated"})
@@ -148,9 +151,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             # a concept with one card answers whatever is asked about it ("CBT-I first line for insomnia")
             return Decision((only,), entities[0], None, top.probability, carried, tuple(guesses), by_card=True)
     defined = guesses is not raw  # "what does 'progression' mean?" asks for a definition
-    if not entities and not carried and top is not None and top.probability >= ASPECT_MIN and (top.aspect != "what" or defined):
-        # ("tell me a joke about oncologists" asks "what" of nothing: no overview)
-        overview = knowledge.aspects[top.aspect].overview if top.aspect in knowledge.aspects else None
+    if not entities and not carried and top is not None and top.probability >= ASPECT_MIN:
+        overview = _overview(knowledge, top, defined, reading)
         if overview is not None:
             # "PS cutoff for further chemo?" names nothing, but clearly asks about stopping: its
             # overview topic, unless an example match knows better
@@ -175,6 +177,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             first_aspect.setdefault(unit, guess.aspect)
     ranked = sorted(mass.items(), key=lambda item: -item[1])
     asks_two = _asks_two(reading) and len(ranked) > 1 and ranked[1][1] >= SECOND_ASPECT_MIN
+    if not ranked or (not carried and top is not None and top.probability >= ASPECT_MIN
+                      and lookup(knowledge, entities[0], top.aspect) is None):
+        overview = _overview(knowledge, top, defined, reading) if top is not None and top.probability >= ASPECT_MIN else None
+        if overview is not None and not carried and entities[0].split(":", 1)[0] not in ENTITY_KINDS:
+            # "ER+, spread to her bones: what do people get first?": the bones are the situation
+            return Decision((overview,), None, top.aspect, top.probability, carried, tuple(guesses), by_card=True)
     if not ranked:
         return unresolved
     if ranked[0][1] < ASPECT_MIN and not (asks_two and ranked[0][1] + ranked[1][1] >= TWO_PART_MIN):
@@ -199,6 +207,20 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             if other is not None and other not in units:
                 units.append(other)
     return Decision(tuple(units[:MAX_UNITS]), entities[0], first_aspect[best], probability, carried, tuple(guesses))
+
+
+def _overview(knowledge: Knowledge, top: Guess, defined: bool, reading: Reading) -> str | None:
+    """The topic answering a clear aspect when nothing it could be about is named.
+
+    "What" has one only for a word to define ("what does 'progression' mean"), not for "tell me
+    a joke" nor for "does that mean it is growing?", which asks what follows, not a definition.
+    """
+    words = reading.words
+    implying = any(words[i : i + 3] in IMPLYING and (i == 0 or words[i - 1] != "what") for i in range(len(words)))
+    if top.aspect == "what" and (not defined or implying):
+        return None
+    aspect = knowledge.aspects.get(top.aspect)
+    return aspect.overview if aspect is not None else None
 
 
 def _past_treatment(reading: Reading) -> bool:

@@ -217,3 +217,10 @@ def test_what_a_word_means_is_settled_before_the_word_signals_its_own_aspect(bun
     assert decision.aspect == "what" and decision.units == ("glossary",)
     # "what" with nothing named and no word to define has no overview
     assert not decide(bundled, "tell me a joke about oncologists").resolved
+
+
+def test_a_site_named_as_the_situation_leaves_a_first_line_question_to_its_overview(bundled) -> None:
+    decision = decide(bundled, "ER positive HER2 negative and it has spread to her bones, what treatment do people get first?")
+    assert decision.units == ("first_line_treatment",) and decision.by_card
+    # "does that mean...?" asks what follows, not what a word means
+    assert "glossary" not in decide(bundled, "my tumour marker went up, does that mean it is growing?").units
