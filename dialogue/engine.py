@@ -35,6 +35,9 @@ from .understanding.reading import MessageReading, read_message
 
 ANSWER_SCORE = 0.42
 CLARIFY_SCORE = 0.24
+#: Among close candidates, one this good and this far ahead is answered rather than asked about.
+LEAD_SCORE = 0.35
+LEAD_MARGIN = 0.04
 CLOSE_MARGIN = 0.05
 SAFETY_SCAN_CHARS = 20_000
 FOLLOW_UP_OPENERS = (*THREAD_OPENERS, ("also",), ("plus",), ("any",))
@@ -807,6 +810,10 @@ class _TurnBuilder:
                 # "what are the signs of spinal cord compression?": the advice now, the topics as buttons
                 buttons = tuple(Button(_short(self.k.topics[c.topic].title), f"t:{c.topic}") for c in close)
                 self._advice_only(safety, buttons)
+                return
+            if len(close) >= 2 and close[0].score >= LEAD_SCORE and close[0].score - close[1].score >= LEAD_MARGIN:
+                # one candidate leads: answer it; the others stay a button away (its related topics)
+                self.answer_topic(close[0].topic, advice=safety.about)
                 return
             if len(close) >= 2:
                 self.s.pending = {"kind": "choose", "candidates": [c.topic for c in close]}
