@@ -48,6 +48,8 @@ STRONG_ASPECT = 0.8
 UNSURE_ASPECT = 0.6
 #: How well a general topic must match to win over a site's only card when the aspect is unknown.
 GENERAL_OVER_SITE = 0.7
+#: An example match about the same site this close to word for word beats the site's own card.
+SAME_SITE_EXACT = 0.9
 #: An aspect guess this sure redirects a confident example match that declares other aspects.
 SURE_ASPECT = 0.7
 #: An example match this strong wins even over an overview chosen for a sure aspect.
@@ -673,7 +675,10 @@ class _TurnBuilder:
         if decision.aspect is None:
             # a site's only card, chosen without knowing what is asked: a general topic matched
             # this well knows more ("will my mum need a brain scan" is about the work-up)
-            return not topic.entities and top.score >= GENERAL_OVER_SITE
+            # (or a topic about the same site that matches almost word for word: "cancer in her bones,
+            # what can help" is its treatment)
+            return ((not topic.entities and top.score >= GENERAL_OVER_SITE)
+                    or (decision.entity in topic.entities and top.score >= SAME_SITE_EXACT))
         if not topic.entities and not topic.aspects:
             # a topic that declares nothing ("clinical trials") may be exactly what a hesitant guess missed
             return decision.probability < UNSURE_ASPECT
