@@ -40,7 +40,7 @@ def test_every_answer_cites_sources_and_shows_review_date(clinician: Chat) -> No
 
 def test_patient_answers_end_with_a_nudge_to_the_care_team(patient: Chat) -> None:
     answer = body(patient.say("letrozole side effects"))[0]
-    assert answer.text.rstrip().endswith("Please talk with them about what this means for you.")
+    assert answer.text.rstrip().endswith("Your care team knows you best: ask them what this means for you.")
 
 
 def test_unapproved_content_is_marked_for_clinicians_and_withheld_from_patients(knowledge) -> None:
