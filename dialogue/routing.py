@@ -166,6 +166,14 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return replace(unresolved, entity=entities[0], tentative=what)
     if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares:
         return unresolved  # "gem carbo regimen": a combination is a regimen question, not one drug's card
+    if top is not None and _clear(guesses) and not carried and lookup(knowledge, entities[0], top.aspect) is None:
+        # "what's a PARP inhibitor? the onc mentioned lynparza": the class has no such card, the drug named does
+        def member(e: str) -> bool:  # a drug of the class named first ("lynparza" for "a PARP inhibitor")
+            concept = knowledge.lexicon.concept(e)
+            return concept is not None and entities[0] in concept.implies
+        answering = next((e for e in entities[1:] if member(e) and lookup(knowledge, e, top.aspect) is not None), None)
+        if answering is not None:
+            entities = [answering] + [e for e in entities if e != answering]
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
     # its evidence, both answered by one unit.
     mass: dict[str, float] = {}

@@ -224,3 +224,7 @@ def test_a_site_named_as_the_situation_leaves_a_first_line_question_to_its_overv
     assert decision.units == ("first_line_treatment",) and decision.by_card
     # "does that mean...?" asks what follows, not what a word means
     assert "glossary" not in decide(bundled, "my tumour marker went up, does that mean it is growing?").units
+
+
+def test_a_class_without_the_card_asked_leaves_it_to_the_member_drug_named(bundled) -> None:
+    assert decide(bundled, "whats a PARP inhibitor? the onc mentioned lynparza").units == ("olaparib_what",)
