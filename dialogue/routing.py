@@ -149,7 +149,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         if (only is not None and _clear(guesses) and len(knowledge.entity_units.get(entities[0], ())) == 1
                 and lookup(knowledge, entities[0], top.aspect) is None):
             # a concept with one card answers whatever is asked about it ("CBT-I first line for insomnia")
-            return Decision((only,), entities[0], None, top.probability, carried, tuple(guesses), by_card=True)
+            return Decision((only,), entities[0], top.aspect, top.probability, carried, tuple(guesses), by_card=True)
     defined = guesses is not raw  # "what does 'progression' mean?" asks for a definition
     if not entities and not carried and top is not None and top.probability >= ASPECT_MIN:
         overview = _overview(knowledge, top, defined, reading)
