@@ -312,8 +312,12 @@ class _TurnBuilder:
     def say(self, name: str, kind: ReplyKind = ReplyKind.FALLBACK, buttons: tuple[Button, ...] = (), **extra: Any) -> None:
         self.replies.append(Reply(kind, self.render(name, **extra), buttons))
 
+    def context(self) -> dict[str, Any]:
+        """What a template of this conversation may read: its slots, audience and locale."""
+        return self.e.context(self.s.slots, self.audience, self.s.locale)
+
     def render(self, name: str, **extra: Any) -> str:
-        return self.k.messages[name].render(self.audience, {**self.e.context(self.s.slots, self.audience, self.s.locale), **extra})
+        return self.k.messages[name].render(self.audience, {**self.context(), **extra})
 
     def finish(self) -> list[Reply]:
         disclaimer: list[Reply] = []
@@ -482,7 +486,7 @@ class _TurnBuilder:
         flow = self.k.flows[flow_id]
         fstate = flow.states[state_id]
         self.s.pending = {"kind": "flow", "topic": topic.id, "flow": flow_id, "state": state_id, "turn": self.s.turn, "retry": retry}
-        text = fstate.ask.render(self.audience, self.e.context(self.s.slots, self.audience, self.s.locale))
+        text = fstate.ask.render(self.audience, self.context())
         buttons = tuple(Button(o.label, f"a:{self.s.turn}:{i}") for i, o in enumerate(fstate.options))
         self.replies.append(Reply(ReplyKind.CLARIFY, text, buttons, topic=topic.id))
 
@@ -697,7 +701,7 @@ class _TurnBuilder:
         self.s.last_aspect = decision.aspect
 
     def _scope_reply(self, rule: Rule) -> None:
-        text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience, self.s.locale))
+        text = rule.reply.render(self.audience, self.context())
         self.replies.append(Reply(ReplyKind.FALLBACK, text, self._family_buttons()))
 
     def _refuse(self, rule: Rule, reading: Reading, safety: SafetyCheck) -> None:
@@ -708,7 +712,7 @@ class _TurnBuilder:
         else is left out. The advice of a red flag the message asks about ("should I stop Xeloda if
         I get a fever?") is never dropped: it goes with the information, or alone.
         """
-        text = rule.reply.render(self.audience, self.e.context(self.s.slots, self.audience, self.s.locale))
+        text = rule.reply.render(self.audience, self.context())
         decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect))
         units = [u for u in decision.units if self._servable(self.k.topics[u]) and self.k.topics[u].applies_to(self.s.slots)]
         about_concept = decision.entity is not None and decision.entity.split(":", 1)[0] not in ENTITY_KINDS
@@ -839,7 +843,7 @@ class _TurnBuilder:
         self.say("fallback", buttons=self._family_buttons())
 
     def _advice_only(self, safety: SafetyCheck, buttons: tuple[Button, ...] = ()) -> None:
-        ctx = self.e.context(self.s.slots, self.audience, self.s.locale)
+        ctx = self.context()
         for flag in safety.about[:1]:
             self.replies.append(
                 Reply(ReplyKind.ANSWER, flag.advice.render(self.audience, ctx), buttons[:6], sources=flag.sources)
@@ -865,7 +869,7 @@ class _TurnBuilder:
             if missing is not None:
                 offered = self._offer(topic, self._flow_for(missing))
         audience = self.audience
-        ctx = self.e.context(self.s.slots, audience, self.s.locale)
+        ctx = self.context()
         parts = []
         if not topic.review.approved:
             parts.append(self.render("unapproved_banner", status=topic.review.status.replace("_", " ")))

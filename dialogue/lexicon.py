@@ -163,7 +163,6 @@ class Lexicon:
                 i += 1
         return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose), tuple(tagged))
 
-
     def _with_filler(self, fixed: list[str], i: int) -> tuple[Concept, int] | None:
         """A phrase of two words or more found at ``i`` with one filler word inside it, and the words it spans."""
         if fixed[i] not in self._starts:
@@ -177,6 +176,7 @@ class Lexicon:
                 if concept is not None:
                     return concept, length + 1
         return None
+
 
 def _name_starts(phrases: dict[tuple[str, ...], Concept]) -> dict[str, str]:
     """Starts of one-word drug names (generic or brand) that belong to a single drug: start -> name."""

@@ -293,6 +293,14 @@ class _Compiler:
             return ""
         return str(value).strip()
 
+    def flag(self, rec: Located, key: str, default: bool) -> bool:
+        """An optional true/false key; the default after reporting anything else."""
+        value = rec.get(key, default)
+        if not isinstance(value, bool):
+            self.out.error(rec, f"'{key}' must be true or false", key)
+            return default
+        return value
+
     def strings(self, rec: Located, key: str, required: bool = False) -> list[str]:
         value = rec.get(key)
         if value is None:
@@ -866,18 +874,15 @@ class _Compiler:
         if not isinstance(priority, int) or isinstance(priority, bool):
             self.out.error(rec, "'priority' must be a whole number (lower comes first)", "priority")
             priority = 100
-        answer_after, asked_is_urgent = rec.get("answer_after", True), rec.get("asked_is_urgent", False)
-        for key, value in (("answer_after", answer_after), ("asked_is_urgent", asked_is_urgent)):
-            if not isinstance(value, bool):
-                self.out.error(rec, f"'{key}' must be true or false", key)
+        answer_after, asked_is_urgent = self.flag(rec, "answer_after", True), self.flag(rec, "asked_is_urgent", False)
         plans = [needs_of(alt) for alt in when]
         return RedFlag(
             id=self.check_id(rec),
             when=tuple(when),
             priority=priority,
             basis=self.text(rec, "basis", required=False),
-            answer_after=answer_after is not False,
-            asked_is_urgent=asked_is_urgent is True,
+            answer_after=answer_after,
+            asked_is_urgent=asked_is_urgent,
             reply=self.voiced(rec, "reply"),
             advice=self.voiced(rec, "advice"),
             sources=self.source_refs(rec, required=True),
@@ -1069,11 +1074,7 @@ class _Compiler:
                     add(name, concept, rec, "generic")
         for tid, rec in self.layers.lexicon["terms"].items():
             self.check_id(rec)
-            leads = rec.get("leads", False)
-            if not isinstance(leads, bool):
-                self.out.error(rec, "'leads' must be true or false", "leads")
-                leads = False
-            concept = Concept("term:" + tid, "term", sets=self.slot_sets(rec, "sets"), leads=leads)
+            concept = Concept("term:" + tid, "term", sets=self.slot_sets(rec, "sets"), leads=self.flag(rec, "leads", False))
             for phrase in self.strings(rec, "phrases", required=True):
                 add(phrase, concept, rec, "phrases")
         for sid, rec in self.layers.lists["slots"].items():

@@ -58,7 +58,7 @@ MEANING_WORDS = frozenset({"mean", "means", "meaning", "define", "definition", "
 #: Words that really ask what something is.
 WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", "define", "definition"})
 #: "Does that mean...?" asks what follows from something, not what a word means.
-IMPLYING = [("does", w, "mean") for w in ("it", "that", "this")] + [("that", "means", w) for w in ("it", "she", "he", "i", "the")]
+IMPLYING = frozenset([("does", w, "mean") for w in ("it", "that", "this")] + [("that", "means", w) for w in ("it", "she", "he", "i", "the")])
 
 #: Words before a drug that make it part of the person's history, not the subject of the question.
 HISTORY_WORDS = frozenset({"after", "post", "following", "progressed", "progression", "progressing", "failed", "failing",
@@ -151,14 +151,11 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             # a concept with one card answers whatever is asked about it ("CBT-I first line for insomnia")
             return Decision((only,), entities[0], top.aspect, top.probability, carried, tuple(guesses), by_card=True)
     defined = guesses is not raw  # "what does 'progression' mean?" asks for a definition
-    if not entities and not carried and top is not None and top.probability >= ASPECT_MIN:
-        overview = _overview(knowledge, top, defined, reading)
-        if overview is not None:
-            # "PS cutoff for further chemo?" names nothing, but clearly asks about stopping: its
-            # overview topic, unless an example match knows better
-            return Decision((overview,), None, top.aspect, top.probability, carried, tuple(guesses), by_card=True)
+    overview = None if carried else _overview(knowledge, guesses, defined, reading)
     if not entities:
-        return unresolved
+        # "PS cutoff for further chemo?" names nothing, but clearly asks about stopping: its
+        # overview topic, unless an example match knows better
+        return overview or unresolved
     if not likely:
         # "OlympiAD population": a drug named, nothing recognisable asked
         named = entities[0].split(":", 1)[0] in ENTITY_KINDS and not _past_treatment(reading)
@@ -166,14 +163,14 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return replace(unresolved, entity=entities[0], tentative=what)
     if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares:
         return unresolved  # "gem carbo regimen": a combination is a regimen question, not one drug's card
-    if top is not None and _clear(guesses) and not carried and lookup(knowledge, entities[0], top.aspect) is None:
+    asked = lookup(knowledge, entities[0], top.aspect) if top is not None else None  # the unit for the aspect asked
+    if top is not None and asked is None and _clear(guesses) and not carried:
         # "what's a PARP inhibitor? the onc mentioned lynparza": the class has no such card, the drug named does
-        def member(e: str) -> bool:  # a drug of the class named first ("lynparza" for "a PARP inhibitor")
-            concept = knowledge.lexicon.concept(e)
-            return concept is not None and entities[0] in concept.implies
-        answering = next((e for e in entities[1:] if member(e) and lookup(knowledge, e, top.aspect) is not None), None)
+        answering = next((e for e in entities[1:] if _member(knowledge, e, entities[0])
+                          and lookup(knowledge, e, top.aspect) is not None), None)
         if answering is not None:
             entities = [answering] + [e for e in entities if e != answering]
+            asked = lookup(knowledge, answering, top.aspect)
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
     # its evidence, both answered by one unit.
     mass: dict[str, float] = {}
@@ -185,12 +182,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             first_aspect.setdefault(unit, guess.aspect)
     ranked = sorted(mass.items(), key=lambda item: -item[1])
     asks_two = _asks_two(reading) and len(ranked) > 1 and ranked[1][1] >= SECOND_ASPECT_MIN
-    if not ranked or (not carried and top is not None and top.probability >= ASPECT_MIN
-                      and lookup(knowledge, entities[0], top.aspect) is None):
-        overview = _overview(knowledge, top, defined, reading) if top is not None and top.probability >= ASPECT_MIN else None
-        if overview is not None and not carried and entities[0].split(":", 1)[0] not in ENTITY_KINDS:
-            # "ER+, spread to her bones: what do people get first?": the bones are the situation
-            return Decision((overview,), None, top.aspect, top.probability, carried, tuple(guesses), by_card=True)
+    if overview is not None and (not ranked or asked is None) and entities[0].split(":", 1)[0] not in ENTITY_KINDS:
+        return overview  # "ER+, spread to her bones: what do people get first?": the bones are the situation
     if not ranked:
         return unresolved
     if ranked[0][1] < ASPECT_MIN and not (asks_two and ranked[0][1] + ranked[1][1] >= TWO_PART_MIN):
@@ -201,7 +194,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             return unresolved
         # "what is ibrance? my mum has just been given it with letrozole": the hesitant best guess
         return replace(unresolved, entity=entities[0], aspect=aspect, tentative=ranked[0][0])
-    if not carried and top is not None and top.probability >= ASPECT_MIN and lookup(knowledge, entities[0], top.aspect) is None:
+    if not carried and top is not None and top.probability >= ASPECT_MIN and asked is None:
         return unresolved  # "DPYD genotyping before cape" asks about testing, which no unit of the drug answers
     best, probability = ranked[0]
     units = [best]
@@ -217,18 +210,30 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     return Decision(tuple(units[:MAX_UNITS]), entities[0], first_aspect[best], probability, carried, tuple(guesses))
 
 
-def _overview(knowledge: Knowledge, top: Guess, defined: bool, reading: Reading) -> str | None:
-    """The topic answering a clear aspect when nothing it could be about is named.
+def _overview(knowledge: Knowledge, guesses: list[Guess], defined: bool, reading: Reading) -> Decision | None:
+    """The aspect's overview topic, for a clear aspect when nothing it could be about is named.
 
     "What" has one only for a word to define ("what does 'progression' mean"), not for "tell me
     a joke" nor for "does that mean it is growing?", which asks what follows, not a definition.
+    An example match may still know better (``by_card``).
     """
+    top = guesses[0] if guesses else None
+    if top is None or top.probability < ASPECT_MIN:
+        return None
     words = reading.words
     implying = any(words[i : i + 3] in IMPLYING and (i == 0 or words[i - 1] != "what") for i in range(len(words)))
     if top.aspect == "what" and (not defined or implying):
         return None
     aspect = knowledge.aspects.get(top.aspect)
-    return aspect.overview if aspect is not None else None
+    if aspect is None or aspect.overview is None:
+        return None
+    return Decision((aspect.overview,), None, top.aspect, top.probability, False, tuple(guesses), by_card=True)
+
+
+def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
+    """Whether a drug belongs to a class ("lynparza" to "a PARP inhibitor")."""
+    concept = knowledge.lexicon.concept(drug)
+    return concept is not None and cls in concept.implies
 
 
 def _past_treatment(reading: Reading) -> bool:

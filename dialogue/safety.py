@@ -34,11 +34,12 @@ from .understanding.reading import MessageReading, Number
 if TYPE_CHECKING:
     from .model import Knowledge, Locale, RedFlag
 
-#: Concepts the checker itself relies on; the knowledge must define them. Two more are read when
-#: defined: "past" (a sentence about something long over: "fainted once last year") and "idiom"
-#: (words that mean nothing medical together: "dead on my feet"), and "management_question" (a cue
-#: asking how something is managed, which reaches the whole sentence, not only its clause). "past" reaches its own clause only:
-#: in "bleeding again, went through the menopause years ago" the bleeding is today's.
+#: Concepts the checker itself relies on; the knowledge must define them. Three more are read when
+#: defined: "past" (a sentence about something long over: "fainted once last year"), "idiom"
+#: (words that mean nothing medical together: "dead on my feet") and "management_question" (a
+#: cue asking how something is managed; unlike "general", it reaches the whole sentence). "past"
+#: reaches its own clause only: in "bleeding again, went through the menopause years ago" the
+#: bleeding is today's.
 CUE_CONCEPTS = ("hypothetical", "general", "experiencer", "threshold")
 #: Measures a condition may compare, with the concept that marks a bare number as one, and units.
 MEASURES = {
