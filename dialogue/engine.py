@@ -412,16 +412,19 @@ class _TurnBuilder:
         if self.e.options.consent_required and self.s.consented_at is None:
             return
         lexical = self.k.lexicon.read(list(reading.words))
-        self.s.slots.update(lexical.sets)
-        flag_topic = next((f.topic for f in safety.urgent if f.topic), None)
-        one_sentence = not reading.tokens or reading.tokens[-1].sentence == reading.tokens[0].sentence
-        if reading.question and one_sentence and flag_topic and self._servable(self.k.topics[flag_topic]):
-            # "temp 38.4 since chemo, is that bad?" asks about the emergency itself
-            self.answer_topic(flag_topic, ask_missing=False)
-            return
-        top = confident(self.k.index.rank(lexical.features()))
-        if top is not None and self._servable(self.k.topics[top.topic]):
-            self.answer_topic(top.topic, ask_missing=False)
+        suggested = self._take_facts(lexical)
+        try:
+            flag_topic = next((f.topic for f in safety.urgent if f.topic), None)
+            one_sentence = not reading.tokens or reading.tokens[-1].sentence == reading.tokens[0].sentence
+            if reading.question and one_sentence and flag_topic and self._servable(self.k.topics[flag_topic]):
+                # "temp 38.4 since chemo, is that bad?" asks about the emergency itself
+                self.answer_topic(flag_topic, ask_missing=False)
+                return
+            top = confident(self.k.index.rank(lexical.features()))
+            if top is not None and self._servable(self.k.topics[top.topic]):
+                self.answer_topic(top.topic, ask_missing=False)
+        finally:
+            self._forget_suggested(suggested)
 
     # --- consent -----------------------------------------------------------------------
     def _consent_gate(self, question: str | None) -> bool:
@@ -574,8 +577,36 @@ class _TurnBuilder:
         return True
 
     # --- understanding -----------------------------------------------------------------
-    def understand(self, reading: Reading, folded: str, safety: SafetyCheck) -> None:
+    def _take_facts(self, reading: Reading) -> dict[str, str]:
+        """Keep the facts a message states; use those its drugs suggest where nothing is known yet.
+
+        Returns the suggested ones: they hold for this turn only ("progressed on palbo, what next?"
+        needs no subtype question), so a later question is never refused a topic for a fact
+        nobody stated ("what is maintenance therapy?" after a question about a CDK4/6 inhibitor).
+        """
         self.s.slots.update(reading.sets)
+        suggested = {}
+        for slot, value in reading.suggested.items():
+            if self.s.slots.get(slot, "unknown") == "unknown":
+                self.s.slots[slot] = suggested[slot] = value
+        return suggested
+
+    def _forget_suggested(self, suggested: dict[str, str]) -> None:
+        """Drop this turn's suggested facts, unless a question now waits on them (a subtype flow)."""
+        if self.s.pending and self.s.pending.get("kind") == "flow":
+            return
+        for slot, value in suggested.items():
+            if self.s.slots.get(slot) == value:
+                del self.s.slots[slot]
+
+    def understand(self, reading: Reading, folded: str, safety: SafetyCheck) -> None:
+        suggested = self._take_facts(reading)
+        try:
+            self._understand(reading, folded, safety)
+        finally:
+            self._forget_suggested(suggested)
+
+    def _understand(self, reading: Reading, folded: str, safety: SafetyCheck) -> None:
         audience = self.audience
         corrected = " ".join(reading.words)  # "should i stop my tamoxifin" as "... tamoxifen"
         for rule in self.k.refusals:

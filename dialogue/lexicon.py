@@ -8,7 +8,7 @@ like "hromone" count as one edit).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -19,6 +19,12 @@ from .text import NEGATIONS, STOPWORDS
 #: Words that may sit inside a phrase without changing it ("feel so sick", "hand and foot").
 FILLERS = frozenset({"so", "really", "very", "quite", "bit", "little", "too", "extremely", "awfully", "terribly",
                      "always", "constantly", "still", "just", "the", "a", "my", "her", "his", "their", "your"})
+
+#: Words just before a line of treatment that make it history: "progressed on 1L palbo" is now at second line.
+LINE_HISTORY = frozenset({"after", "post", "following", "prog", "progressed", "progression", "progressing", "failed",
+                          "failing", "beyond", "past", "previous", "prior"})
+#: The line a stated past line leads to.
+NEXT_LINE = {"first": "second", "second": "later", "later": "later"}
 
 #: The shortest start of a drug name read as that drug ("palbo", "kisq", "letroz").
 MIN_PREFIX = 4
@@ -38,6 +44,8 @@ class Concept:
     weight: float = 1.0  # how much it says about the topic (patient facts say less than drug names)
     #: a term that names the question even beside a drug: "live vaccines on chemo" asks about vaccines
     leads: bool = False
+    #: slot values it makes likely without stating them (a CDK4/6 inhibitor: HR-positive, HER2-negative)
+    suggests: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,9 @@ class Reading:
     #: every word, each phrase replaced by what it names: "<drug>", "<class>", "term:dose", "slot:line=first"
     #: (what a question asks reads the same whichever drug it names)
     tagged: tuple[str, ...] = ()
+    #: slot values the drugs named make likely ("on letrozole": HR-positive), for slots nothing states;
+    #: a slot the drugs disagree on (palbociclib with trastuzumab) is left out
+    suggested: dict[str, str] = field(default_factory=dict)
 
     def features(self) -> dict[str, float]:
         """Weighted features for topic matching."""
@@ -150,6 +161,7 @@ class Lexicon:
                         # "not postmenopausal", "hasn't been through menopause": never guess the
                         # opposite value; leave the slot unstated so the bot asks.
                         concept = replace(concept, sets=())
+                    concept = self._line_now(concept, fixed[max(0, i - 3) : i])
                     concepts.append(concept)
                     sets.update(concept.sets)
                     tagged.append(f"<{concept.kind}>" if concept.kind in ("drug", "class") else concept.id)
@@ -161,7 +173,26 @@ class Lexicon:
                     loose.append(word)
                 tagged.append(word)
                 i += 1
-        return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose), tuple(tagged))
+        return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose), tuple(tagged), self._suggested(concepts, sets))
+
+    def _line_now(self, concept: Concept, before: list[str]) -> Concept:
+        """A line stated as history ("after 1L", "prog on 2L") puts the question at the next line."""
+        line = dict(concept.sets).get("line")
+        if line is None or not LINE_HISTORY.intersection(before):
+            return concept
+        return self._by_id.get(f"slot:line={NEXT_LINE.get(line, line)}", concept)
+
+    def _suggested(self, concepts: list[Concept], stated: dict[str, str]) -> dict[str, str]:
+        """Slot values the named drugs and classes agree on, for slots the message does not state."""
+        found: dict[str, set[str]] = {}
+        for concept in concepts:
+            pairs = list(concept.suggests)
+            for implied in concept.implies:
+                cls = self._by_id.get(implied)
+                pairs += cls.suggests if cls is not None else ()
+            for slot, value in pairs:
+                found.setdefault(slot, set()).add(value)
+        return {slot: next(iter(values)) for slot, values in found.items() if len(values) == 1 and slot not in stated}
 
     def _with_filler(self, fixed: list[str], i: int) -> tuple[Concept, int] | None:
         """A phrase of two words or more found at ``i`` with one filler word inside it, and the words it spans."""

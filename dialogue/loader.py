@@ -261,8 +261,8 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
                           "poison_line", "care_team_advice", "sources", "places", "support_line"}),
     "refusals": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
     "out_of_scope": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
-    "lexicon.drugs": frozenset({"id", "generic", "class", "brands", "also", "misspellings"}),
-    "lexicon.classes": frozenset({"id", "name", "phrases"}),
+    "lexicon.drugs": frozenset({"id", "generic", "class", "brands", "also", "misspellings", "suggests"}),
+    "lexicon.classes": frozenset({"id", "name", "phrases", "suggests"}),
     "lexicon.terms": frozenset({"id", "phrases", "sets", "leads"}),
 }
 
@@ -1047,7 +1047,7 @@ class _Compiler:
         classes = self.layers.lexicon["classes"]
         for cid, rec in classes.items():
             self.check_id(rec)
-            concept = Concept("class:" + cid, "class")
+            concept = Concept("class:" + cid, "class", suggests=self.slot_sets(rec, "suggests"))
             for phrase in [self.text(rec, "name")] + self.strings(rec, "phrases"):
                 add(phrase, concept, rec, "phrases")
         for did, rec in self.layers.lexicon["drugs"].items():
@@ -1057,7 +1057,7 @@ class _Compiler:
                 if cls not in classes:
                     self.out.error(rec, f"unknown drug class '{cls}'", "class")
                 implied.append("class:" + cls)
-            concept = Concept("drug:" + did, "drug", tuple(implied))
+            concept = Concept("drug:" + did, "drug", tuple(implied), suggests=self.slot_sets(rec, "suggests"))
             names = [self.text(rec, "generic")] + self.strings(rec, "also") + self.strings(rec, "misspellings")
             brands = rec.get("brands")
             if isinstance(brands, Located):

@@ -62,7 +62,15 @@ IMPLYING = frozenset([("does", w, "mean") for w in ("it", "that", "this")] + [("
 
 #: Words before a drug that make it part of the person's history, not the subject of the question.
 HISTORY_WORDS = frozenset({"after", "post", "following", "progressed", "progression", "progressing", "failed", "failing",
-                           "since", "previously", "prior", "pretreated"})
+                           "since", "previously", "prior", "pretreated", "prog"})
+#: Words just before a drug that make it history when another drug or a result is the question ("she had Enhertu").
+PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used"}
+#: Words between a history word and the drug it makes history ("after palbo and letrozole").
+HISTORY_LINKS = frozenset({"<drug>", "and", "plus", "with", "on", "+", "&"})
+#: The class of cytotoxic drugs: two of them named together are a regimen.
+CHEMOTHERAPY = "class:chemotherapy"
+#: The term for a treatment that stopped working ("Xeloda stopped working").
+PROGRESSION = "term:progression"
 
 #: Aspects whose fallback (where it fits) suits a drug but not a site or biomarker: "first line
 #: for PD-L1+ TNBC" asks for the regimen, not what PD-L1 is.
@@ -140,6 +148,14 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?" (not "what about its side effects?")
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else None,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
+    if entities and top is not None and not carried and _clear(guesses) and lookup(knowledge, entities[0], top.aspect) is None:
+        # "can my husband take his Tukysa with food?": a leading term with no card for the aspect gives way;
+        # "PD-L1 assay for pembro?": so does a drug asked about a test its biomarker's card answers
+        leading = found[0].leads and found[0].id == entities[0]
+        answering = next((e for e in entities[1:] if (leading or top.aspect == TESTING)
+                          and lookup(knowledge, e, top.aspect) is not None), None)
+        if answering is not None:
+            entities = [answering] + [e for e in entities if e != answering]
     if entities:
         only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
         if only is not None and not _clear(guesses) and (
@@ -161,8 +177,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         named = entities[0].split(":", 1)[0] in ENTITY_KINDS and not _past_treatment(reading)
         what = lookup(knowledge, entities[0], "what") if named else None
         return replace(unresolved, entity=entities[0], tentative=what)
-    if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares:
-        return unresolved  # "gem carbo regimen": a combination is a regimen question, not one drug's card
+    if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares and _cytotoxic(knowledge, entities[0]):
+        # "gem carbo regimen": a combination of chemotherapies is a regimen question, not one drug's card;
+        # "Tukysa with Xeloda and Herceptin, when is that combo used?" is the targeted drug's
+        return unresolved
     asked = lookup(knowledge, entities[0], top.aspect) if top is not None else None  # the unit for the aspect asked
     if top is not None and asked is None and _clear(guesses) and not carried:
         # "what's a PARP inhibitor? the onc mentioned lynparza": the class has no such card, the drug named does
@@ -234,6 +252,11 @@ def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
     """Whether a drug belongs to a class ("lynparza" to "a PARP inhibitor")."""
     concept = knowledge.lexicon.concept(drug)
     return concept is not None and cls in concept.implies
+
+
+def _cytotoxic(knowledge: Knowledge, entity: str) -> bool:
+    concept = knowledge.lexicon.concept(entity)
+    return concept is None or not concept.implies or CHEMOTHERAPY in concept.implies or entity == CHEMOTHERAPY
 
 
 def _past_treatment(reading: Reading) -> bool:
@@ -352,10 +375,18 @@ def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
     remedies, travel) comes before the drugs: the drug is the situation, the term the question.
     """
     about = knowledge.entity_units
+    past = _history(reading)
     seen: dict[str, Concept] = {}
     for concept in reading.concepts:
         if concept.leads and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept  # "live vaccines on chemo": the vaccines' card, not chemotherapy's
+    for n, concept in enumerate(reading.concepts):
+        if concept.kind in ENTITY_KINDS and concept.id not in seen and n not in past:
+            seen[concept.id] = concept
+    for concept in reading.concepts:
+        # "ESR1 came back positive after Kisqali": a result found after a treatment is the question
+        if concept.kind == "slot" and past and concept.id in about and concept.id not in seen:
+            seen[concept.id] = concept
     for concept in reading.concepts:
         if concept.kind in ENTITY_KINDS and concept.id not in seen:
             seen[concept.id] = concept
@@ -363,6 +394,23 @@ def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     return list(seen.values())
+
+
+def _history(reading: Reading) -> set[int]:
+    """The positions (among the message's concepts) of drugs named as history: "after Kisqali",
+    "progressed on 1L palbo+letrozole", "Xeloda stopped working"."""
+    tagged = reading.tagged
+    places = [i for i, w in enumerate(tagged) if w.startswith(("<", "term:", "slot:"))]
+    past: set[int] = set()
+    for n, (i, concept) in enumerate(zip(places, reading.concepts)):
+        if concept.kind not in ENTITY_KINDS:
+            continue
+        j = i - 1
+        while j >= 0 and (tagged[j] in HISTORY_LINKS or tagged[j].startswith("slot:line=")):
+            j -= 1  # back over the drugs of a combination and the line: "progressed on 1L palbo + letrozole"
+        if (j >= 0 and tagged[j] in PAST_WORDS) or tagged[i + 1 : i + 3].count(PROGRESSION):
+            past.add(n)
+    return past
 
 
 def _leans_back(reading: Reading) -> bool:
