@@ -19,6 +19,8 @@ Order of work in every turn (the safety rules decide the order):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -412,8 +414,7 @@ class _TurnBuilder:
         if self.e.options.consent_required and self.s.consented_at is None:
             return
         lexical = self.k.lexicon.read(list(reading.words))
-        suggested = self._take_facts(lexical)
-        try:
+        with self._facts(lexical):
             flag_topic = next((f.topic for f in safety.urgent if f.topic), None)
             one_sentence = not reading.tokens or reading.tokens[-1].sentence == reading.tokens[0].sentence
             if reading.question and one_sentence and flag_topic and self._servable(self.k.topics[flag_topic]):
@@ -423,8 +424,6 @@ class _TurnBuilder:
             top = confident(self.k.index.rank(lexical.features()))
             if top is not None and self._servable(self.k.topics[top.topic]):
                 self.answer_topic(top.topic, ask_missing=False)
-        finally:
-            self._forget_suggested(suggested)
 
     # --- consent -----------------------------------------------------------------------
     def _consent_gate(self, question: str | None) -> bool:
@@ -577,34 +576,32 @@ class _TurnBuilder:
         return True
 
     # --- understanding -----------------------------------------------------------------
-    def _take_facts(self, reading: Reading) -> dict[str, str]:
-        """Keep the facts a message states; use those its drugs suggest where nothing is known yet.
+    @contextmanager
+    def _facts(self, reading: Reading) -> Iterator[None]:
+        """Keep the facts a message states; use those its drugs suggest, where nothing is known yet,
+        while the turn is answered.
 
-        Returns the suggested ones: they hold for this turn only ("progressed on palbo, what next?"
-        needs no subtype question), so a later question is never refused a topic for a fact
-        nobody stated ("what is maintenance therapy?" after a question about a CDK4/6 inhibitor).
+        Suggested facts hold for this turn only ("progressed on palbo, what next?" needs no subtype
+        question), so a later question is never refused a topic for a fact nobody stated ("what is
+        maintenance therapy?" after a question about a CDK4/6 inhibitor); they stay only when a
+        question now waits on them (a subtype flow).
         """
         self.s.slots.update(reading.sets)
         suggested = {}
         for slot, value in reading.suggested.items():
             if self.s.slots.get(slot, "unknown") == "unknown":
                 self.s.slots[slot] = suggested[slot] = value
-        return suggested
-
-    def _forget_suggested(self, suggested: dict[str, str]) -> None:
-        """Drop this turn's suggested facts, unless a question now waits on them (a subtype flow)."""
-        if self.s.pending and self.s.pending.get("kind") == "flow":
-            return
-        for slot, value in suggested.items():
-            if self.s.slots.get(slot) == value:
-                del self.s.slots[slot]
+        try:
+            yield
+        finally:
+            if not (self.s.pending and self.s.pending.get("kind") == "flow"):
+                for slot, value in suggested.items():
+                    if self.s.slots.get(slot) == value:
+                        del self.s.slots[slot]
 
     def understand(self, reading: Reading, folded: str, safety: SafetyCheck) -> None:
-        suggested = self._take_facts(reading)
-        try:
+        with self._facts(reading):
             self._understand(reading, folded, safety)
-        finally:
-            self._forget_suggested(suggested)
 
     def _understand(self, reading: Reading, folded: str, safety: SafetyCheck) -> None:
         audience = self.audience

@@ -20,9 +20,11 @@ from .text import NEGATIONS, STOPWORDS
 FILLERS = frozenset({"so", "really", "very", "quite", "bit", "little", "too", "extremely", "awfully", "terribly",
                      "always", "constantly", "still", "just", "the", "a", "my", "her", "his", "their", "your"})
 
-#: Words just before a line of treatment that make it history: "progressed on 1L palbo" is now at second line.
-LINE_HISTORY = frozenset({"after", "post", "following", "prog", "progressed", "progression", "progressing", "failed",
-                          "failing", "beyond", "past", "previous", "prior"})
+#: Words that put a treatment named after them in the person's history ("after palbo", "progressed on 1L").
+HISTORY_WORDS = frozenset({"after", "post", "following", "prog", "progressed", "progression", "progressing", "failed",
+                           "failing", "prior"})
+#: ... and, before a line of treatment, these too: "progressed on 1L palbo" is now at second line.
+LINE_HISTORY = HISTORY_WORDS | {"beyond", "past", "previous"}
 #: The line a stated past line leads to.
 NEXT_LINE = {"first": "second", "second": "later", "later": "later"}
 
@@ -44,7 +46,8 @@ class Concept:
     weight: float = 1.0  # how much it says about the topic (patient facts say less than drug names)
     #: a term that names the question even beside a drug: "live vaccines on chemo" asks about vaccines
     leads: bool = False
-    #: slot values it makes likely without stating them (a CDK4/6 inhibitor: HR-positive, HER2-negative)
+    #: slot values it makes likely without stating them (a CDK4/6 inhibitor: HR-positive, HER2-negative);
+    #: a drug's include its classes' (the loader adds them)
     suggests: tuple[tuple[str, str], ...] = ()
 
 
@@ -182,15 +185,12 @@ class Lexicon:
             return concept
         return self._by_id.get(f"slot:line={NEXT_LINE.get(line, line)}", concept)
 
-    def _suggested(self, concepts: list[Concept], stated: dict[str, str]) -> dict[str, str]:
+    @staticmethod
+    def _suggested(concepts: list[Concept], stated: dict[str, str]) -> dict[str, str]:
         """Slot values the named drugs and classes agree on, for slots the message does not state."""
         found: dict[str, set[str]] = {}
         for concept in concepts:
-            pairs = list(concept.suggests)
-            for implied in concept.implies:
-                cls = self._by_id.get(implied)
-                pairs += cls.suggests if cls is not None else ()
-            for slot, value in pairs:
+            for slot, value in concept.suggests:
                 found.setdefault(slot, set()).add(value)
         return {slot: next(iter(values)) for slot, values in found.items() if len(values) == 1 and slot not in stated}
 

@@ -1045,19 +1045,23 @@ class _Compiler:
             owner[key_tokens] = concept.id
 
         classes = self.layers.lexicon["classes"]
+        class_suggests: dict[str, tuple[tuple[str, str], ...]] = {}
         for cid, rec in classes.items():
             self.check_id(rec)
-            concept = Concept("class:" + cid, "class", suggests=self.slot_sets(rec, "suggests"))
+            class_suggests[cid] = self.slot_sets(rec, "suggests")
+            concept = Concept("class:" + cid, "class", suggests=class_suggests[cid])
             for phrase in [self.text(rec, "name")] + self.strings(rec, "phrases"):
                 add(phrase, concept, rec, "phrases")
         for did, rec in self.layers.lexicon["drugs"].items():
             self.check_id(rec)
             implied = []
+            suggests = list(self.slot_sets(rec, "suggests"))
             for cls in self.strings(rec, "class", required=True):
                 if cls not in classes:
                     self.out.error(rec, f"unknown drug class '{cls}'", "class")
                 implied.append("class:" + cls)
-            concept = Concept("drug:" + did, "drug", tuple(implied), suggests=self.slot_sets(rec, "suggests"))
+                suggests += [pair for pair in class_suggests.get(cls, ()) if pair not in suggests]  # once, at load
+            concept = Concept("drug:" + did, "drug", tuple(implied), suggests=tuple(suggests))
             names = [self.text(rec, "generic")] + self.strings(rec, "also") + self.strings(rec, "misspellings")
             brands = rec.get("brands")
             if isinstance(brands, Located):

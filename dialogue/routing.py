@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .lexicon import HISTORY_WORDS as LEXICON_HISTORY_WORDS
 from .lexicon import Concept, Reading
 from .model import Knowledge
 from .understanding.aspects import Guess
@@ -61,8 +62,7 @@ WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", 
 IMPLYING = frozenset([("does", w, "mean") for w in ("it", "that", "this")] + [("that", "means", w) for w in ("it", "she", "he", "i", "the")])
 
 #: Words before a drug that make it part of the person's history, not the subject of the question.
-HISTORY_WORDS = frozenset({"after", "post", "following", "progressed", "progression", "progressing", "failed", "failing",
-                           "since", "previously", "prior", "pretreated", "prog"})
+HISTORY_WORDS = LEXICON_HISTORY_WORDS | {"since", "previously", "pretreated"}
 #: Words just before a drug that make it history when another drug or a result is the question ("she had Enhertu").
 PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used"}
 #: Words between a history word and the drug it makes history ("after palbo and letrozole").
@@ -148,14 +148,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?" (not "what about its side effects?")
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else None,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
-    if entities and top is not None and not carried and _clear(guesses) and lookup(knowledge, entities[0], top.aspect) is None:
-        # "can my husband take his Tukysa with food?": a leading term with no card for the aspect gives way;
-        # "PD-L1 assay for pembro?": so does a drug asked about a test its biomarker's card answers
-        leading = found[0].leads and found[0].id == entities[0]
-        answering = next((e for e in entities[1:] if (leading or top.aspect == TESTING)
-                          and lookup(knowledge, e, top.aspect) is not None), None)
-        if answering is not None:
-            entities = [answering] + [e for e in entities if e != answering]
+    if entities and top is not None and not carried and _clear(guesses):
+        entities = _answering_first(knowledge, entities, found[0], top.aspect)
     if entities:
         only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
         if only is not None and not _clear(guesses) and (
@@ -182,13 +176,6 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # "Tukysa with Xeloda and Herceptin, when is that combo used?" is the targeted drug's
         return unresolved
     asked = lookup(knowledge, entities[0], top.aspect) if top is not None else None  # the unit for the aspect asked
-    if top is not None and asked is None and _clear(guesses) and not carried:
-        # "what's a PARP inhibitor? the onc mentioned lynparza": the class has no such card, the drug named does
-        answering = next((e for e in entities[1:] if _member(knowledge, e, entities[0])
-                          and lookup(knowledge, e, top.aspect) is not None), None)
-        if answering is not None:
-            entities = [answering] + [e for e in entities if e != answering]
-            asked = lookup(knowledge, answering, top.aspect)
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
     # its evidence, both answered by one unit.
     mass: dict[str, float] = {}
@@ -248,6 +235,20 @@ def _overview(knowledge: Knowledge, guesses: list[Guess], defined: bool, reading
     return Decision((aspect.overview,), None, top.aspect, top.probability, False, tuple(guesses), by_card=True)
 
 
+def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, aspect: str) -> list[str]:
+    """The entities, with a later one first when the first has no card for the aspect asked and it may
+    give way: a leading term ("can my husband take his Tukysa with food?"), a class to the member drug
+    named ("what's a PARP inhibitor? the onc mentioned lynparza"), anything to a biomarker's card about
+    a test ("PD-L1 assay for pembro?")."""
+    if lookup(knowledge, entities[0], aspect) is not None:
+        return entities
+    leading = first.leads and first.id == entities[0]
+    answering = next((e for e in entities[1:]
+                      if (leading or aspect == TESTING or _member(knowledge, e, entities[0]))
+                      and lookup(knowledge, e, aspect) is not None), None)
+    return entities if answering is None else [answering] + [e for e in entities if e != answering]
+
+
 def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
     """Whether a drug belongs to a class ("lynparza" to "a PARP inhibitor")."""
     concept = knowledge.lexicon.concept(drug)
@@ -255,8 +256,10 @@ def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
 
 
 def _cytotoxic(knowledge: Knowledge, entity: str) -> bool:
+    """Whether a drug or class named first makes a combination a regimen question: a chemotherapy, or a
+    class ("gem carbo regimen"), not a targeted drug ("Tukysa with Xeloda and Herceptin")."""
     concept = knowledge.lexicon.concept(entity)
-    return concept is None or not concept.implies or CHEMOTHERAPY in concept.implies or entity == CHEMOTHERAPY
+    return concept is None or not concept.implies or CHEMOTHERAPY in concept.implies
 
 
 def _past_treatment(reading: Reading) -> bool:
@@ -408,7 +411,7 @@ def _history(reading: Reading) -> set[int]:
         j = i - 1
         while j >= 0 and (tagged[j] in HISTORY_LINKS or tagged[j].startswith("slot:line=")):
             j -= 1  # back over the drugs of a combination and the line: "progressed on 1L palbo + letrozole"
-        if (j >= 0 and tagged[j] in PAST_WORDS) or tagged[i + 1 : i + 3].count(PROGRESSION):
+        if (j >= 0 and tagged[j] in PAST_WORDS) or PROGRESSION in tagged[i + 1 : i + 3]:
             past.add(n)
     return past
 

@@ -200,9 +200,8 @@ def test_a_clear_aspect_with_nothing_named_goes_to_its_overview(bundled) -> None
 
 
 def test_a_hesitant_guess_about_a_named_drug_is_kept_as_a_tentative_answer(bundled) -> None:
-    decision = decide(bundled, "what is ibrance? my mum has just been given it with letrozole")
-    # answered as what Ibrance is, whether the classifier is sure enough to resolve it or only hesitant
-    assert decision.units == ("palbociclib_what",) or (not decision.resolved and decision.tentative == "palbociclib_what")
+    decision = decide(bundled, "what is ibrance? my mum has been given it with letrozole by her team")
+    assert not decision.resolved and decision.tentative == "palbociclib_what"
     # but not when the drug is history, nor "what it is" when nobody asked what it is
     assert decide(bundled, "3L HR+/HER2- after ET lines and capecitabine").tentative is None
     assert decide(bundled, "her feet are red and sore on xeloda").tentative is None
@@ -229,3 +228,29 @@ def test_a_site_named_as_the_situation_leaves_a_first_line_question_to_its_overv
 
 def test_a_class_without_the_card_asked_leaves_it_to_the_member_drug_named(bundled) -> None:
     assert decide(bundled, "whats a PARP inhibitor? the onc mentioned lynparza").units == ("olaparib_what",)
+
+
+def test_the_drugs_named_suggest_the_subtype_only_where_nothing_states_it(bundled) -> None:
+    def suggested(text: str) -> dict[str, str]:
+        return bundled.lexicon.read(list(read_message(text).words)).suggested
+
+    assert suggested("progressed on palbo and letrozole") == {"hr": "positive", "her2": "negative"}
+    assert suggested("ER+ HER2-low, progressed on ribociclib") == {}  # stated facts win
+    assert "her2" not in suggested("palbociclib with trastuzumab and pertuzumab")  # the drugs disagree
+
+
+def test_a_line_stated_as_history_puts_the_question_at_the_next_line(bundled) -> None:
+    def line(text: str) -> str | None:
+        return bundled.lexicon.read(list(read_message(text).words)).sets.get("line")
+
+    assert line("prog on 1L palbo, what now") == "second"
+    assert line("after 2L chemo") == "later"
+    assert line("first line options") == "first"
+
+
+def test_a_drug_named_as_history_gives_way_to_the_result_or_the_drug_asked_about(bundled) -> None:
+    assert decide(bundled, "ESR1 mutation found after kisqali: what does it mean").entity == "slot:mutation=esr1"
+    assert decide(bundled, "she had enhertu and it stopped working, can she have trodelvy").units == (
+        "sacituzumab_govitecan_fits",)
+    # a drug that is not history stays the subject
+    assert decide(bundled, "elacestrant for an ESR1 mutation: dose?").entity == "drug:elacestrant"
