@@ -301,6 +301,7 @@ class _TurnBuilder:
         self.now = now
         self.urgent: list[Reply] = []
         self.replies: list[Reply] = []
+        self._suggested: dict[str, str] = {}  # the facts a message's drugs suggest, for this turn
         self.disclaimer_done = False
         self.offer_consent = False  # a greeting before consent shows the consent prompt
         self.unanswered: str | None = None  # "fallback" or "clarify" (see Turn.unanswered)
@@ -587,13 +588,15 @@ class _TurnBuilder:
         question now waits on them (a subtype flow).
         """
         self.s.slots.update(reading.sets)
-        suggested = {}
+        suggested: dict[str, str] = {}
         for slot, value in reading.suggested.items():
             if self.s.slots.get(slot, "unknown") == "unknown":
                 self.s.slots[slot] = suggested[slot] = value
+        self._suggested = suggested
         try:
             yield
         finally:
+            self._suggested = {}
             if not (self.s.pending and self.s.pending.get("kind") == "flow"):
                 for slot, value in suggested.items():
                     if self.s.slots.get(slot) == value:
@@ -631,7 +634,8 @@ class _TurnBuilder:
                 self.answer_topic(fitting, advice=safety.about)
                 return
         ranked = self._rank(reading, features)
-        if decision.resolved and all(self._servable(self.k.topics[u]) and self.k.topics[u].applies_to(self.s.slots)
+        stated = {k: v for k, v in self.s.slots.items() if k not in self._suggested}  # a drug's suggestion never bars a unit
+        if decision.resolved and all(self._servable(self.k.topics[u]) and self.k.topics[u].applies_to(stated)
                                      for u in decision.units) and not self._matcher_knows_better(
             decision, ranked, reading
         ):
@@ -698,7 +702,7 @@ class _TurnBuilder:
             return top.score >= STRONG_MATCH or not (sure and topic.aspects and decision.aspect not in topic.aspects)
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
                 and SIDE_EFFECTS in topic.aspects
-                and decision.entity not in topic.entities and any(c.kind in ENTITY_KINDS for c in reading.concepts)):
+                and decision.entity not in topic.entities and any(self._about_drug(topic, c) for c in reading.concepts)):
             # "does chemo make you tired all the time": a symptom's card is general; a topic matched
             # this well on the treatment the message names, for the same aspect, is more to the point
             return True
@@ -718,6 +722,16 @@ class _TurnBuilder:
             return False
         enough = max(PLAUSIBLE_ASPECT, decision.probability / 2)
         return not topic.aspects or any(decision.likelihood(a) >= enough for a in topic.aspects)
+
+    def _about_drug(self, topic: Topic, concept: Any) -> bool:
+        """Whether a drug or class the message names (or a class it belongs to) is what the topic is about."""
+        if concept.kind not in ENTITY_KINDS:
+            return False
+        found = self.k.lexicon.concept(concept.id)
+        if concept.id in topic.entities or any(c in topic.entities for c in (found.implies if found else ())):
+            return True
+        members = (self.k.lexicon.concept(e) for e in topic.entities)  # "chemo": a topic about paclitaxel
+        return any(m is not None and concept.id in m.implies for m in members)
 
     def answer_units(self, decision: Decision, safety: SafetyCheck) -> None:
         """Answer the units a question resolved to; they become the thread follow-ups lean on."""
@@ -881,19 +895,31 @@ class _TurnBuilder:
     def _servable(self, topic: Topic) -> bool:
         return self.audience == "clinician" or topic.review.approved or self.e.options.preview
 
+    def _assumed_line(self, slot_id: str, value: str) -> str:
+        slot = self.k.slots[slot_id]
+        when = next(w for w, v in slot.usually if v == value and all(self.s.slots.get(k) == x for k, x in w))
+        given = " and ".join(re.sub(r"\s*\(.*\)", "", self.k.slots[k].label_of(x)) for k, x in when)
+        return self.render("assumed_fact", fact=slot.label, value=slot.label_of(value), given=given)
+
     def answer_topic(self, topic_id: str, ask_missing: bool = True, advice: tuple[Any, ...] = ()) -> None:
         topic = self.k.topics[topic_id]
         if not self._servable(topic):
             self.say("not_approved", buttons=self._family_buttons())
             return
         offered: tuple[Button, ...] = ()
+        assumed: dict[str, str] = {}
         if ask_missing:
             for slot in topic.needs:
-                if slot not in self.s.slots and self.e.slot_matters(topic, slot, self.s.slots, self.audience):
+                known = {**self.s.slots, **assumed}
+                if slot not in known and self.e.slot_matters(topic, slot, known, self.audience):
+                    usual = self.k.slots[slot].usual(known)
+                    if usual is not None and not assumed:
+                        assumed[slot] = usual  # "hormone positive, what's first?": answered for HER2-negative, saying so
+                        continue
                     flow = self._flow_for(slot)
                     self._ask(topic, flow.id, flow.start)
                     return
-            missing = next((slot for slot in topic.needs if slot not in self.s.slots), None)
+            missing = next((slot for slot in (*assumed, *topic.needs) if slot not in self.s.slots), None)
             if missing is not None:
                 offered = self._offer(topic, self._flow_for(missing))
         audience = self.audience
@@ -901,6 +927,9 @@ class _TurnBuilder:
         parts = []
         if not topic.review.approved:
             parts.append(self.render("unapproved_banner", status=topic.review.status.replace("_", " ")))
+        if assumed:
+            ctx.update(assumed)
+            parts.append(self._assumed_line(*next(iter(assumed.items()))))
         body = topic.answer.render(audience, ctx)
         if topic.regulatory:
             entries = "; ".join(self.render("regulatory_entry", **r.described(audience)) for r in topic.regulatory)

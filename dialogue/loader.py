@@ -85,7 +85,7 @@ TEMPLATE_GLOBALS = frozenset({"locale", "audience"})
 _TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")
 #: Extra names the engine passes to messages (never to topic answers).
 MESSAGE_VARIABLES = frozenset({"length", "limit", "family", "title", "status", "reviewed_on", "reviewed_by", "entries",
-                               "region", "scope", "as_of", "cite"})
+                               "region", "scope", "as_of", "cite", "fact", "value", "given"})
 
 
 def bundled_knowledge_dir() -> Path:
@@ -253,7 +253,7 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "topics": frozenset({"id", "title", "family", "examples", "needs", "related", "sources", "review", "answer", "about", "applies", "regulatory"}),
     "aspects": frozenset({"id", "label", "falls_back_to", "phrasings", "terms", "overview"}),
     "reviews": frozenset({"topic", "status", "reviewed_on", "reviewed_by", "content_hash"}),
-    "slots": frozenset({"id", "label", "values", "weight"}),
+    "slots": frozenset({"id", "label", "values", "weight", "usually"}),
     "flows": frozenset({"id", "fills", "start", "states"}),
     "red_flags": frozenset({"id", "when", "priority", "basis", "answer_after", "asked_is_urgent", "patterns", "requires", "temperature",
                             "reply", "advice", "sources", "topic"}),
@@ -448,6 +448,11 @@ class _Compiler:
         L = self.layers
         self.sources = {rid: self.source(rec) for rid, rec in L.lists["sources"].items()}
         self.slots = {rid: self.slot(rec) for rid, rec in L.lists["slots"].items()}
+        for slot in self.slots.values():
+            for when, _ in slot.usually:
+                for name, value in when:
+                    if name not in self.slots or value not in {v.value for v in self.slots[name].values}:
+                        self.out.error(L.lists["slots"][slot.id], f"'usually' names unknown fact '{name}: {value}'", "usually")
         families = {rid: Family(self.check_id(rec), self.text(rec, "title")) for rid, rec in L.lists["families"].items()}
         flows = {rid: self.flow(rec) for rid, rec in L.lists["flows"].items()}
         flow_for_slot: dict[str, tuple[str, ...]] = {}
@@ -538,6 +543,12 @@ class _Compiler:
             self.out.error(rec, f"an aspect needs at least {MIN_ASPECT_PHRASINGS} phrasings to learn from", "phrasings")
         terms = []
         for term in self.strings(rec, "terms"):
+            slot, _, value = term.partition("=")
+            if value:  # a fact that signals the aspect: "line=second" asks what comes after progression
+                if slot not in self.slots or value not in {v.value for v in self.slots[slot].values}:
+                    self.out.error(rec, f"unknown fact '{term}' (a slot and one of its values)", "terms")
+                terms.append(f"slot:{term}")
+                continue
             if term not in self.layers.lexicon["terms"]:
                 self.out.error(rec, f"unknown lexicon term '{term}'", "terms")
             terms.append("term:" + term)
@@ -554,7 +565,7 @@ class _Compiler:
         for aspect in aspects.values():
             for term in aspect.terms:
                 if term in hints:
-                    self.out.error(self.layers.lists["aspects"][aspect.id], f"term '{term[5:]}' already signals '{hints[term]}'", "terms")
+                    self.out.error(self.layers.lists["aspects"][aspect.id], f"term '{term.split(':', 1)[1]}' already signals '{hints[term]}'", "terms")
                 hints[term] = aspect.id
         return AspectModel.fit(aspect_rows(aspects, lexicon), hints)
 
@@ -598,7 +609,17 @@ class _Compiler:
             values.append(SlotValue(item["value"], str(item.get("label", item["value"]))))
         if not any(v.value == "unknown" for v in values):
             values.append(SlotValue("unknown", "not known"))
-        return Slot(self.check_id(rec), self.text(rec, "label"), tuple(values))
+        known = {v.value for v in values}
+        usually = []
+        for item in rec.get("usually") or []:
+            when = item.get("when") if isinstance(item, Located) else None
+            value = item.get("value") if isinstance(item, Located) else None
+            if not isinstance(when, Located) or not when or value not in known - {"unknown"}:
+                self.out.error(rec, "each 'usually' entry needs 'when' (slot: value) and 'value' (one of the slot's values)",
+                               "usually")
+                continue
+            usually.append((tuple((str(k), str(v)) for k, v in when.items()), str(value)))
+        return Slot(self.check_id(rec), self.text(rec, "label"), tuple(values), tuple(usually))
 
     def slot_sets(self, rec: Located, key: str) -> tuple[tuple[str, str], ...]:
         value = rec.get(key)

@@ -215,6 +215,16 @@ class Slot:
     id: str
     label: str
     values: tuple[SlotValue, ...]
+    #: (facts that must hold, value): the value most people with those facts have ("HR-positive" is
+    #: mostly HER2-negative). An answer that needs this slot may use it, saying so, instead of asking.
+    usually: tuple[tuple[tuple[tuple[str, str], ...], str], ...] = ()
+
+    def usual(self, known: dict[str, str]) -> str | None:
+        """The value to assume, saying so, given the facts known; None when nothing is usual."""
+        for when, value in self.usually:
+            if all(known.get(slot) == wanted for slot, wanted in when):
+                return value
+        return None
 
     def label_of(self, value: str) -> str:
         for v in self.values:
@@ -313,6 +323,13 @@ class Rule:
     audiences: tuple[str, ...]
     reply: Voiced
     origin: Origin
+    _any: Any = field(default=None, init=False, repr=False, compare=False)
+    _lift: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # one search per text instead of one per pattern: every message meets every rule
+        object.__setattr__(self, "_any", _joined(self.patterns))
+        object.__setattr__(self, "_lift", _joined(self.unless))
 
     def matches(self, audience: str, *texts: str) -> bool:
         """Whether the rule applies to a message given as one or more texts.
@@ -320,11 +337,21 @@ class Rule:
         The texts are the message folded for patterns and its typo-corrected words: a pattern may
         match either, and an ``unless`` pattern in either lifts the rule.
         """
-        return (
-            audience in self.audiences
-            and any(p.search(t) for p in self.patterns for t in texts)
-            and not any(p.search(t) for p in self.unless for t in texts)
-        )
+        if audience not in self.audiences:
+            return False
+        found, lift = self._any, self._lift
+        return (any(found(t) for t in texts) if found else any(p.search(t) for p in self.patterns for t in texts)) and not (
+            any(lift(t) for t in texts) if lift else any(p.search(t) for p in self.unless for t in texts))
+
+
+def _joined(patterns: tuple[re.Pattern[str], ...]) -> Any:
+    """The search of one pattern matching where any of ``patterns`` does (None if they cannot be joined)."""
+    if not patterns:
+        return lambda text: False
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), patterns[0].flags).search
+    except re.error:  # inline global flags or group references: search them one by one
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ SIDE_EFFECTS = "side_effects"
 TWO_PART_MIN = 0.6
 #: Terms that name the way a drug is given without asking how: with a symptom, the question is the symptom.
 WEAK_HINTS = frozenset({"term:route", "term:injection"})
+#: Blood tests that watch a drug's harms, and tests for genes.
+BLOOD_TESTS, GENE_TESTS, GENE_SLOT = "term:safety_bloods", "term:genetic_test", "slot:mutation="
 #: The aspect of tests; tests of an organ a drug harms are about its side effects.
 TESTING = "testing"
 #: At most this many units in one reply (two entities or two aspects).
@@ -64,11 +66,20 @@ IMPLYING = frozenset([("does", w, "mean") for w in ("it", "that", "this")] + [("
 #: Words before a drug that make it part of the person's history, not the subject of the question.
 HISTORY_WORDS = LEXICON_HISTORY_WORDS | {"since", "previously", "pretreated"}
 #: Words just before a drug that make it history when another drug or a result is the question ("she had Enhertu").
-PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used"}
+PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used", "finish", "finishe", "finished", "complet", "completed", "complete", "stopped"}
 #: Words between a history word and the drug it makes history ("after palbo and letrozole").
-HISTORY_LINKS = frozenset({"<drug>", "and", "plus", "with", "on", "+", "&"})
+HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+", "&", "i", "she", "he", "we", "her", "my"})
+#: Words that join a class to the drug after it in a combination.
+JOINING = frozenset({"and", "plus", "with", "+", "&"})
 #: The class of cytotoxic drugs: two of them named together are a regimen.
 CHEMOTHERAPY = "class:chemotherapy"
+#: Aspects that, asked about drugs named only as history, ask what comes next.
+NEXT_STEP_ASPECTS = frozenset({"what", "where_fits", "evidence", "first_line"})
+AFTER_PROGRESSION = "after_progression"
+LATER_LINES = frozenset({"second", "later"})
+#: Aspects answered by the regimen for a subtype, and the slots that say the subtype.
+LINE_ASPECTS = frozenset({"first_line", AFTER_PROGRESSION})
+SUBTYPE_SLOTS = frozenset({"hr", "her2"})
 #: The term for a treatment that stopped working ("Xeloda stopped working").
 PROGRESSION = "term:progression"
 
@@ -146,8 +157,14 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         entities, carried = [context.entity], True  # "and the side effects?"
     elif entities and context.aspect and short and not reading.loose and (not likely or _opens_follow_up(reading)) and not hinted:
         likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?" (not "what about its side effects?")
-    unresolved = Decision(aspect=top.aspect if _clear(guesses) else None,
+    # "ESR1 on ctDNA, 2L?": a later line stated, with nothing clearly asked, asks what comes next
+    fallback = AFTER_PROGRESSION if reading.sets.get("line") in LATER_LINES else None
+    unresolved = Decision(aspect=top.aspect if _clear(guesses) else fallback,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
+    if (entities and top is not None and not carried and top.aspect in NEXT_STEP_ASPECTS
+            and _only_history(knowledge, reading, entities[0])):
+        # "triple negative, got worse after chemo plus Keytruda, what now?": what comes next, not what Keytruda is
+        return replace(unresolved, aspect=AFTER_PROGRESSION, probability=max(top.probability, 0.5))
     if entities and top is not None and not carried and _clear(guesses):
         entities = _answering_first(knowledge, entities, found[0], top.aspect)
     if entities:
@@ -157,7 +174,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         ):
             return Decision((only,), entities[0], None, top.probability if top else 0.0, carried, tuple(guesses))
         if (only is not None and _clear(guesses) and len(knowledge.entity_units.get(entities[0], ())) == 1
-                and lookup(knowledge, entities[0], top.aspect) is None):
+                and lookup(knowledge, entities[0], top.aspect) is None
+                and not (top.aspect in LINE_ASPECTS and SUBTYPE_SLOTS.intersection(reading.sets))):
+            # ... but "triple negative, spread to the lungs: what do they start with?" asks for the subtype's first line
             # a concept with one card answers whatever is asked about it ("CBT-I first line for insomnia")
             return Decision((only,), entities[0], top.aspect, top.probability, carried, tuple(guesses), by_card=True)
     defined = guesses is not raw  # "what does 'progression' mean?" asks for a definition
@@ -193,6 +212,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return unresolved
     if ranked[0][1] < ASPECT_MIN and not (asks_two and ranked[0][1] + ranked[1][1] >= TWO_PART_MIN):
         aspect = first_aspect[ranked[0][0]]
+        if ((_past_treatment(reading) or _history(reading)) and not carried and unresolved.aspect is None
+                and aspect in NEXT_STEP_ASPECTS):
+            # "the Ibrance stopped working, can they switch me to Kisqali?" asks what comes next
+            return replace(unresolved, aspect=AFTER_PROGRESSION, probability=ASPECT_MIN)
         if carried or _past_treatment(reading) or (aspect == "what" and not WHAT_WORDS.intersection(reading.words)):
             # "3L after ET and capecitabine" asks what comes next; "her feet are sore on xeloda"
             # does not ask what Xeloda is
@@ -240,13 +263,20 @@ def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, 
     give way: a leading term ("can my husband take his Tukysa with food?"), a class to the member drug
     named ("what's a PARP inhibitor? the onc mentioned lynparza"), anything to a biomarker's card about
     a test ("PD-L1 assay for pembro?")."""
-    if lookup(knowledge, entities[0], aspect) is not None:
+    own = lookup(knowledge, entities[0], aspect)
+    if own is not None and not (aspect == TESTING and len(knowledge.topics[own].aspects) >= CATCH_ALL):
         return entities
+    # a card that answers anything about its concept gives way to a test's own card ("should my kids
+    # get tested if I have BRCA2?" asks about BRCA testing, not about talking to children)
     leading = first.leads and first.id == entities[0]
     answering = next((e for e in entities[1:]
                       if (leading or aspect == TESTING or _member(knowledge, e, entities[0]))
                       and lookup(knowledge, e, aspect) is not None), None)
     return entities if answering is None else [answering] + [e for e in entities if e != answering]
+
+
+#: A card declaring this many aspects answers anything about its concept, not one aspect in particular.
+CATCH_ALL = 8
 
 
 def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
@@ -311,6 +341,9 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     if not signalled:
         return guesses
     strong = {hints[w] for w in terms if w not in WEAK_HINTS}
+    if BLOOD_TESTS in terms and (GENE_TESTS in terms or any(w.startswith(GENE_SLOT) for w in reading.tagged)):
+        # "is the BRCA test a blood test?" asks about the gene test, not the blood monitoring of a drug
+        return guesses
     if SIDE_EFFECTS in signalled and (signalled <= {SIDE_EFFECTS, TESTING} or strong == {SIDE_EFFECTS}):
         # "heart tests on Kisqali" are the monitoring of a side effect; in "feel sick after my
         # enhertu drip" the drip only says when
@@ -387,8 +420,9 @@ def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
         if concept.kind in ENTITY_KINDS and concept.id not in seen and n not in past:
             seen[concept.id] = concept
     for concept in reading.concepts:
-        # "ESR1 came back positive after Kisqali": a result found after a treatment is the question
-        if concept.kind == "slot" and past and concept.id in about and concept.id not in seen:
+        # "ESR1 came back positive after Kisqali": a result found after a treatment is the question;
+        # "triple negative, got worse after chemo plus Keytruda": so is the subtype's next step
+        if concept.kind not in ENTITY_KINDS and past and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     for concept in reading.concepts:
         if concept.kind in ENTITY_KINDS and concept.id not in seen:
@@ -397,6 +431,13 @@ def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     return list(seen.values())
+
+
+def _only_history(knowledge: Knowledge, reading: Reading, entity: str) -> bool:
+    """Whether every drug the message names is history and the entity to answer is one of them."""
+    past = _history(reading)
+    drugs = [n for n, c in enumerate(reading.concepts) if c.kind in ENTITY_KINDS]
+    return bool(drugs) and all(n in past for n in drugs) and entity.split(":", 1)[0] in ENTITY_KINDS
 
 
 def _history(reading: Reading) -> set[int]:
@@ -410,6 +451,8 @@ def _history(reading: Reading) -> set[int]:
             continue
         j = i - 1
         while j >= 0 and (tagged[j] in HISTORY_LINKS or tagged[j].startswith("slot:line=")):
+            if tagged[j] == "<class>" and tagged[j + 1] not in JOINING:
+                break  # "after endocrine therapy, enhertu?": a class joins a combination only by a word ("chemo plus keytruda")
             j -= 1  # back over the drugs of a combination and the line: "progressed on 1L palbo + letrozole"
         if (j >= 0 and tagged[j] in PAST_WORDS) or PROGRESSION in tagged[i + 1 : i + 3]:
             past.add(n)

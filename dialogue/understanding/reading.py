@@ -207,7 +207,7 @@ def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
         if kind == "w" and text in cues:
             negate_left = NEGATION_REACH if text in _WIDE_CUES else SHORT_NEGATION_REACH
             cue_at = len(out) - 1
-    return out, _numbers(out)
+    return out, _numbers(out, folded)
 
 
 _new_token = tuple.__new__  # a Token without the named tuple's Python-level constructor (thousands per long message)
@@ -229,7 +229,7 @@ def _decimal_comma(value: str) -> bool:
     return bool(tail) and len(tail) != 3
 
 
-def _numbers(toks: list[Token]) -> list[Number]:
+def _numbers(toks: list[Token], folded: str = "") -> list[Number]:
     out: list[Number] = []
     words = _NUMBER_WORDS
     i = 0
@@ -244,7 +244,7 @@ def _numbers(toks: list[Token]) -> list[Number]:
         start = i
         if t.kind == "n":
             try:
-                value = float(t.text)
+                value = None if _trial_number(toks, i, folded) else float(t.text)
             except ValueError:
                 value = None
             i += 1
@@ -262,6 +262,21 @@ def _numbers(toks: list[Token]) -> list[Number]:
         unit = _unit_after(toks, i, start)
         out.append(Number(value, start, unit, word))
     return out
+
+
+#: Words that a hyphen can join to a reading ("temp-39", "sugar-25"): the number stays a reading.
+_MEASURE_WORDS = frozenset({"temp", "temps", "temperature", "sugar", "sugars", "glucose", "calcium", "sats", "oxygen",
+                            "pulse", "fever", "bgl", "reading", "level", "score"})
+
+
+def _trial_number(toks: list[Token], i: int, folded: str) -> bool:
+    """Whether the number at ``i`` is part of a name joined by a hyphen ("CAPItello-291", "KEYNOTE-355"),
+    not a reading ("sugar 291")."""
+    if i == 0 or not folded:
+        return False
+    pos, before = toks[i].pos, toks[i - 1]
+    return (pos >= 2 and folded[pos - 1] == "-" and before.kind == "w" and len(before.text) >= 5
+            and before.pos + len(before.text) == pos - 1 and before.text not in _MEASURE_WORDS)
 
 
 def _spelled(toks: list[Token], i: int) -> tuple[float | None, int]:

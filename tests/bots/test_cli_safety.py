@@ -105,21 +105,21 @@ def test_without_paths_it_runs_the_corpus_shipped_with_mbcbot(tmp_path: Path) ->
 def test_each_item_runs_in_its_own_locale_and_the_knowledge_must_have_it(tmp_path: Path) -> None:
     local = tmp_path / "local"
     local.mkdir()
-    (local / "new_zealand.yaml").write_text(textwrap.dedent("""\
+    (local / "singapore.yaml").write_text(textwrap.dedent("""\
         locales:
-          - id: nz
-            name: New Zealand
-            emergency_number: "111"
-            crisis_line: "1737 (call or text)"
+          - id: sg
+            name: Singapore
+            emergency_number: "995"
+            crisis_line: "1767 (any time)"
             fever_c: 37.5
             fever_f: 99.5
             care_team_advice: "Call your cancer centre's 24-hour line."
             sources: [christie_fever]
         """))
-    path = corpus(tmp_path, ['{text: "my temp is 37.8 tonight, on docetaxel", category: fever, voice: patient, locale: nz}'],
+    path = corpus(tmp_path, ['{text: "my temp is 37.8 tonight, on docetaxel", category: fever, voice: patient, locale: sg}'],
                   [QUIET])
     unknown = mbcbot("test", "--safety", str(path), cwd=tmp_path)
-    assert unknown.returncode == 2 and f"{path}:2: unknown locale 'nz'" in unknown.stderr
+    assert unknown.returncode == 2 and f"{path}:2: unknown locale 'sg'" in unknown.stderr
     out = mbcbot("test", "--safety", "--knowledge", str(local), str(path), cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
 

@@ -358,6 +358,12 @@ def test_a_measure_with_its_unit(rules: Knowledge) -> None:
     assert urgent(rules, "fasting glucose 135 mg/dL") == []
 
 
+def test_a_trial_number_is_not_a_reading(rules: Knowledge) -> None:
+    assert urgent(rules, "glucose rise in CAPItello-291 and SOLAR-1") == []
+    assert urgent(rules, "sugar-29 this morning on alpelisib") == ["hyperglycaemia"]  # a reading joined by a hyphen
+    assert urgent(rules, "glucose 291 mg/dL on capivasertib") == ["hyperglycaemia"]
+
+
 def test_a_named_diagnosis_is_a_report_only_when_it_happens_to_someone(rules: Knowledge) -> None:
     assert urgent(rules, "pt on T-DXd with new pneumonitis") == ["breathing"]
     assert urgent(rules, "T-DXd ILD grade 1 management") == []

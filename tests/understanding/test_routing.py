@@ -119,7 +119,7 @@ def test_a_sure_aspect_prefers_the_close_topic_that_answers_it(bundled) -> None:
 
 def test_a_two_part_question_gets_both_parts(bundled) -> None:
     decision = decide(bundled, "explain enhertu and how it is given")
-    assert decision.units == ("trastuzumab_deruxtecan_what", "trastuzumab_deruxtecan_given")
+    assert set(decision.units) == {"trastuzumab_deruxtecan_what", "trastuzumab_deruxtecan_given"}
 
 
 def test_a_site_with_one_card_answers_a_vague_question_about_it(bundled) -> None:
@@ -254,3 +254,33 @@ def test_a_drug_named_as_history_gives_way_to_the_result_or_the_drug_asked_about
         "sacituzumab_govitecan_fits",)
     # a drug that is not history stays the subject
     assert decide(bundled, "elacestrant for an ESR1 mutation: dose?").entity == "drug:elacestrant"
+
+
+def test_drugs_named_only_as_history_ask_what_comes_next(bundled) -> None:
+    decision = decide(bundled, "her cancer grew after she finished paclitaxel plus keytruda, what now")
+    assert decision.aspect == "after_progression" and not decision.resolved
+    # a class joins a combination only by a word: "after endocrine therapy, enhertu?" asks about Enhertu
+    assert decide(bundled, "ER+ HER2-low after endocrine therapy, enhertu?").units == ("trastuzumab_deruxtecan_fits",)
+
+
+def test_a_later_line_stated_with_nothing_clear_asked_is_what_comes_next(bundled) -> None:
+    assert decide(bundled, "progressed on 1L ribociclib + AI, PIK3CA wild type, 2L?").aspect == "after_progression"
+
+
+def test_a_card_about_everything_gives_way_to_a_tests_own_card(bundled) -> None:
+    # the children's card answers any aspect about children, but a test question is the test's
+    assert decide(bundled, "should my children have the test, i carry brca1").units == ("brca_testing",)
+
+
+def test_a_blood_test_for_a_gene_is_a_testing_question_not_a_drugs_monitoring(bundled) -> None:
+    assert decide(bundled, "is the test for brca genes done with a blood test").units == ("brca_testing",)
+
+
+def test_alcohol_with_a_drug_is_the_diet_cards_question(bundled) -> None:
+    assert decide(bundled, "can i have a beer on letrozole").units == ("diet_exercise",)
+    assert decide(bundled, "poor appetite, what should i eat").entity == "term:appetite"  # the symptom stays first
+
+
+def test_a_site_card_does_not_take_a_first_line_question_for_a_stated_subtype(bundled) -> None:
+    decision = decide(bundled, "HER2 positive and spread to the liver, what do they usually start with")
+    assert decision.units != ("liver_metastases",)
