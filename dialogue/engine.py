@@ -28,7 +28,7 @@ from .lexicon import Reading
 from .markup import CITATION
 from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
-from .routing import ENTITY_KINDS, POINTING_WORDS, SIDE_EFFECTS, Context, Decision, route
+from .routing import ENTITY_KINDS, LINE_ASPECTS, POINTING_WORDS, SIDE_EFFECTS, SUBTYPE_SLOTS, Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
 from .safety import SafetyCheck, check
 from .state import ConversationState
@@ -695,6 +695,9 @@ class _TurnBuilder:
             return False
         topic = self.k.topics[top.topic]
         if decision.by_card:
+            if (decision.aspect in LINE_ASPECTS and SUBTYPE_SLOTS.intersection(reading.sets)
+                    and topic.aspects and decision.aspect not in topic.aspects):
+                return False  # "hormone positive, spread to her liver: what will they give?" is the first-line overview
             # an overview chosen for a sure aspect stands against a match that declares other aspects
             # ("ER+ HER2- spread to her bones, what do people get first?" is not "what stage 4 means")
             # (the glossary, the overview of "what", is too general to stand against any match)

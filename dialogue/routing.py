@@ -76,6 +76,7 @@ CHEMOTHERAPY = "class:chemotherapy"
 #: Aspects that, asked about drugs named only as history, ask what comes next.
 NEXT_STEP_ASPECTS = frozenset({"what", "where_fits", "evidence", "first_line"})
 AFTER_PROGRESSION = "after_progression"
+OUTLOOK, EVIDENCE = "outlook", "evidence"
 LATER_LINES = frozenset({"second", "later"})
 #: Aspects answered by the regimen for a subtype, and the slots that say the subtype.
 LINE_ASPECTS = frozenset({"first_line", AFTER_PROGRESSION})
@@ -146,6 +147,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     guesses = _defining(raw, reading)
     if guesses is raw:  # a question about a word's meaning is settled before the words it names signal anything
         guesses = _situated(_hinted(raw, reading, model.hints), reading)
+    if named and named[0].kind in ENTITY_KINDS:
+        guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
     top = guesses[0] if guesses else None
     hinted = any(w in model.hints for w in reading.tagged)
     compares = _compares(knowledge, reading)
@@ -357,6 +360,17 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     if not kept or total <= 0:
         return guesses
     return [Guess(g.aspect, g.probability / total) for g in kept]
+
+
+def _as_evidence(guesses: list[Guess]) -> list[Guess]:
+    """Outlook asked of a drug is its evidence: the survival its trials showed."""
+    if not any(g.aspect == OUTLOOK for g in guesses):
+        return guesses
+    merged: dict[str, float] = {}
+    for g in guesses:
+        aspect = EVIDENCE if g.aspect == OUTLOOK else g.aspect
+        merged[aspect] = merged.get(aspect, 0.0) + g.probability
+    return [Guess(a, p) for a, p in sorted(merged.items(), key=lambda item: -item[1])]
 
 
 def _falls_back(entity: str, aspect: str) -> bool:

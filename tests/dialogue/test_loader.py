@@ -328,3 +328,25 @@ def test_applies_names_real_slots_and_values(tmp_path: Path) -> None:
     assert k.topics["t_her2pos"].applies_to({"her2": "positive"}) and k.topics["t_her2pos"].applies_to({})
     bad = good.replace("[positive]", "[postive]")
     assert any("extra.yaml:" in p and "postive" in p for p in errors_of(tmp_path, bad))
+
+
+def test_a_usual_value_names_real_facts(tmp_path: Path) -> None:
+    slot = """
+    slots:
+      - id: ki67
+        label: Ki-67 level
+        values:
+          - {value: high, label: high Ki-67}
+          - {value: low, label: low Ki-67}
+        usually:
+          - when: {her2: positive}
+            value: high
+    """
+    k = load_with(tmp_path, slot)
+    assert k.slots["ki67"].usual({"her2": "positive"}) == "high"
+    assert k.slots["ki67"].usual({"her2": "negative"}) is None
+    assert any("extra.yaml:" in p and "'usually' names unknown fact 'her2: postive'" in p
+               for p in errors_of(tmp_path, slot.replace("her2: positive", "her2: postive")))
+    assert any("extra.yaml:" in p and "'usually' entry needs" in p
+               for p in errors_of(tmp_path, slot.replace("value: high\n    \"\"\"", "value: medium\n    \"\"\"")
+                                  .replace("        value: high\n", "        value: medium\n")))

@@ -284,3 +284,11 @@ def test_alcohol_with_a_drug_is_the_diet_cards_question(bundled) -> None:
 def test_a_site_card_does_not_take_a_first_line_question_for_a_stated_subtype(bundled) -> None:
     decision = decide(bundled, "HER2 positive and spread to the liver, what do they usually start with")
     assert decision.units != ("liver_metastases",)
+
+
+def test_survival_asked_of_a_drug_is_its_evidence(bundled) -> None:
+    assert decide(bundled, "ribociclib vs palbociclib survival").units[0] == "ribociclib_fits"
+
+
+def test_performance_status_signals_a_question_about_stopping(bundled) -> None:
+    assert decide(bundled, "ECOG 3, is further chemotherapy reasonable").aspect == "stopping"
