@@ -898,9 +898,9 @@ class _TurnBuilder:
     def _servable(self, topic: Topic) -> bool:
         return self.audience == "clinician" or topic.review.approved or self.e.options.preview
 
-    def _assumed_line(self, slot_id: str, value: str) -> str:
-        slot = self.k.slots[slot_id]
-        when = next(w for w, v in slot.usually if v == value and all(self.s.slots.get(k) == x for k, x in w))
+    def _assumed_line(self, slot_id: str, entry: tuple[tuple[tuple[str, str], ...], str]) -> str:
+        """The line saying which value an answer assumed, and from which stated facts."""
+        slot, (when, value) = self.k.slots[slot_id], entry
         given = " and ".join(re.sub(r"\s*\(.*\)", "", self.k.slots[k].label_of(x)) for k, x in when)
         return self.render("assumed_fact", fact=slot.label, value=slot.label_of(value), given=given)
 
@@ -910,12 +910,12 @@ class _TurnBuilder:
             self.say("not_approved", buttons=self._family_buttons())
             return
         offered: tuple[Button, ...] = ()
-        assumed: dict[str, str] = {}
+        assumed: dict[str, Any] = {}  # slot -> the `usually` entry answered for (at most one)
         if ask_missing:
             for slot in topic.needs:
-                known = {**self.s.slots, **assumed}
+                known = {**self.s.slots, **{s: e[1] for s, e in assumed.items()}}
                 if slot not in known and self.e.slot_matters(topic, slot, known, self.audience):
-                    usual = self.k.slots[slot].usual(known)
+                    usual = self.k.slots[slot].usual_entry(known)
                     if usual is not None and not assumed:
                         assumed[slot] = usual  # "hormone positive, what's first?": answered for HER2-negative, saying so
                         continue
@@ -931,7 +931,7 @@ class _TurnBuilder:
         if not topic.review.approved:
             parts.append(self.render("unapproved_banner", status=topic.review.status.replace("_", " ")))
         if assumed:
-            ctx.update(assumed)
+            ctx.update({slot: entry[1] for slot, entry in assumed.items()})
             parts.append(self._assumed_line(*next(iter(assumed.items()))))
         body = topic.answer.render(audience, ctx)
         if topic.regulatory:

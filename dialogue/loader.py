@@ -543,12 +543,6 @@ class _Compiler:
             self.out.error(rec, f"an aspect needs at least {MIN_ASPECT_PHRASINGS} phrasings to learn from", "phrasings")
         terms = []
         for term in self.strings(rec, "terms"):
-            slot, _, value = term.partition("=")
-            if value:  # a fact that signals the aspect: "line=second" asks what comes after progression
-                if slot not in self.slots or value not in {v.value for v in self.slots[slot].values}:
-                    self.out.error(rec, f"unknown fact '{term}' (a slot and one of its values)", "terms")
-                terms.append(f"slot:{term}")
-                continue
             if term not in self.layers.lexicon["terms"]:
                 self.out.error(rec, f"unknown lexicon term '{term}'", "terms")
             terms.append("term:" + term)
@@ -565,7 +559,7 @@ class _Compiler:
         for aspect in aspects.values():
             for term in aspect.terms:
                 if term in hints:
-                    self.out.error(self.layers.lists["aspects"][aspect.id], f"term '{term.split(':', 1)[1]}' already signals '{hints[term]}'", "terms")
+                    self.out.error(self.layers.lists["aspects"][aspect.id], f"term '{term[5:]}' already signals '{hints[term]}'", "terms")
                 hints[term] = aspect.id
         return AspectModel.fit(aspect_rows(aspects, lexicon), hints)
 

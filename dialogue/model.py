@@ -221,10 +221,13 @@ class Slot:
 
     def usual(self, known: dict[str, str]) -> str | None:
         """The value to assume, saying so, given the facts known; None when nothing is usual."""
-        for when, value in self.usually:
-            if all(known.get(slot) == wanted for slot, wanted in when):
-                return value
-        return None
+        entry = self.usual_entry(known)
+        return entry[1] if entry else None
+
+    def usual_entry(self, known: dict[str, str]) -> tuple[tuple[tuple[str, str], ...], str] | None:
+        """The ``usually`` entry (facts, value) that the facts known match, if any."""
+        return next(((when, value) for when, value in self.usually
+                     if all(known.get(slot) == wanted for slot, wanted in when)), None)
 
     def label_of(self, value: str) -> str:
         for v in self.values:

@@ -43,6 +43,8 @@ WEAK_HINTS = frozenset({"term:route", "term:injection"})
 BLOOD_TESTS, GENE_TESTS, GENE_SLOT = "term:safety_bloods", "term:genetic_test", "slot:mutation="
 #: The aspect of tests; tests of an organ a drug harms are about its side effects.
 TESTING = "testing"
+#: A card declaring this many aspects answers anything about its concept, not one aspect in particular.
+CATCH_ALL = 8
 #: At most this many units in one reply (two entities or two aspects).
 MAX_UNITS = 2
 #: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
@@ -141,7 +143,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     model = knowledge.aspect_model
     if model is None or not knowledge.units:
         return Decision()
-    found = _entities(knowledge, reading)
+    past = _history(reading)  # the drugs named as history, read once
+    found = _entities(knowledge, reading, past)
     named = [c for c in found if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
     raw = model.guess(reading.tagged, limit=len(model.labels))
     guesses = _defining(raw, reading)
@@ -165,7 +168,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else fallback,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
     if (entities and top is not None and not carried and top.aspect in NEXT_STEP_ASPECTS
-            and _only_history(knowledge, reading, entities[0])):
+            and _only_history(reading, past, entities[0])):
         # "triple negative, got worse after chemo plus Keytruda, what now?": what comes next, not what Keytruda is
         return replace(unresolved, aspect=AFTER_PROGRESSION, probability=max(top.probability, 0.5))
     if entities and top is not None and not carried and _clear(guesses):
@@ -215,7 +218,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return unresolved
     if ranked[0][1] < ASPECT_MIN and not (asks_two and ranked[0][1] + ranked[1][1] >= TWO_PART_MIN):
         aspect = first_aspect[ranked[0][0]]
-        if ((_past_treatment(reading) or _history(reading)) and not carried and unresolved.aspect is None
+        if ((_past_treatment(reading) or past) and not carried and unresolved.aspect is None
                 and aspect in NEXT_STEP_ASPECTS):
             # "the Ibrance stopped working, can they switch me to Kisqali?" asks what comes next
             return replace(unresolved, aspect=AFTER_PROGRESSION, probability=ASPECT_MIN)
@@ -276,10 +279,6 @@ def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, 
                       if (leading or aspect == TESTING or _member(knowledge, e, entities[0]))
                       and lookup(knowledge, e, aspect) is not None), None)
     return entities if answering is None else [answering] + [e for e in entities if e != answering]
-
-
-#: A card declaring this many aspects answers anything about its concept, not one aspect in particular.
-CATCH_ALL = 8
 
 
 def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
@@ -417,7 +416,7 @@ def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
     return None
 
 
-def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
+def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Concept]:
     """The drugs and classes a message names, in order, each once; then the other concepts a unit is about.
 
     A site ("brain mets") or a biomarker ("ESR1 mutation") is the entity only when no drug is
@@ -425,7 +424,6 @@ def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
     remedies, travel) comes before the drugs: the drug is the situation, the term the question.
     """
     about = knowledge.entity_units
-    past = _history(reading)
     seen: dict[str, Concept] = {}
     for concept in reading.concepts:
         if concept.leads and concept.id in about and concept.id not in seen:
@@ -447,9 +445,8 @@ def _entities(knowledge: Knowledge, reading: Reading) -> list[Concept]:
     return list(seen.values())
 
 
-def _only_history(knowledge: Knowledge, reading: Reading, entity: str) -> bool:
+def _only_history(reading: Reading, past: set[int], entity: str) -> bool:
     """Whether every drug the message names is history and the entity to answer is one of them."""
-    past = _history(reading)
     drugs = [n for n, c in enumerate(reading.concepts) if c.kind in ENTITY_KINDS]
     return bool(drugs) and all(n in past for n in drugs) and entity.split(":", 1)[0] in ENTITY_KINDS
 
