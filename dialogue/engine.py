@@ -898,11 +898,11 @@ class _TurnBuilder:
     def _servable(self, topic: Topic) -> bool:
         return self.audience == "clinician" or topic.review.approved or self.e.options.preview
 
-    def _assumed_line(self, slot_id: str, entry: tuple[tuple[tuple[str, str], ...], str]) -> str:
-        """The line saying which value an answer assumed, and from which stated facts."""
-        slot, (when, value) = self.k.slots[slot_id], entry
+    def _assumed_line(self, slot_id: str, entry: tuple[tuple[tuple[str, str], ...], str, str]) -> str:
+        """The line saying which value an answer assumed, from which stated facts, with its source."""
+        slot, (when, value, source) = self.k.slots[slot_id], entry
         given = " and ".join(re.sub(r"\s*\(.*\)", "", self.k.slots[k].label_of(x)) for k, x in when)
-        return self.render("assumed_fact", fact=slot.label, value=slot.label_of(value), given=given)
+        return self.render("assumed_fact", fact=slot.label, value=slot.label_of(value), given=given, cite=f"[[{source}]]")
 
     def answer_topic(self, topic_id: str, ask_missing: bool = True, advice: tuple[Any, ...] = ()) -> None:
         topic = self.k.topics[topic_id]
@@ -932,12 +932,18 @@ class _TurnBuilder:
             parts.append(self.render("unapproved_banner", status=topic.review.status.replace("_", " ")))
         if assumed:
             ctx.update({slot: entry[1] for slot, entry in assumed.items()})
-            parts.append(self._assumed_line(*next(iter(assumed.items()))))
         body = topic.answer.render(audience, ctx)
         if topic.regulatory:
             entries = "; ".join(self.render("regulatory_entry", **r.described(audience)) for r in topic.regulatory)
             body += "\n\n" + self.render("regulatory_line", entries=entries)
-        text, sources = cite(body, topic.sources)
+        if assumed:
+            # the assumption is a claim too: it cites its own source, and the answer keeps all of its own
+            slot, entry = next(iter(assumed.items()))
+            text, sources = cite(self._assumed_line(slot, entry) + "\n\n" + body, (*topic.sources, self.k.sources[entry[2]]))
+            if not CITATION.search(body):
+                sources += [s for s in topic.sources if s not in sources]
+        else:
+            text, sources = cite(body, topic.sources)
         parts.append(text)
         for flag in advice:
             parts.append(flag.advice.render(audience, ctx))

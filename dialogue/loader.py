@@ -449,7 +449,7 @@ class _Compiler:
         self.sources = {rid: self.source(rec) for rid, rec in L.lists["sources"].items()}
         self.slots = {rid: self.slot(rec) for rid, rec in L.lists["slots"].items()}
         for slot in self.slots.values():
-            for when, _ in slot.usually:
+            for when, _, _ in slot.usually:
                 for name, value in when:
                     if name not in self.slots or value not in {v.value for v in self.slots[name].values}:
                         self.out.error(L.lists["slots"][slot.id], f"'usually' names unknown fact '{name}: {value}'", "usually")
@@ -608,11 +608,14 @@ class _Compiler:
         for item in rec.get("usually") or []:
             when = item.get("when") if isinstance(item, Located) else None
             value = item.get("value") if isinstance(item, Located) else None
-            if not isinstance(when, Located) or not when or value not in known - {"unknown"}:
-                self.out.error(rec, "each 'usually' entry needs 'when' (slot: value) and 'value' (one of the slot's values)",
-                               "usually")
+            source = item.get("source") if isinstance(item, Located) else None
+            if not isinstance(when, Located) or not when or value not in known - {"unknown"} or not isinstance(source, str):
+                self.out.error(rec, "each 'usually' entry needs 'when' (slot: value), 'value' (one of the slot's values) "
+                               "and 'source' (the source id that says so)", "usually")
                 continue
-            usually.append((tuple((str(k), str(v)) for k, v in when.items()), str(value)))
+            if source not in self.sources:
+                self.out.error(rec, f"'usually' cites unknown source id '{source}'", "usually")
+            usually.append((tuple((str(k), str(v)) for k, v in when.items()), str(value), source))
         return Slot(self.check_id(rec), self.text(rec, "label"), tuple(values), tuple(usually))
 
     def slot_sets(self, rec: Located, key: str) -> tuple[tuple[str, str], ...]:

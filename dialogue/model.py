@@ -215,19 +215,19 @@ class Slot:
     id: str
     label: str
     values: tuple[SlotValue, ...]
-    #: (facts that must hold, value): the value most people with those facts have ("HR-positive" is
-    #: mostly HER2-negative). An answer that needs this slot may use it, saying so, instead of asking.
-    usually: tuple[tuple[tuple[tuple[str, str], ...], str], ...] = ()
+    #: (facts that must hold, value, source id): the value most people with those facts have
+    #: ("HR-positive" is mostly HER2-negative). An answer that needs this slot may use it, saying so
+    #: and citing the source, instead of asking.
+    usually: tuple[tuple[tuple[tuple[str, str], ...], str, str], ...] = ()
 
     def usual(self, known: dict[str, str]) -> str | None:
         """The value to assume, saying so, given the facts known; None when nothing is usual."""
         entry = self.usual_entry(known)
         return entry[1] if entry else None
 
-    def usual_entry(self, known: dict[str, str]) -> tuple[tuple[tuple[str, str], ...], str] | None:
-        """The ``usually`` entry (facts, value) that the facts known match, if any."""
-        return next(((when, value) for when, value in self.usually
-                     if all(known.get(slot) == wanted for slot, wanted in when)), None)
+    def usual_entry(self, known: dict[str, str]) -> tuple[tuple[tuple[str, str], ...], str, str] | None:
+        """The ``usually`` entry (facts, value, source) that the facts known match, if any."""
+        return next((entry for entry in self.usually if all(known.get(slot) == wanted for slot, wanted in entry[0])), None)
 
     def label_of(self, value: str) -> str:
         for v in self.values:

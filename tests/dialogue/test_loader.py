@@ -341,12 +341,15 @@ def test_a_usual_value_names_real_facts(tmp_path: Path) -> None:
         usually:
           - when: {her2: positive}
             value: high
+            source: fx_guideline
     """
     k = load_with(tmp_path, slot)
     assert k.slots["ki67"].usual({"her2": "positive"}) == "high"
     assert k.slots["ki67"].usual({"her2": "negative"}) is None
     assert any("extra.yaml:" in p and "'usually' names unknown fact 'her2: postive'" in p
                for p in errors_of(tmp_path, slot.replace("her2: positive", "her2: postive")))
+    assert any("extra.yaml:" in p and "'usually' cites unknown source id 'no_such_source'" in p
+               for p in errors_of(tmp_path, slot.replace("source: fx_guideline", "source: no_such_source")))
     assert any("extra.yaml:" in p and "'usually' entry needs" in p
                for p in errors_of(tmp_path, slot.replace("value: high\n    \"\"\"", "value: medium\n    \"\"\"")
                                   .replace("        value: high\n", "        value: medium\n")))
