@@ -30,6 +30,7 @@ from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .routing import ENTITY_KINDS, LINE_ASPECTS, POINTING_WORDS, SIDE_EFFECTS, SUBTYPE_SLOTS, Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
+from .routing import defines_a_fact
 from .safety import SafetyCheck, check
 from .state import ConversationState
 from .text import sanitize, small_number
@@ -702,6 +703,15 @@ class _TurnBuilder:
             # ("ER+ HER2- spread to her bones, what do people get first?" is not "what stage 4 means")
             # (the glossary, the overview of "what", is too general to stand against any match)
             sure = decision.aspect not in (None, "what") and decision.probability >= SURE_ASPECT
+            named = {c.id for c in reading.concepts}
+            if topic.entities and decision.entity in named and not named.intersection(topic.entities) and top.score < STRONG_MATCH:
+                return False  # "CA 15-3 in monitoring MBC per ASCO?": a match about things the message does not name
+            if (decision.aspect in LINE_ASPECTS and decision.entity is not None and decision.entity.startswith("term:")
+                    and not SUBTYPE_SLOTS.intersection(reading.sets) and not any(c.kind in ENTITY_KINDS for c in reading.concepts)):
+                return False  # "insomnia: CBT-I first line?" asks the symptom's first-line management, not the cancer's
+            if (decision.aspect == "what" and decision.probability >= SURE_ASPECT and defines_a_fact(self.k, reading)
+                    and topic.aspects and "what" not in topic.aspects):
+                return False  # "what does first line mean?" asks for the word, not the first-line options
             return top.score >= STRONG_MATCH or not (sure and topic.aspects and decision.aspect not in topic.aspects)
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
                 and SIDE_EFFECTS in topic.aspects
@@ -846,7 +856,8 @@ class _TurnBuilder:
         if match is not None:
             best = match.topic
             if probability >= SURE_ASPECT and elsewhere:
-                asked = [c.topic for c in ranked if c.score >= CLARIFY_SCORE and top.score - c.score < CLOSE_MARGIN * 2
+                # a sure aspect: the best candidate that answers it, even a little behind the match
+                asked = [c.topic for c in ranked if c.score >= CLARIFY_SCORE and top.score - c.score < CLOSE_MARGIN * 3
                          and aspect in self.k.topics[c.topic].aspects and self._servable(self.k.topics[c.topic])]
                 best = asked[0] if asked else best
             self.answer_topic(best, advice=safety.about)

@@ -17,12 +17,14 @@ from .text import NEGATIONS, STOPWORDS
 
 
 #: Words that may sit inside a phrase without changing it ("feel so sick", "hand and foot").
-FILLERS = frozenset({"so", "really", "very", "quite", "bit", "little", "too", "extremely", "awfully", "terribly",
+FILLERS = frozenset({"so", "really", "very", "quite", "bit", "little", "too", "extremely", "awfully", "terribly", "only", "even", "actually",
                      "always", "constantly", "still", "just", "the", "a", "my", "her", "his", "their", "your"})
 
 #: Words that put a treatment named after them in the person's history ("after palbo", "progressed on 1L").
 HISTORY_WORDS = frozenset({"after", "post", "following", "prog", "progressed", "progression", "progressing", "failed",
                            "failing", "prior"})
+#: Words of a line stated as history ("progressed on", read as the stem "progress").
+STATED_HISTORY = HISTORY_WORDS | {"progress"}
 #: ... and, before a line of treatment, these too: "progressed on 1L palbo" is now at second line.
 LINE_HISTORY = HISTORY_WORDS | {"beyond", "past", "previous"}
 #: The line a stated past line leads to.
@@ -151,6 +153,7 @@ class Lexicon:
         sets: dict[str, str] = {}
         loose: list[str] = []
         tagged: list[str] = []
+        said: list[int] = []  # where a line was stated by a history phrase
         i, n = 0, len(fixed)
         while i < n:
             for size in range(min(self.max_len, n - i), 0, -1):
@@ -167,6 +170,8 @@ class Lexicon:
                     concept = self._line_now(concept, fixed[max(0, i - 3) : i])
                     concepts.append(concept)
                     sets.update(concept.sets)
+                    if concept.kind == "slot" and STATED_HISTORY.intersection(fixed[i : i + size]):
+                        said.append(len(tagged))  # "progressed on palbo": the line says the drug after it is history
                     tagged.append(f"<{concept.kind}>" if concept.kind in ("drug", "class") else concept.id)
                     i += size
                     break
@@ -176,6 +181,9 @@ class Lexicon:
                     loose.append(word)
                 tagged.append(word)
                 i += 1
+        for at in reversed(said):
+            if at + 1 < len(tagged) and tagged[at + 1] in ("<drug>", "<class>"):
+                tagged.insert(at, "after")
         return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose), tuple(tagged), self._suggested(concepts, sets))
 
     def _line_now(self, concept: Concept, before: list[str]) -> Concept:

@@ -41,6 +41,10 @@ TWO_PART_MIN = 0.6
 WEAK_HINTS = frozenset({"term:route", "term:injection"})
 #: Blood tests that watch a drug's harms, and tests for genes.
 BLOOD_TESTS, GENE_TESTS, GENE_SLOT = "term:safety_bloods", "term:genetic_test", "slot:mutation="
+#: A term's aspect within this factor of the classifier's best guess breaks the tie in its favour.
+TIE_BREAK = 2.0
+#: The term for how often something is done: with a test named, the question is the test's.
+FREQUENCY = "term:frequency"
 #: The aspect of tests; tests of an organ a drug harms are about its side effects.
 TESTING = "testing"
 #: A card declaring this many aspects answers anything about its concept, not one aspect in particular.
@@ -50,7 +54,7 @@ MAX_UNITS = 2
 #: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
 COMPARING = frozenset({"or", "vs", "versus", "compared", "compare", "than"})
 #: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
-DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "compare", "comparison", "better", "best", "worse"})
+DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "different", "compare", "comparison", "better", "best", "worse"})
 #: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
 #: question is about to pick a unit: such questions go to the example matcher.
 BROAD_CLASS = 8
@@ -70,7 +74,7 @@ HISTORY_WORDS = LEXICON_HISTORY_WORDS | {"since", "previously", "pretreated"}
 #: Words just before a drug that make it history when another drug or a result is the question ("she had Enhertu").
 PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used", "finish", "finishe", "finished", "complet", "completed", "complete", "stopped"}
 #: Words between a history word and the drug it makes history ("after palbo and letrozole").
-HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+", "&", "i", "she", "he", "we", "her", "my"})
+HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+", "&", "i", "she", "he", "we", "her", "my", "the", "a"})
 #: Words that join a class to the drug after it in a combination.
 JOINING = frozenset({"and", "plus", "with", "+", "&"})
 #: The class of cytotoxic drugs: two of them named together are a regimen.
@@ -78,6 +82,8 @@ CHEMOTHERAPY = "class:chemotherapy"
 #: Aspects that, asked about drugs named only as history, ask what comes next.
 NEXT_STEP_ASPECTS = frozenset({"what", "where_fits", "evidence", "first_line"})
 AFTER_PROGRESSION = "after_progression"
+#: How sure "what now?" is, asked of drugs named only as history: the message's shape says it, not its words.
+HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
 LATER_LINES = frozenset({"second", "later"})
 #: Aspects answered by the regimen for a subtype, and the slots that say the subtype.
@@ -159,7 +165,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     entities = [c.id for c in named]
     short = len(reading.words) <= FOLLOW_UP_WORDS
     likely = [g for g in guesses if g.probability >= MASS_MIN]
-    if not found and context.entity and likely and short and not reading.sets and _leans_back(reading):
+    if (not found and context.entity and likely and short and not reading.sets and _leans_back(reading)
+            and (context.entity.split(":", 1)[0] in ENTITY_KINDS or not hinted)):
         entities, carried = [context.entity], True  # "and the side effects?"
     elif entities and context.aspect and short and not reading.loose and (not likely or _opens_follow_up(reading)) and not hinted:
         likely, carried = [Guess(context.aspect, 1.0)], True  # "what about Kisqali?" (not "what about its side effects?")
@@ -168,11 +175,15 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else fallback,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
     if (entities and top is not None and not carried and top.aspect in NEXT_STEP_ASPECTS
-            and _only_history(reading, past, entities[0])):
+            and _only_history(knowledge, reading, past, entities[0])):
         # "triple negative, got worse after chemo plus Keytruda, what now?": what comes next, not what Keytruda is
-        return replace(unresolved, aspect=AFTER_PROGRESSION, probability=max(top.probability, 0.5))
+        return replace(unresolved, aspect=AFTER_PROGRESSION, probability=max(top.probability, HISTORY_SURE))
     if entities and top is not None and not carried and _clear(guesses):
         entities = _answering_first(knowledge, entities, found[0], top.aspect)
+    if guesses is not raw and not carried and defines_a_fact(knowledge, reading):
+        glossary = _overview(knowledge, guesses, True, reading)
+        if glossary is not None:
+            return glossary  # "what does 2L mean in MBC trials?": the word, not the trials
     if entities:
         only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
         if only is not None and not _clear(guesses) and (
@@ -231,6 +242,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if not carried and top is not None and top.probability >= ASPECT_MIN and asked is None:
         return unresolved  # "DPYD genotyping before cape" asks about testing, which no unit of the drug answers
     best, probability = ranked[0]
+    if asked in mass and asked != best and not carried and top is not None and top.probability >= ASPECT_MIN:
+        # an aspect asked plainly ("zoladex - how is it given?") is not outvoted by two hesitant ones
+        best, probability = asked, mass[asked]
     units = [best]
     if asks_two:
         units.append(ranked[1][0])  # "what is Phesgo and how is it given?"
@@ -319,6 +333,21 @@ def _defining(guesses: list[Guess], reading: Reading) -> list[Guess]:
     return [Guess("what", 1.0)]  # settled, as a named symptom settles side effects
 
 
+def defines_a_fact(knowledge: Knowledge, reading: Reading) -> bool:
+    """Whether the words whose meaning is asked ("what does 2L mean", "HER2 low means what") name
+    only a fact about the person (a slot value), nothing with a unit of its own."""
+    tagged = reading.tagged
+    at = next((i for i, w in enumerate(tagged) if w in MEANING_WORDS), None)
+    if at is None:
+        return False
+    start = max((i + 1 for i, w in enumerate(tagged[:at]) if w in ("does", "do", "did", "is")), default=0)
+    span = tagged[start:at]
+    if span and all(w in POINTING_WORDS for w in span):
+        span = tagged[:start]  # "the nurse said second line, what does that mean": what "that" points to
+    return (any(w.startswith("slot:") for w in span)
+            and not any(w in ("<drug>", "<class>") or w in knowledge.entity_units for w in span))
+
+
 def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
     """A drug asked about in a stated situation is asked whether it fits there.
 
@@ -343,6 +372,8 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     if not signalled:
         return guesses
     strong = {hints[w] for w in terms if w not in WEAK_HINTS}
+    if FREQUENCY in terms and any(hints[w] == TESTING for w in terms if w != FREQUENCY):
+        return [Guess(TESTING, 1.0)]  # "how often CT/bone scans on 1L ET+CDK4/6i?" asks how often the test
     if BLOOD_TESTS in terms and (GENE_TESTS in terms or any(w.startswith(GENE_SLOT) for w in reading.tagged)):
         # "is the BRCA test a blood test?" asks about the gene test, not the blood monitoring of a drug
         return guesses
@@ -354,7 +385,14 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     if len(signalled) == 1 and SIDE_EFFECTS in signalled:
         return [Guess(SIDE_EFFECTS, 1.0)]
     if len(signalled) == 1:
-        return guesses  # one other hint is one feature among the rest: the classifier has weighed it
+        # one other hint is one feature among the rest: the classifier has weighed it, but it breaks a near
+        # tie ("what scans do they do for stage 4": the scans' aspect, not a first line)
+        hinted = next((g for g in guesses if g.aspect in signalled and g.aspect in strong), None)
+        if hinted is None or hinted is guesses[0] or hinted.probability * TIE_BREAK < guesses[0].probability:
+            return guesses
+        total = sum(g.probability for g in guesses)
+        lifted = Guess(hinted.aspect, hinted.probability + guesses[0].probability)
+        return [Guess(g.aspect, g.probability / total) for g in [lifted] + [g for g in guesses if g is not hinted and g is not guesses[0]]]
     total = sum(g.probability for g in kept)
     if not kept or total <= 0:
         return guesses
@@ -388,7 +426,10 @@ def _compares(knowledge: Knowledge, reading: Reading) -> bool:
     if len(named) < 2:
         return False
     between = reading.tagged[named[0] + 1 : named[-1]]
-    return any(w in COMPARING for w in between) or ("and" in between and bool(DIFFERENCE_WORDS.intersection(reading.words)))
+    after = reading.tagged[named[-1] + 1 :]
+    # "talazoparib dose? and olaparib tab dose": the same thing asked of each, one after the other
+    parallel = "and" in between and any(w.startswith("term:") and w in after for w in between)
+    return any(w in COMPARING for w in between) or parallel or ("and" in between and bool(DIFFERENCE_WORDS.intersection(reading.words)))
 
 
 def _only_unit(knowledge: Knowledge, entity: str, hinted: bool = False) -> str | None:
@@ -445,9 +486,13 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
     return list(seen.values())
 
 
-def _only_history(reading: Reading, past: set[int], entity: str) -> bool:
-    """Whether every drug the message names is history and the entity to answer is one of them."""
-    drugs = [n for n, c in enumerate(reading.concepts) if c.kind in ENTITY_KINDS]
+def _only_history(knowledge: Knowledge, reading: Reading, past: set[int], entity: str) -> bool:
+    """Whether every drug the message names is history and the entity to answer is one of them.
+
+    A broad class names no drug in particular: "after the Faslodex, is it chemo now?" asks what comes next.
+    """
+    drugs = [n for n, c in enumerate(reading.concepts)
+             if c.kind in ENTITY_KINDS and knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
     return bool(drugs) and all(n in past for n in drugs) and entity.split(":", 1)[0] in ENTITY_KINDS
 
 

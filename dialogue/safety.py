@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .understanding.concepts import Hit
-from .understanding.reading import MessageReading, Number
+from .understanding.reading import MessageReading, Number, Token
 
 if TYPE_CHECKING:
     from .model import Knowledge, Locale, RedFlag
@@ -149,7 +149,7 @@ class _Evidence:
                 name: kept for name, hits in self.hits.items()
                 if (kept := [h for h in hits if name == "idiom" or not any(a <= h.start <= b or a <= h.end <= b for a, b in idioms)])
             }
-        self.someone = any(not h.negated for h in self.hits.get("experiencer", ()))
+        self.someone = any(not h.negated and not _shorthand_suffix(toks, h.start) for h in self.hits.get("experiencer", ()))
         self.about_message = bool(knowledge.about_patterns) and any(p.search(reading.folded) for p in knowledge.about_patterns) and not (
             self.someone or any(p.search(reading.folded) for p in knowledge.experiencer_patterns)
         )
@@ -400,6 +400,12 @@ def _legacy(flag: RedFlag, folded: str, reading: MessageReading, evidence: _Evid
     if flag.requires and not any(live(p) for p in flag.requires):
         return None
     return not evidence.about_message
+
+
+def _shorthand_suffix(toks: list[Token], i: int) -> bool:
+    """Whether an "i" glued to a number ends a drug-class shorthand ("CDK4/6i") rather than naming the writer."""
+    prev = toks[i - 1] if i > 0 else None
+    return toks[i].text == "i" and prev is not None and prev.kind == "n" and toks[i].pos == prev.pos + len(prev.text)
 
 
 def _token_at(reading: MessageReading, offset: int) -> int | None:

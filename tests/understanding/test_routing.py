@@ -199,8 +199,26 @@ def test_a_clear_aspect_with_nothing_named_goes_to_its_overview(bundled) -> None
     assert not decide(bundled, "what are the side effects").resolved
 
 
+class _Hesitant:
+    """The bundled aspect model, made to hesitate: no aspect reaches the bar that settles a unit."""
+
+    def __init__(self, model, guesses):
+        self._model, self._guesses = model, guesses
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def guess(self, tagged, limit=3):
+        return self._guesses[:limit]
+
+
 def test_a_hesitant_guess_about_a_named_drug_is_kept_as_a_tentative_answer(bundled) -> None:
-    decision = decide(bundled, "what is ibrance? my mum has been given it with letrozole by her team")
+    from dataclasses import replace
+
+    from dialogue.understanding.aspects import Guess
+
+    hesitant = _Hesitant(bundled.aspect_model, [Guess("what", 0.35), Guess("where_fits", 0.25), Guess("how_given", 0.2)])
+    decision = decide(replace(bundled, aspect_model=hesitant), "what is ibrance? my mum has been given it with letrozole by her team")
     assert not decision.resolved and decision.tentative == "palbociclib_what"
     # but not when the drug is history, nor "what it is" when nobody asked what it is
     assert decide(bundled, "3L HR+/HER2- after ET lines and capecitabine").tentative is None
