@@ -182,7 +182,8 @@ class Lexicon:
                 tagged.append(word)
                 i += 1
         for at in reversed(said):
-            if at + 1 < len(tagged) and tagged[at + 1] in ("<drug>", "<class>"):
+            following = [t for t in tagged[at + 1 : at + 3] if not t.startswith("slot:line=")][:1]  # "progressed on 1L palbo"
+            if following and following[0] in ("<drug>", "<class>"):
                 tagged.insert(at, "after")
         return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose), tuple(tagged), self._suggested(concepts, sets))
 

@@ -245,7 +245,9 @@ def test_a_site_named_as_the_situation_leaves_a_first_line_question_to_its_overv
 
 
 def test_a_class_without_the_card_asked_leaves_it_to_the_member_drug_named(bundled) -> None:
-    assert decide(bundled, "whats a PARP inhibitor? the onc mentioned lynparza").units == ("olaparib_what",)
+    assert decide(bundled, "whats an mTOR inhibitor? the onc mentioned afinitor").units == ("everolimus_what",)
+    # a class with a card of its own answers for itself
+    assert decide(bundled, "whats a PARP inhibitor? the onc mentioned lynparza").units == ("parp_inhibitor_fits",)
 
 
 def test_the_drugs_named_suggest_the_subtype_only_where_nothing_states_it(bundled) -> None:
