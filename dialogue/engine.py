@@ -643,8 +643,8 @@ class _TurnBuilder:
             self.answer_units(decision, safety)
             return
         tentative = self.k.topics.get(decision.tentative) if decision.tentative else None
-        if (tentative is not None and confident(ranked) is None and self._servable(tentative)
-                and tentative.applies_to(self.s.slots)):
+        if (tentative is not None and self._servable(tentative) and tentative.applies_to(self.s.slots)
+                and not self._match_plausible(confident(ranked), decision)):
             self.answer_units(replace(decision, units=(tentative.id,), tentative=None), safety)
             return
         if not ranked and safety.about:
@@ -735,6 +735,17 @@ class _TurnBuilder:
             return False
         enough = max(PLAUSIBLE_ASPECT, decision.probability / 2)
         return not topic.aspects or any(decision.likelihood(a) >= enough for a in topic.aspects)
+
+    def _match_plausible(self, top: Any, decision: Decision) -> bool:
+        """Whether a confident match may answer what the message asks: a side-effects topic matched on
+        a drug's name when the classifier all but ruled out side effects ("I still have periods, can I
+        have Kisqali?") is not, and the hesitant guess about the named drug is answered instead."""
+        if top is None:
+            return False
+        aspects = set(self.k.topics[top.topic].aspects)
+        if aspects != {SIDE_EFFECTS} or not decision.guesses:
+            return True  # a broader topic may answer more than it declares
+        return decision.likelihood(SIDE_EFFECTS) >= PLAUSIBLE_ASPECT
 
     def _about_drug(self, topic: Topic, concept: Any) -> bool:
         """Whether a drug or class the message names (or a class it belongs to) is what the topic is about."""

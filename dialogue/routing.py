@@ -43,6 +43,8 @@ WEAK_HINTS = frozenset({"term:route", "term:injection"})
 BLOOD_TESTS, GENE_TESTS, GENE_SLOT = "term:safety_bloods", "term:genetic_test", "slot:mutation="
 #: A term's aspect within this factor of the classifier's best guess breaks the tie in its favour.
 TIE_BREAK = 2.0
+#: Aspects asked of a drug: without a drug named, a stated line outweighs them in a near tie.
+DRUG_ASPECTS = frozenset({"what", "where_fits", "evidence", "how_given"})
 #: The term for how often something is done: with a test named, the question is the test's.
 FREQUENCY = "term:frequency"
 #: The aspect of tests; tests of an organ a drug harms are about its side effects.
@@ -155,7 +157,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     raw = model.guess(reading.tagged, limit=len(model.labels))
     guesses = _defining(raw, reading)
     if guesses is raw:  # a question about a word's meaning is settled before the words it names signal anything
-        guesses = _situated(_hinted(raw, reading, model.hints), reading)
+        guesses = _lined(knowledge, _situated(_hinted(raw, reading, model.hints), reading), reading, model.hints)
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
     top = guesses[0] if guesses else None
@@ -360,6 +362,33 @@ def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
     return [Guess("where_fits", fits)] + [g for g in guesses if g.aspect not in ("what", "where_fits")]
 
 
+def _lined(knowledge: Knowledge, guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
+    """A stated line with no drug named breaks a near tie towards that line's aspect.
+
+    "what's first line when it's only in the bones and hormone positive" asks for the first-line
+    options, however the classifier weighs "only in the bones"; with a drug named ("1L palbo?")
+    the line is the situation of the drug's question instead, and so it is of a term that signals
+    its own aspect ("is a trial an option in 1L HR+ disease?").
+    """
+    line = reading.sets.get("line")
+    if not guesses or line is None or any(w in hints for w in reading.tagged) or any(c.kind in ENTITY_KINDS and knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS
+                                          for c in reading.concepts):
+        return guesses
+    if guesses[0].aspect not in DRUG_ASPECTS:
+        return guesses  # a question of its own kind ("is a trial an option in 1L?") keeps it
+    wanted = "first_line" if line == "first" else AFTER_PROGRESSION
+    return _lift(guesses, next((g for g in guesses if g.aspect == wanted), None))
+
+
+def _lift(guesses: list[Guess], hinted: Guess | None) -> list[Guess]:
+    """The guesses with ``hinted`` first, when it is within TIE_BREAK of the best: it takes the best's mass too."""
+    if hinted is None or hinted is guesses[0] or hinted.probability * TIE_BREAK < guesses[0].probability:
+        return guesses
+    total = sum(g.probability for g in guesses)
+    lifted = Guess(hinted.aspect, hinted.probability + guesses[0].probability)
+    return [Guess(g.aspect, g.probability / total) for g in [lifted] + [g for g in guesses if g is not hinted and g is not guesses[0]]]
+
+
 def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
     """The classifier's guesses, narrowed to the aspects the message's own terms signal.
 
@@ -387,12 +416,7 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     if len(signalled) == 1:
         # one other hint is one feature among the rest: the classifier has weighed it, but it breaks a near
         # tie ("what scans do they do for stage 4": the scans' aspect, not a first line)
-        hinted = next((g for g in guesses if g.aspect in signalled and g.aspect in strong), None)
-        if hinted is None or hinted is guesses[0] or hinted.probability * TIE_BREAK < guesses[0].probability:
-            return guesses
-        total = sum(g.probability for g in guesses)
-        lifted = Guess(hinted.aspect, hinted.probability + guesses[0].probability)
-        return [Guess(g.aspect, g.probability / total) for g in [lifted] + [g for g in guesses if g is not hinted and g is not guesses[0]]]
+        return _lift(guesses, next((g for g in guesses if g.aspect in signalled and g.aspect in strong), None))
     total = sum(g.probability for g in kept)
     if not kept or total <= 0:
         return guesses
