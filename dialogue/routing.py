@@ -155,7 +155,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     found = _entities(knowledge, reading, past)
     named = [c for c in found if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
     raw = model.guess(reading.tagged, limit=len(model.labels))
-    guesses = _defining(raw, reading)
+    guesses = _defining(raw, reading, model.hints)
     if guesses is raw:  # a question about a word's meaning is settled before the words it names signal anything
         guesses = _lined(knowledge, _situated(_hinted(raw, reading, model.hints), reading), reading, model.hints)
     if named and named[0].kind in ENTITY_KINDS:
@@ -325,8 +325,13 @@ def _clear(guesses: list[Guess]) -> bool:
     return top >= ASPECT_MIN or (top >= CLEAR_MIN and top >= DOMINANCE * second)
 
 
-def _defining(guesses: list[Guess], reading: Reading) -> list[Guess]:
-    """"What does 'progression' mean?" asks what a word means, whatever the word signals."""
+def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str] | None = None) -> list[Guess]:
+    """"What does 'progression' mean?" asks what a word means, whatever the word signals; so does
+    "what is progression?", where the word would otherwise signal what comes after it."""
+    tagged = reading.tagged
+    opening = tagged[2:3] if tagged[:2] == ("what", "is") else tagged[1:2] if tagged[:1] == ("what",) else ()  # "whats" reads as "what"
+    if guesses and hints and opening and hints.get(opening[0]) in LINE_ASPECTS:
+        return [Guess("what", 1.0)]
     if not guesses or not MEANING_WORDS.intersection(reading.words):
         return guesses
     what = next((g for g in guesses if g.aspect == "what"), None)
@@ -336,8 +341,9 @@ def _defining(guesses: list[Guess], reading: Reading) -> list[Guess]:
 
 
 def defines_a_fact(knowledge: Knowledge, reading: Reading) -> bool:
-    """Whether the words whose meaning is asked ("what does 2L mean", "HER2 low means what") name
-    only a fact about the person (a slot value), nothing with a unit of its own."""
+    """Whether the words whose meaning is asked ("what does 2L mean", "what's progression mean") name
+    only a fact about the person (a slot value) or a word for a line of treatment, nothing with a
+    unit of its own."""
     tagged = reading.tagged
     at = next((i for i, w in enumerate(tagged) if w in MEANING_WORDS), None)
     if at is None:
@@ -346,7 +352,8 @@ def defines_a_fact(knowledge: Knowledge, reading: Reading) -> bool:
     span = tagged[start:at]
     if span and all(w in POINTING_WORDS for w in span):
         span = tagged[:start]  # "the nurse said second line, what does that mean": what "that" points to
-    return (any(w.startswith("slot:") for w in span)
+    hints = knowledge.aspect_model.hints if knowledge.aspect_model is not None else {}
+    return (any(w.startswith("slot:") or hints.get(w) in LINE_ASPECTS for w in span)
             and not any(w in ("<drug>", "<class>") or w in knowledge.entity_units for w in span))
 
 
