@@ -188,8 +188,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             return glossary  # "what does 2L mean in MBC trials?": the word, not the trials
     if entities:
         only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
+        # a leading term's only card, when nothing else is named, whatever the hesitant guess ("number for the samaritans?")
+        leads = all(c.id == entities[0] and c.leads for c in found)
         if only is not None and not _clear(guesses) and (
-            top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects
+            top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects or leads
         ):
             return Decision((only,), entities[0], None, top.probability if top else 0.0, carried, tuple(guesses))
         if (only is not None and _clear(guesses) and len(knowledge.entity_units.get(entities[0], ())) == 1
