@@ -153,7 +153,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return Decision()
     past = _history(reading)  # the drugs named as history, read once
     found = _entities(knowledge, reading, past)
-    named = [c for c in found if knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
+    named = [c for c in found if _specific(knowledge, c.id)]
     raw = model.guess(reading.tagged, limit=len(model.labels))
     guesses = _defining(raw, reading, model.hints)
     if guesses is raw:  # a question about a word's meaning is settled before the words it names signal anything
@@ -327,12 +327,12 @@ def _clear(guesses: list[Guess]) -> bool:
     return top >= ASPECT_MIN or (top >= CLEAR_MIN and top >= DOMINANCE * second)
 
 
-def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str] | None = None) -> list[Guess]:
+def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
     """"What does 'progression' mean?" asks what a word means, whatever the word signals; so does
     "what is progression?", where the word would otherwise signal what comes after it."""
     tagged = reading.tagged
     opening = tagged[2:3] if tagged[:2] == ("what", "is") else tagged[1:2] if tagged[:1] == ("what",) else ()  # "whats" reads as "what"
-    if guesses and hints and opening and hints.get(opening[0]) in LINE_ASPECTS:
+    if guesses and opening and hints.get(opening[0]) in LINE_ASPECTS:
         return [Guess("what", 1.0)]
     if not guesses or not MEANING_WORDS.intersection(reading.words):
         return guesses
@@ -380,8 +380,7 @@ def _lined(knowledge: Knowledge, guesses: list[Guess], reading: Reading, hints: 
     its own aspect ("is a trial an option in 1L HR+ disease?").
     """
     line = reading.sets.get("line")
-    if not guesses or line is None or any(w in hints for w in reading.tagged) or any(c.kind in ENTITY_KINDS and knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS
-                                          for c in reading.concepts):
+    if not guesses or line is None or any(w in hints for w in reading.tagged) or _names_a_drug(knowledge, reading):
         return guesses
     if guesses[0].aspect not in DRUG_ASPECTS:
         return guesses  # a question of its own kind ("is a trial an option in 1L?") keeps it
@@ -480,7 +479,7 @@ def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
     """The unit for (entity, aspect): the aspect, then its fallback; the entity, then its classes."""
     concept = knowledge.lexicon.concept(entity)
     implied = concept.implies if concept is not None else ()
-    entities = [entity, *(c for c in implied if knowledge.lexicon.class_size.get(c, 0) <= BROAD_CLASS)]
+    entities = [entity, *(c for c in implied if _specific(knowledge, c))]
     fallback = knowledge.aspects[aspect].falls_back_to if aspect in knowledge.aspects else None
     for candidate in entities:
         for wanted in (aspect, fallback if _falls_back(candidate, aspect) else None):
@@ -519,13 +518,23 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
     return list(seen.values())
 
 
+def _specific(knowledge: Knowledge, concept_id: str) -> bool:
+    """Whether a concept is specific enough to say what a question is about: not a broad class
+    such as "chemotherapy" or "targeted therapy" (see BROAD_CLASS)."""
+    return knowledge.lexicon.class_size.get(concept_id, 0) <= BROAD_CLASS
+
+
+def _names_a_drug(knowledge: Knowledge, reading: Reading) -> bool:
+    """Whether the message names a drug or a class narrower than BROAD_CLASS."""
+    return any(c.kind in ENTITY_KINDS and _specific(knowledge, c.id) for c in reading.concepts)
+
+
 def _only_history(knowledge: Knowledge, reading: Reading, past: set[int], entity: str) -> bool:
     """Whether every drug the message names is history and the entity to answer is one of them.
 
     A broad class names no drug in particular: "after the Faslodex, is it chemo now?" asks what comes next.
     """
-    drugs = [n for n, c in enumerate(reading.concepts)
-             if c.kind in ENTITY_KINDS and knowledge.lexicon.class_size.get(c.id, 0) <= BROAD_CLASS]
+    drugs = [n for n, c in enumerate(reading.concepts) if c.kind in ENTITY_KINDS and _specific(knowledge, c.id)]
     return bool(drugs) and all(n in past for n in drugs) and entity.split(":", 1)[0] in ENTITY_KINDS
 
 
