@@ -34,11 +34,24 @@ ENTITY_KINDS = ("drug", "class")
 FOLLOW_UP_WORDS = 8
 #: The aspect a named symptom or toxicity settles, whatever else the wording suggests.
 SIDE_EFFECTS = "side_effects"
+#: Words for doing harm, and the parts of the body they may be said of: with a drug named, "could
+#: Kisqali harm my liver" and "is Enhertu hard on the lungs" ask about side effects, not where the
+#: drug fits ("will Enhertu affect my brain mets" asks about the mets: a site word after the part).
+HARM_WORDS = frozenset({"harm", "harms", "harmful", "damage", "damag", "damages", "affect", "affects", "hurt", "hurts",
+                        "toxic", "hard"})
+BODY_PARTS = frozenset({"liver", "kidney", "kidneys", "lung", "lungs", "heart", "bone", "bones", "skin", "eye", "eyes",
+                        "nerve", "nerves", "body", "organ", "organs", "fertility", "period", "periods", "teeth", "tooth",
+                        "jaw", "hair", "nail", "nails", "memory", "brain", "bladder", "stomach", "gut", "bowel", "bowels",
+                        "blood", "immune", "mood", "sleep"})
+SITE_WORDS = frozenset({"met", "mets", "metastases", "metastasis", "metastatic", "spread", "tumour", "tumor", "cancer",
+                        "lesion", "lesions", "nodule", "nodules", "disease"})
+HARM_REACH = 4
 #: Two aspects of a two-part question ("what's in Phesgo and how is it given?") that together are
 #: this likely are answered even when neither alone reaches ASPECT_MIN.
 TWO_PART_MIN = 0.6
-#: Terms that name the way a drug is given without asking how: with a symptom, the question is the symptom.
-WEAK_HINTS = frozenset({"term:route", "term:injection"})
+#: Terms that name the way a drug is given without asking how ("every 3 months"): with a symptom or a
+#: test, the question is the symptom ("why a heart scan every 3 months on Herceptin?").
+WEAK_HINTS = frozenset({"term:route", "term:injection", "term:schedule"})
 #: Blood tests that watch a drug's harms, and tests for genes.
 BLOOD_TESTS, GENE_TESTS, GENE_SLOT = "term:safety_bloods", "term:genetic_test", "slot:mutation="
 #: A term's aspect within this factor of the classifier's best guess breaks the tie in its favour.
@@ -77,6 +90,8 @@ HISTORY_WORDS = LEXICON_HISTORY_WORDS | {"since", "previously", "pretreated"}
 PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used", "finish", "finishe", "finished", "complet", "completed", "complete", "stopped"}
 #: Words between a history word and the drug it makes history ("after palbo and letrozole").
 HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+", "&", "i", "she", "he", "we", "her", "my", "the", "a"})
+#: Words and names that continue a combination after a drug ("palbo and letrozole stopped working").
+COMBINING = frozenset({"<drug>", "<class>", "and", "plus", "with", "+", "&"})
 #: Words that join a class to the drug after it in a combination.
 JOINING = frozenset({"and", "plus", "with", "+", "&"})
 #: The class of cytotoxic drugs: two of them named together are a regimen.
@@ -95,8 +110,9 @@ SUBTYPE_SLOTS = frozenset({"hr", "her2"})
 PROGRESSION = "term:progression"
 
 #: Aspects whose fallback (where it fits) suits a drug but not a site or biomarker: "first line
-#: for PD-L1+ TNBC" asks for the regimen, not what PD-L1 is.
-DRUG_ONLY_FALLBACKS = frozenset({"first_line"})
+#: for PD-L1+ TNBC" asks for the regimen, not what PD-L1 is; "after Verzenio, could Piqray be an
+#: option?" asks where Piqray fits.
+DRUG_ONLY_FALLBACKS = frozenset({"first_line", AFTER_PROGRESSION})
 #: Words that start a second question after "and" ("what is Phesgo and how is it given?"; not
 #: "my eyes are dry and sore").
 SECOND_QUESTION_WORDS = frozenset({"how", "what", "who", "when", "where", "which", "why", "is", "are", "does", "do",
@@ -158,6 +174,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     guesses = _defining(raw, reading, model.hints)
     if guesses is raw:  # a question about a word's meaning is settled before the words it names signal anything
         guesses = _lined(knowledge, _situated(_hinted(raw, reading, model.hints), reading), reading, model.hints)
+    if named and named[0].kind in ENTITY_KINDS and _harm_asked(reading):
+        guesses = [Guess(SIDE_EFFECTS, 1.0)]  # "could Kisqali harm my liver?", as a named symptom settles it
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
     top = guesses[0] if guesses else None
@@ -176,7 +194,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     fallback = AFTER_PROGRESSION if reading.sets.get("line") in LATER_LINES else None
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else fallback,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
-    if (entities and top is not None and not carried and top.aspect in NEXT_STEP_ASPECTS
+    if (entities and top is not None and not carried
+            and (top.aspect in NEXT_STEP_ASPECTS or (top.aspect == AFTER_PROGRESSION and not _declares(knowledge, entities[0], top.aspect)))
             and _only_history(knowledge, reading, past, entities[0])):
         # "triple negative, got worse after chemo plus Keytruda, what now?": what comes next, not what Keytruda is
         return replace(unresolved, aspect=AFTER_PROGRESSION, probability=max(top.probability, HISTORY_SURE))
@@ -188,8 +207,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             return glossary  # "what does 2L mean in MBC trials?": the word, not the trials
     if entities:
         only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
-        # a leading term's only card, when nothing else is named, whatever the hesitant guess ("number for the samaritans?")
-        leads = all(c.id == entities[0] and c.leads for c in found)
+        # a leading term's only card, when no drug is named, whatever the hesitant guess ("number for the
+        # samaritans?"); a class is the situation ("scalp cooling with weekly taxane: does it work?")
+        leads = bool(found) and found[0].id == entities[0] and found[0].leads and not any(c.kind == "drug" for c in found)
         if only is not None and not _clear(guesses) and (
             top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects or leads
         ):
@@ -214,6 +234,11 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares and _cytotoxic(knowledge, entities[0]):
         # "gem carbo regimen": a combination of chemotherapies is a regimen question, not one drug's card;
         # "Tukysa with Xeloda and Herceptin, when is that combo used?" is the targeted drug's
+        return unresolved
+    if (top is not None and top.aspect == AFTER_PROGRESSION and not carried and not _declares(knowledge, entities[0], top.aspect)
+            and _named_later(knowledge, reading, entities[0])):
+        # "3L after CDK4/6i, capivasertib-fulvestrant and chemo; ADC options?": what comes next, not where
+        # capivasertib fits (a drug's own card answers "what after" only when it is the last thing named)
         return unresolved
     asked = lookup(knowledge, entities[0], top.aspect) if top is not None else None  # the unit for the aspect asked
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
@@ -481,12 +506,42 @@ def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
     implied = concept.implies if concept is not None else ()
     entities = [entity, *(c for c in implied if _specific(knowledge, c))]
     fallback = knowledge.aspects[aspect].falls_back_to if aspect in knowledge.aspects else None
-    for candidate in entities:
-        for wanted in (aspect, fallback if _falls_back(candidate, aspect) else None):
-            unit = knowledge.units.get((candidate, wanted)) if wanted else None
-            if unit is not None:
-                return unit
+    if aspect in DRUG_ONLY_FALLBACKS:
+        # a line asked of a drug is its class's regimen before the drug's own card: "progressed on
+        # capivasertib, next?" is the later-lines card; "could Piqray be an option?" falls to Piqray's
+        pairs = [(c, aspect) for c in entities] + [(c, fallback) for c in entities if _falls_back(c, aspect)]
+    else:
+        pairs = [(c, w) for c in entities for w in (aspect, fallback if _falls_back(c, aspect) else None)]
+    for candidate, wanted in pairs:
+        unit = knowledge.units.get((candidate, wanted)) if wanted else None
+        if unit is not None:
+            return unit
     return None
+
+
+def _harm_asked(reading: Reading) -> bool:
+    """Whether the message asks if something harms a part of the body ("can it damage your kidneys")."""
+    words = reading.words
+    for i, w in enumerate(words):
+        if w not in HARM_WORDS:
+            continue
+        for j in range(i + 1, min(len(words), i + 1 + HARM_REACH)):
+            if words[j] in BODY_PARTS:
+                return not SITE_WORDS.intersection(words[j + 1 : j + 3])
+    return False
+
+
+def _named_later(knowledge: Knowledge, reading: Reading, entity: str) -> bool:
+    """Whether a drug or a specific class is named after ``entity`` in the message."""
+    ids = [c.id for c in reading.concepts if c.kind in ENTITY_KINDS and _specific(knowledge, c.id)]
+    return entity in ids and any(i != entity for i in ids[len(ids) - ids[::-1].index(entity):])
+
+
+def _declares(knowledge: Knowledge, entity: str, aspect: str) -> bool:
+    """Whether a unit answers ``aspect`` itself for the entity or one of its classes (not by a fallback)."""
+    concept = knowledge.lexicon.concept(entity)
+    implied = concept.implies if concept is not None else ()
+    return any((c, aspect) in knowledge.units for c in (entity, *implied) if _specific(knowledge, c))
 
 
 def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Concept]:
@@ -552,7 +607,10 @@ def _history(reading: Reading) -> set[int]:
             if tagged[j] == "<class>" and tagged[j + 1] not in JOINING:
                 break  # "after endocrine therapy, enhertu?": a class joins a combination only by a word ("chemo plus keytruda")
             j -= 1  # back over the drugs of a combination and the line: "progressed on 1L palbo + letrozole"
-        if (j >= 0 and tagged[j] in PAST_WORDS) or PROGRESSION in tagged[i + 1 : i + 3]:
+        k = i + 1
+        while k < len(tagged) and tagged[k] in COMBINING:
+            k += 1  # forward over the rest of a combination: "kisqali and letrozole, it stopped working"
+        if (j >= 0 and tagged[j] in PAST_WORDS) or PROGRESSION in tagged[k : k + 2] or PROGRESSION in tagged[i + 1 : i + 3]:
             past.add(n)
     return past
 
