@@ -644,7 +644,7 @@ class _TurnBuilder:
             return
         tentative = self.k.topics.get(decision.tentative) if decision.tentative else None
         if (tentative is not None and self._servable(tentative) and tentative.applies_to(self.s.slots)
-                and not self._match_plausible(confident(ranked), decision)):
+                and not self._match_plausible(confident(ranked), decision, reading)):
             self.answer_units(replace(decision, units=(tentative.id,), tentative=None), safety)
             return
         if not ranked and safety.about:
@@ -736,13 +736,22 @@ class _TurnBuilder:
         enough = max(PLAUSIBLE_ASPECT, decision.probability / 2)
         return not topic.aspects or any(decision.likelihood(a) >= enough for a in topic.aspects)
 
-    def _match_plausible(self, top: Any, decision: Decision) -> bool:
+    def _match_plausible(self, top: Any, decision: Decision, reading: Reading) -> bool:
         """Whether a confident match may answer what the message asks: a side-effects topic matched on
         a drug's name when the classifier all but ruled out side effects ("I still have periods, can I
-        have Kisqali?") is not, and the hesitant guess about the named drug is answered instead."""
+        have Kisqali?") is not, and the hesitant guess about the named drug is answered instead; nor is
+        a topic about other things than the message names, matched on its wording alone ("CDK4/6i
+        beyond progression: evidence?" is not the evidence for T-DXd)."""
         if top is None:
             return False
-        aspects = set(self.k.topics[top.topic].aspects)
+        topic = self.k.topics[top.topic]
+        named = {c.id for c in reading.concepts}
+        drugs = [e for e in topic.entities if e.split(":", 1)[0] in ENTITY_KINDS]
+        if decision.entity in named and drugs and not named.intersection(topic.entities) and not any(
+            self._about_drug(topic, c) for c in reading.concepts
+        ):
+            return False  # a drug's topic for a message that names neither the drug nor its class
+        aspects = set(topic.aspects)
         if aspects != {SIDE_EFFECTS} or not decision.guesses:
             return True  # a broader topic may answer more than it declares
         return decision.likelihood(SIDE_EFFECTS) >= PLAUSIBLE_ASPECT

@@ -236,7 +236,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # "Tukysa with Xeloda and Herceptin, when is that combo used?" is the targeted drug's
         return unresolved
     if (top is not None and top.aspect == AFTER_PROGRESSION and not carried and not _declares(knowledge, entities[0], top.aspect)
-            and _named_later(knowledge, reading, entities[0])):
+            and _named_later(knowledge, reading, entities[0], past)):
         # "3L after CDK4/6i, capivasertib-fulvestrant and chemo; ADC options?": what comes next, not where
         # capivasertib fits (a drug's own card answers "what after" only when it is the last thing named)
         return unresolved
@@ -531,10 +531,11 @@ def _harm_asked(reading: Reading) -> bool:
     return False
 
 
-def _named_later(knowledge: Knowledge, reading: Reading, entity: str) -> bool:
-    """Whether a drug or a specific class is named after ``entity`` in the message."""
-    ids = [c.id for c in reading.concepts if c.kind in ENTITY_KINDS and _specific(knowledge, c.id)]
-    return entity in ids and any(i != entity for i in ids[len(ids) - ids[::-1].index(entity):])
+def _named_later(knowledge: Knowledge, reading: Reading, entity: str, past: set[int]) -> bool:
+    """Whether a drug or a specific class, not named as history, comes after ``entity`` in the message."""
+    named = [(n, c.id) for n, c in enumerate(reading.concepts) if c.kind in ENTITY_KINDS and _specific(knowledge, c.id)]
+    last = max((n for n, i in named if i == entity), default=None)
+    return last is not None and any(n > last and i != entity and n not in past for n, i in named)
 
 
 def _declares(knowledge: Knowledge, entity: str, aspect: str) -> bool:
