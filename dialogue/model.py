@@ -399,3 +399,5 @@ class Knowledge:
     #: entity concept id -> the units about it (drugs, classes, and the sites and biomarkers of concept units)
     entity_units: dict[str, frozenset[str]] = field(default_factory=dict)
     aspect_model: Any = None  # dialogue.understanding.aspects.AspectModel, fitted from the aspects' phrasings
+    #: unit id -> the lexicon concepts its answers name (filled on first use, see routing.mentions)
+    mentions: dict[str, frozenset[str]] = field(default_factory=dict)

@@ -79,6 +79,8 @@ CLEAR_MIN = 0.3
 DOMINANCE = 2.5
 #: Words that ask for a meaning.
 MEANING_WORDS = frozenset({"mean", "means", "meaning", "define", "definition", "stand", "stands"})
+#: "How is X defined" asks for a definition whatever else the message says ("defined" reads as "defin").
+DEFINING = frozenset({"defin", "defined"})
 #: Words that really ask what something is.
 WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", "define", "definition"})
 #: "Does that mean...?" asks what follows from something, not what a word means.
@@ -201,6 +203,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return replace(unresolved, aspect=AFTER_PROGRESSION, probability=max(top.probability, HISTORY_SURE))
     if entities and top is not None and not carried and _clear(guesses):
         entities = _answering_first(knowledge, entities, found[0], top.aspect)
+    if entities and top is not None and top.aspect == SIDE_EFFECTS and not carried:
+        entities = _symptom_first(knowledge, reading, entities)
     if guesses is not raw and not carried and defines_a_fact(knowledge, reading):
         glossary = _overview(knowledge, guesses, True, reading)
         if glossary is not None:
@@ -359,6 +363,8 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
     opening = tagged[2:3] if tagged[:2] == ("what", "is") else tagged[1:2] if tagged[:1] == ("what",) else ()  # "whats" reads as "what"
     if guesses and opening and hints.get(opening[0]) in LINE_ASPECTS:
         return [Guess("what", 1.0)]
+    if guesses and DEFINING.intersection(reading.words):
+        return [Guess("what", 1.0)]  # "how is HER2-ultralow defined": a definition, whatever "how is" suggests
     if not guesses or not MEANING_WORDS.intersection(reading.words):
         return guesses
     what = next((g for g in guesses if g.aspect == "what"), None)
@@ -517,6 +523,37 @@ def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
         if unit is not None:
             return unit
     return None
+
+
+def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> list[str]:
+    """A symptom's own card first, when the drug's side-effect card never mentions it.
+
+    "My nails are lifting on docetaxel": the chemotherapy side-effects card says nothing of nails,
+    the nail card does; "Nerlynx diarrhoea" stays with the drug's card, which covers it.
+    """
+    if entities[0].split(":", 1)[0] not in ENTITY_KINDS:
+        return entities
+    drug_card = lookup(knowledge, entities[0], SIDE_EFFECTS)
+    if drug_card is None:
+        return entities
+    for concept in reading.concepts:
+        own = knowledge.units.get((concept.id, SIDE_EFFECTS)) if concept.kind == "term" else None
+        if own is not None and own != drug_card and concept.id not in mentions(knowledge, drug_card):
+            return [concept.id] + [e for e in entities if e != concept.id]
+    return entities
+
+
+def mentions(knowledge: Knowledge, unit: str) -> frozenset[str]:
+    """The lexicon concepts a unit's answers name, in either voice (read once per unit, then kept)."""
+    found = knowledge.mentions.get(unit)
+    if found is None:
+        from .understanding.reading import read_message
+
+        topic = knowledge.topics[unit]
+        text = " ".join(topic.answer.sources.values()) + " " + topic.title
+        found = frozenset(c.id for c in knowledge.lexicon.read(list(read_message(text).words)).concepts)
+        knowledge.mentions[unit] = found
+    return found
 
 
 def _harm_asked(reading: Reading) -> bool:
