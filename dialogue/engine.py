@@ -41,6 +41,8 @@ CLARIFY_SCORE = 0.24
 #: Among close candidates, one this good and this far ahead is answered rather than asked about.
 LEAD_SCORE = 0.35
 LEAD_MARGIN = 0.04
+#: A sole candidate this good is answered rather than confirmed ("Do you mean ...?").
+SOLE_SCORE = 0.30
 CLOSE_MARGIN = 0.05
 SAFETY_SCAN_CHARS = 20_000
 FOLLOW_UP_OPENERS = (*THREAD_OPENERS, ("also",), ("plus",), ("any",))
@@ -905,6 +907,10 @@ class _TurnBuilder:
                 self.unanswered = "clarify"
                 buttons = tuple(Button(_short(self.k.topics[c.topic].title), f"t:{c.topic}") for c in close)
                 self.say("clarify_topic", ReplyKind.CLARIFY, buttons + (Button("Something else", "m:"),))
+                return
+            if close and close[0].score >= SOLE_SCORE:
+                # one candidate, fairly matched, none near it: answered, with its related topics as buttons
+                self.answer_topic(close[0].topic, advice=safety.about)
                 return
             if close:
                 title = self.k.topics[close[0].topic].title
