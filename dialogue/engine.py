@@ -714,6 +714,8 @@ class _TurnBuilder:
             if (decision.aspect == "what" and decision.probability >= SURE_ASPECT and defines_a_fact(self.k, reading)
                     and topic.aspects and "what" not in topic.aspects):
                 return False  # "what does first line mean?" asks for the word, not the first-line options
+            if self._would_ask(topic) and not any(self._would_ask(self.k.topics[u]) for u in decision.units):
+                return False  # "is surgery the first thing they do?": the local-therapy card answers; first line would ask the subtype
             return top.score >= STRONG_MATCH or not (sure and topic.aspects and decision.aspect not in topic.aspects)
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
                 and SIDE_EFFECTS in topic.aspects
@@ -737,6 +739,19 @@ class _TurnBuilder:
             return False
         enough = max(PLAUSIBLE_ASPECT, decision.probability / 2)
         return not topic.aspects or any(decision.likelihood(a) >= enough for a in topic.aspects)
+
+    def _would_ask(self, topic: Topic) -> bool:
+        """Whether answering the topic now would first ask for a fact it depends on."""
+        known = self.s.slots
+        assumed = False
+        for slot in topic.needs:
+            if slot in known or not self.e.slot_matters(topic, slot, known, self.audience):
+                continue
+            if not assumed and self.k.slots[slot].usual_entry(known) is not None:
+                assumed = True  # answered for the usual value, saying so
+                continue
+            return True
+        return False
 
     def _match_plausible(self, top: Any, decision: Decision, reading: Reading) -> bool:
         """Whether a confident match may answer what the message asks: a side-effects topic matched on
