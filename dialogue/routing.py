@@ -229,6 +229,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if not entities:
         # "PS cutoff for further chemo?" names nothing, but clearly asks about stopping: its
         # overview topic, unless an example match knows better
+        broad = _broad_side_effects(knowledge, found, top)
+        if overview is None and broad is not None:
+            # "I bruise easily on chemo": a symptom of a broad class, its side-effect card unless a match knows better
+            return replace(unresolved, entity=broad[0], tentative=broad[1])
         return overview or unresolved
     if not likely:
         # "OlympiAD population": a drug named, nothing recognisable asked
@@ -522,6 +526,18 @@ def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
         unit = knowledge.units.get((candidate, wanted)) if wanted else None
         if unit is not None:
             return unit
+    return None
+
+
+def _broad_side_effects(knowledge: Knowledge, found: list[Concept], top: Guess | None) -> tuple[str, str] | None:
+    """(class, unit) when a clear side-effects question names only a broad class ("chemo") that has a card for it."""
+    if top is None or top.aspect != SIDE_EFFECTS or top.probability < ASPECT_MIN:
+        return None
+    for concept in found:
+        if concept.kind == "class" and not _specific(knowledge, concept.id):
+            unit = knowledge.units.get((concept.id, SIDE_EFFECTS))
+            if unit is not None:
+                return concept.id, unit
     return None
 
 
