@@ -616,8 +616,9 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
     for concept in reading.concepts:
         # "ESR1 came back positive after Kisqali": a result found after a treatment is the question;
         # "triple negative, got worse after chemo plus Keytruda": so is the subtype's next step
-        if concept.kind not in ENTITY_KINDS and past and concept.id in about and concept.id not in seen:
-            seen[concept.id] = concept
+        if (concept.kind not in ENTITY_KINDS and past and concept.id in about and concept.id not in seen
+                and not SUBTYPE_SLOTS.intersection(dict(concept.sets))):
+            seen[concept.id] = concept  # (the subtype is the person's, not a result: "post-T-DXd, HR+ HER2-low, options?")
     for concept in reading.concepts:
         if concept.kind in ENTITY_KINDS and concept.id not in seen:
             seen[concept.id] = concept
