@@ -742,16 +742,24 @@ class _TurnBuilder:
 
     def _would_ask(self, topic: Topic) -> bool:
         """Whether answering the topic now would first ask for a fact it depends on."""
-        known = self.s.slots
-        assumed = False
+        return self._slot_plan(topic)[0] is not None
+
+    def _slot_plan(self, topic: Topic) -> tuple[str | None, dict[str, Any]]:
+        """The fact to ask before answering (None if none), and the usual value assumed for at most one other.
+
+        "Hormone positive, what's first?" is answered for HER2-negative, saying so; a fact the answer
+        depends on that has no usual value is asked.
+        """
+        assumed: dict[str, Any] = {}  # slot -> the `usually` entry answered for (at most one)
         for slot in topic.needs:
-            if slot in known or not self.e.slot_matters(topic, slot, known, self.audience):
-                continue
-            if not assumed and self.k.slots[slot].usual_entry(known) is not None:
-                assumed = True  # answered for the usual value, saying so
-                continue
-            return True
-        return False
+            known = {**self.s.slots, **{s: e[1] for s, e in assumed.items()}}
+            if slot not in known and self.e.slot_matters(topic, slot, known, self.audience):
+                usual = self.k.slots[slot].usual_entry(known)
+                if usual is not None and not assumed:
+                    assumed[slot] = usual
+                    continue
+                return slot, assumed
+        return None, assumed
 
     def _match_plausible(self, top: Any, decision: Decision, reading: Reading) -> bool:
         """Whether a confident match may answer what the message asks: a side-effects topic matched on
@@ -964,16 +972,11 @@ class _TurnBuilder:
         offered: tuple[Button, ...] = ()
         assumed: dict[str, Any] = {}  # slot -> the `usually` entry answered for (at most one)
         if ask_missing:
-            for slot in topic.needs:
-                known = {**self.s.slots, **{s: e[1] for s, e in assumed.items()}}
-                if slot not in known and self.e.slot_matters(topic, slot, known, self.audience):
-                    usual = self.k.slots[slot].usual_entry(known)
-                    if usual is not None and not assumed:
-                        assumed[slot] = usual  # "hormone positive, what's first?": answered for HER2-negative, saying so
-                        continue
-                    flow = self._flow_for(slot)
-                    self._ask(topic, flow.id, flow.start)
-                    return
+            asked, assumed = self._slot_plan(topic)
+            if asked is not None:
+                flow = self._flow_for(asked)
+                self._ask(topic, flow.id, flow.start)
+                return
             missing = next((slot for slot in (*assumed, *topic.needs) if slot not in self.s.slots), None)
             if missing is not None:
                 offered = self._offer(topic, self._flow_for(missing))

@@ -19,6 +19,7 @@ from .lexicon import HISTORY_WORDS as LEXICON_HISTORY_WORDS
 from .lexicon import Concept, Reading
 from .model import Knowledge
 from .understanding.aspects import Guess
+from .understanding.reading import read_message
 
 #: The least probability the classifier must give an aspect for it to decide the unit.
 ASPECT_MIN = 0.4
@@ -512,9 +513,7 @@ def _only_unit(knowledge: Knowledge, entity: str, hinted: bool = False) -> str |
 
 def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
     """The unit for (entity, aspect): the aspect, then its fallback; the entity, then its classes."""
-    concept = knowledge.lexicon.concept(entity)
-    implied = concept.implies if concept is not None else ()
-    entities = [entity, *(c for c in implied if _specific(knowledge, c))]
+    entities = _candidates(knowledge, entity)
     fallback = knowledge.aspects[aspect].falls_back_to if aspect in knowledge.aspects else None
     if aspect in DRUG_ONLY_FALLBACKS:
         # a line asked of a drug is its class's regimen before the drug's own card: "progressed on
@@ -563,8 +562,6 @@ def mentions(knowledge: Knowledge, unit: str) -> frozenset[str]:
     """The lexicon concepts a unit's answers name, in either voice (read once per unit, then kept)."""
     found = knowledge.mentions.get(unit)
     if found is None:
-        from .understanding.reading import read_message
-
         topic = knowledge.topics[unit]
         text = " ".join(topic.answer.sources.values()) + " " + topic.title
         found = frozenset(c.id for c in knowledge.lexicon.read(list(read_message(text).words)).concepts)
@@ -591,11 +588,16 @@ def _named_later(knowledge: Knowledge, reading: Reading, entity: str, past: set[
     return last is not None and any(n > last and i != entity and n not in past for n, i in named)
 
 
-def _declares(knowledge: Knowledge, entity: str, aspect: str) -> bool:
-    """Whether a unit answers ``aspect`` itself for the entity or one of its classes (not by a fallback)."""
+def _candidates(knowledge: Knowledge, entity: str) -> list[str]:
+    """The entity, then the classes it belongs to that are specific enough to answer for it."""
     concept = knowledge.lexicon.concept(entity)
     implied = concept.implies if concept is not None else ()
-    return any((c, aspect) in knowledge.units for c in (entity, *implied) if _specific(knowledge, c))
+    return [entity, *(c for c in implied if _specific(knowledge, c))]
+
+
+def _declares(knowledge: Knowledge, entity: str, aspect: str) -> bool:
+    """Whether a unit answers ``aspect`` itself for the entity or one of its classes (not by a fallback)."""
+    return any((c, aspect) in knowledge.units for c in _candidates(knowledge, entity))
 
 
 def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Concept]:
@@ -665,7 +667,7 @@ def _history(reading: Reading) -> set[int]:
         k = i + 1
         while k < len(tagged) and tagged[k] in COMBINING:
             k += 1  # forward over the rest of a combination: "kisqali and letrozole, it stopped working"
-        if (j >= 0 and tagged[j] in PAST_WORDS) or PROGRESSION in tagged[k : k + 2] or PROGRESSION in tagged[i + 1 : i + 3]:
+        if (j >= 0 and tagged[j] in PAST_WORDS) or PROGRESSION in tagged[k : k + 2]:
             past.add(n)
     return past
 
