@@ -61,6 +61,10 @@ SURE_ASPECT = 0.7
 STRONG_MATCH = 0.6
 #: The least probability of an aspect for a matched topic answering it to be a plausible reading.
 PLAUSIBLE_ASPECT = 0.2
+#: Words that ask how to cope with a symptom, which its own card answers ("mouth ulcers on chemo, what can I eat?").
+COPING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips"})
+#: ... and word pairs that do ("what can I eat?", "what to eat"; not "can't eat much").
+COPING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("she", "eat"), ("he", "eat")})
 MAX_PENDING_RETRIES = 1
 MAX_URGENT = 2  # a message with several emergencies gets the two most important
 #: The out-of-scope rule that is the in-domain gate (knowledge/core/scope.yaml): its ``unless``
@@ -719,9 +723,11 @@ class _TurnBuilder:
             return top.score >= STRONG_MATCH or not (sure and topic.aspects and decision.aspect not in topic.aspects)
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
                 and SIDE_EFFECTS in topic.aspects
-                and decision.entity not in topic.entities and any(self._about_drug(topic, c) for c in reading.concepts)):
+                and decision.entity not in topic.entities and any(self._about_drug(topic, c) for c in reading.concepts)
+                and not COPING_WORDS.intersection(reading.words) and not COPING_PAIRS.intersection(zip(reading.words, reading.words[1:]))):
             # "does chemo make you tired all the time": a symptom's card is general; a topic matched
             # this well on the treatment the message names, for the same aspect, is more to the point
+            # (but "mouth ulcers on chemo, what can I eat?" asks how to cope: the symptom's card)
             return True
         if decision.probability >= STRONG_ASPECT:
             return False

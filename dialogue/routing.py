@@ -39,11 +39,17 @@ SIDE_EFFECTS = "side_effects"
 #: Kisqali harm my liver" and "is Enhertu hard on the lungs" ask about side effects, not where the
 #: drug fits ("will Enhertu affect my brain mets" asks about the mets: a site word after the part).
 HARM_WORDS = frozenset({"harm", "harms", "harmful", "damage", "damag", "damages", "affect", "affects", "hurt", "hurts",
-                        "toxic", "hard"})
+                        "toxic", "hard", "kill", "killing", "wreck", "wrecking", "ruin", "ruining"})
 BODY_PARTS = frozenset({"liver", "kidney", "kidneys", "lung", "lungs", "heart", "bone", "bones", "skin", "eye", "eyes",
                         "nerve", "nerves", "body", "organ", "organs", "fertility", "period", "periods", "teeth", "tooth",
                         "jaw", "hair", "nail", "nails", "memory", "brain", "bladder", "stomach", "gut", "bowel", "bowels",
-                        "blood", "immune", "mood", "sleep"})
+                        "blood", "immune", "mood", "sleep", "joint", "joints", "muscle", "muscles", "mouth", "sugar",
+                        "sugars", "glucose", "vision", "eyesight", "hearing"})
+#: Words after a part of the body that say something went wrong with it ("lung problems", "sugar went up").
+TROUBLE_WORDS = frozenset({"problem", "problems", "issue", "issues", "trouble", "troubles", "damage", "damag",
+                           "toxicity", "high", "up", "spike", "spiked", "worse"})
+#: Word pairs that ask what to watch for on a drug ("what should I look out for"): its side effects and warning signs.
+WATCH_PAIRS = frozenset({("look", "out"), ("watch", "out"), ("watch", "for"), ("warning", "sign"), ("warning", "signs")})
 SITE_WORDS = frozenset({"met", "mets", "metastases", "metastasis", "metastatic", "spread", "tumour", "tumor", "cancer",
                         "lesion", "lesions", "nodule", "nodules", "disease"})
 HARM_REACH = 4
@@ -63,6 +69,10 @@ DRUG_ASPECTS = frozenset({"what", "where_fits", "evidence", "how_given"})
 FREQUENCY = "term:frequency"
 #: The aspect of tests; tests of an organ a drug harms are about its side effects.
 TESTING = "testing"
+#: Words for a test in general ("a special test", "gene test"), not a test of its own.
+GENERIC_TEST_TERMS = frozenset({"term:testing", "term:genetic_test", "term:biopsy"})
+#: A card declaring testing among this many aspects at most is about a test, not a catch-all.
+TEST_CARD_ASPECTS = 3
 #: A card declaring this many aspects answers anything about its concept, not one aspect in particular.
 CATCH_ALL = 8
 #: At most this many units in one reply (two entities or two aspects).
@@ -88,7 +98,7 @@ WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", 
 IMPLYING = frozenset([("does", w, "mean") for w in ("it", "that", "this")] + [("that", "means", w) for w in ("it", "she", "he", "i", "the")])
 
 #: Words before a drug that make it part of the person's history, not the subject of the question.
-HISTORY_WORDS = LEXICON_HISTORY_WORDS | {"since", "previously", "pretreated"}
+HISTORY_WORDS = LEXICON_HISTORY_WORDS | {"since", "previously", "pretreated", "pd"}  # "PD on fulv+abema"
 #: Words just before a drug that make it history when another drug or a result is the question ("she had Enhertu").
 PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used", "finish", "finishe", "finished", "complet", "completed", "complete", "stopped"}
 #: Words between a history word and the drug it makes history ("after palbo and letrozole").
@@ -97,11 +107,15 @@ HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+"
 COMBINING = frozenset({"<drug>", "<class>", "and", "plus", "with", "+", "&"})
 #: Words that join a class to the drug after it in a combination.
 JOINING = frozenset({"and", "plus", "with", "+", "&"})
+#: Words between the items of a list of past treatments ("CDK4/6, ET then T-DXd").
+LIST_LINKS = JOINING | {"then", "or", "/"}
 #: The class of cytotoxic drugs: two of them named together are a regimen.
 CHEMOTHERAPY = "class:chemotherapy"
 #: Aspects that, asked about drugs named only as history, ask what comes next.
 NEXT_STEP_ASPECTS = frozenset({"what", "where_fits", "evidence", "first_line"})
 AFTER_PROGRESSION = "after_progression"
+#: A list of this many treatments after a history word is all history.
+HISTORY_LIST = 3
 #: How sure "what now?" is, asked of drugs named only as history: the message's shape says it, not its words.
 HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
@@ -201,7 +215,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and (top.aspect in NEXT_STEP_ASPECTS or (top.aspect == AFTER_PROGRESSION and not _declares(knowledge, entities[0], top.aspect)))
             and _only_history(knowledge, reading, past, entities[0])):
         # "triple negative, got worse after chemo plus Keytruda, what now?": what comes next, not what Keytruda is
-        return replace(unresolved, aspect=AFTER_PROGRESSION, probability=max(top.probability, HISTORY_SURE))
+        # (the subtype's later-lines card when the subtype is stated: "HR+ HER2-low after one line of chemo")
+        regimen = _regimen_for(knowledge, AFTER_PROGRESSION, reading)
+        return replace(unresolved, units=(regimen,) if regimen else (), aspect=AFTER_PROGRESSION,
+                       probability=max(top.probability, HISTORY_SURE))
     if entities and top is not None and not carried and _clear(guesses):
         entities = _answering_first(knowledge, entities, found[0], top.aspect)
     if entities and top is not None and top.aspect == SIDE_EFFECTS and not carried:
@@ -227,6 +244,13 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             return Decision((only,), entities[0], top.aspect, top.probability, carried, tuple(guesses), by_card=True)
     defined = guesses is not raw  # "what does 'progression' mean?" asks for a definition
     overview = None if carried else _overview(knowledge, guesses, defined, reading)
+    line = unresolved.aspect or (top.aspect if top is not None and top.probability >= CLEAR_MIN else None)
+    if (not carried and not any(e.startswith("drug:") for e in entities)
+            and not (entities and line and lookup(knowledge, entities[0], line))):
+        regimen = _regimen_for(knowledge, line, reading)
+        if regimen is not None:
+            # "HR+ HER2-low after one line of chemo": the one regimen card for the stated subtype and line
+            return replace(unresolved, units=(regimen,))
     if not entities:
         # "PS cutoff for further chemo?" names nothing, but clearly asks about stopping: its
         # overview topic, unless an example match knows better
@@ -250,6 +274,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # capivasertib fits (a drug's own card answers "what after" only when it is the last thing named)
         return unresolved
     asked = lookup(knowledge, entities[0], top.aspect) if top is not None else None  # the unit for the aspect asked
+    if asked is None and top is not None and top.aspect == TESTING and top.probability >= ASPECT_MIN and not carried:
+        test = _test_for_drug(knowledge, reading, entities[0])
+        if test is not None:  # "does Truqap need a special test first?": the test that selects for it
+            return Decision((test,), entities[0], TESTING, top.probability, carried, tuple(guesses))
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
     # its evidence, both answered by one unit.
     mass: dict[str, float] = {}
@@ -528,6 +556,35 @@ def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
     return None
 
 
+def _regimen_for(knowledge: Knowledge, aspect: str | None, reading: Reading) -> str | None:
+    """The only regimen card for a line asked with the subtype stated: a card that answers just that
+    aspect and is written for the stated subtype (it names the subtype slots it applies to)."""
+    stated = {slot: value for slot, value in reading.sets.items() if slot in SUBTYPE_SLOTS}
+    if aspect != AFTER_PROGRESSION or not stated:
+        return None
+    cards = [t.id for t in knowledge.topics.values()
+             if t.aspects == (aspect,) and {slot for slot, _ in t.applies} & stated.keys() and t.applies_to(stated)]
+    return cards[0] if len(cards) == 1 else None
+
+
+def _test_for_drug(knowledge: Knowledge, reading: Reading, entity: str) -> str | None:
+    """The biomarker card that names a drug, for "which test before X?" when the message names no test of its own.
+
+    A card about something (not an overview) declaring testing among at most TEST_CARD_ASPECTS
+    aspects is about a test (the PIK3CA card names capivasertib); "DPYD genotyping before cape"
+    names its test and is left to it.
+    """
+    if entity.split(":", 1)[0] != "drug":
+        return None
+    if any(c.kind not in ENTITY_KINDS and c.id not in GENERIC_TEST_TERMS for c in reading.concepts):
+        return None
+    cards = [t for t in knowledge.topics.values()
+             if t.entities and TESTING in t.aspects and len(t.aspects) <= TEST_CARD_ASPECTS and entity in mentions(knowledge, t.id)]
+    # a result's own card (a slot value: "PIK3CA mutation") before a term's ("receptor discordance")
+    cards.sort(key=lambda t: not any(e.startswith("slot:") for e in t.entities))
+    return cards[0].id if cards else None
+
+
 def _broad_side_effects(knowledge: Knowledge, found: list[Concept], top: Guess | None) -> tuple[str, str] | None:
     """(class, unit) when a clear side-effects question names only a broad class ("chemo") that has a card for it."""
     if top is None or top.aspect != SIDE_EFFECTS or top.probability < ASPECT_MIN:
@@ -570,9 +627,14 @@ def mentions(knowledge: Knowledge, unit: str) -> frozenset[str]:
 
 
 def _harm_asked(reading: Reading) -> bool:
-    """Whether the message asks if something harms a part of the body ("can it damage your kidneys")."""
+    """Whether the message asks if something harms a part of the body ("can it damage your kidneys"),
+    says a part of the body went wrong on it ("lung problems") or asks what to watch for."""
     words = reading.words
+    if WATCH_PAIRS.intersection(zip(words, words[1:])):
+        return True  # "enhertu: what should I look out for?"
     for i, w in enumerate(words):
+        if w in BODY_PARTS and TROUBLE_WORDS.intersection(words[i + 1 : i + 4]) and not SITE_WORDS.intersection(words[i + 1 : i + 3]):
+            return True  # "enhertu and lung problems", "piqray made my sugar go high"
         if w not in HARM_WORDS:
             continue
         for j in range(i + 1, min(len(words), i + 1 + HARM_REACH)):
@@ -669,6 +731,24 @@ def _history(reading: Reading) -> set[int]:
             k += 1  # forward over the rest of a combination: "kisqali and letrozole, it stopped working"
         if (j >= 0 and tagged[j] in PAST_WORDS) or PROGRESSION in tagged[k : k + 2]:
             past.add(n)
+    return past | _history_list(tagged, places, reading)
+
+
+def _history_list(tagged: tuple[str, ...], places: list[int], reading: Reading) -> set[int]:
+    """A list of HISTORY_LIST treatments or more after a history word is all history: "post CDK4/6, ET,
+    T-DXd, SG: what's left?" (two, "after endocrine therapy, enhertu?", may name the next one)."""
+    past: set[int] = set()
+    run: list[int] = []  # concept positions of the current list
+    for n, (i, concept) in enumerate(zip(places, reading.concepts)):
+        if concept.kind not in ENTITY_KINDS:
+            continue
+        gap = tagged[places[run[-1]] + 1 : i] if run else ()
+        if run and all(w in LIST_LINKS for w in gap):
+            run.append(n)
+        else:
+            run = [n] if i > 0 and tagged[i - 1] in PAST_WORDS else []
+        if len(run) >= HISTORY_LIST:
+            past.update(run)
     return past
 
 
