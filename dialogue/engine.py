@@ -61,6 +61,9 @@ SURE_ASPECT = 0.7
 STRONG_MATCH = 0.6
 #: The least probability of an aspect for a matched topic answering it to be a plausible reading.
 PLAUSIBLE_ASPECT = 0.2
+#: Words that ask what holds for everyone, whatever the person's subtype ("is chemo always first?"); not
+#: "usually", which people also ask of their own case ("what's the usual treatment once it has spread").
+GENERAL_WORDS = frozenset({"always", "alway", "everyone", "everybody"})
 #: Words that ask how to cope with a symptom, which its own card answers ("mouth ulcers on chemo, what can I eat?").
 COPING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips"})
 #: ... and word pairs that do ("what can I eat?", "what to eat"; not "can't eat much").
@@ -764,8 +767,14 @@ class _TurnBuilder:
                 if usual is not None and not assumed:
                     assumed[slot] = usual
                     continue
+                if self._asks_in_general():
+                    continue  # "is chemo always first in stage 4?" is answered in general, the slot a button away
                 return slot, assumed
         return None, assumed
+
+    def _asks_in_general(self) -> bool:
+        """Whether the message asks what holds for everyone ("always", "everyone"), not for this person."""
+        return self.reading is not None and bool(GENERAL_WORDS.intersection(self.reading.words))
 
     def _match_plausible(self, top: Any, decision: Decision, reading: Reading) -> bool:
         """Whether a confident match may answer what the message asks: a side-effects topic matched on
