@@ -791,6 +791,9 @@ class _TurnBuilder:
             self._about_drug(topic, c) for c in reading.concepts
         ):
             return False  # a drug's topic for a message that names neither the drug nor its class
+        if (decision.entity in named and decision.entity.startswith("term:") and not topic.entities
+                and top.score < STRONG_MATCH and decision.tentative in self.k.entity_units.get(decision.entity, ())):
+            return False  # "a PALB2 change: can I have a PARP tablet?": the PALB2 card, not a general topic's wording
         aspects = set(topic.aspects)
         if aspects != {SIDE_EFFECTS} or not decision.guesses:
             return True  # a broader topic may answer more than it declares

@@ -81,15 +81,26 @@ class Reading:
         return out
 
 
+#: How many words after the first of a near pair the second may come ("number" ... "call").
+NEAR_REACH = 4
+
+
+def _near(words: list[str], first: str, second: str) -> bool:
+    """Whether ``second`` comes within NEAR_REACH words after ``first``."""
+    return any(w == first and second in words[i + 1 : i + 1 + NEAR_REACH] for i, w in enumerate(words))
+
+
 class Lexicon:
     """The compiled phrase table plus typo correction."""
 
     _CACHE_LIMIT = 50_000
 
-    def __init__(self, phrases: dict[tuple[str, ...], Concept]) -> None:
+    def __init__(self, phrases: dict[tuple[str, ...], Concept], near: dict[tuple[str, str], Concept] | None = None) -> None:
         self.phrases = phrases
+        #: word pairs that name a term when close together, in order ("a number my sister can call")
+        self.near = near or {}
         self.max_len = max((len(p) for p in phrases), default=1)
-        self.vocabulary: set[str] = {w for p in phrases for w in p}
+        self.vocabulary: set[str] = {w for p in phrases for w in p} | {w for pair in self.near for w in pair}
         self._choices: list[str] = []
         self._corrections: dict[str, str] = {}
         self._by_id: dict[str, Concept] = {c.id: c for c in phrases.values()}
@@ -181,6 +192,10 @@ class Lexicon:
                     loose.append(word)
                 tagged.append(word)
                 i += 1
+        for (first, second), concept in self.near.items():
+            if all(c.id != concept.id for c in concepts) and _near(fixed, first, second):
+                concepts.append(concept)  # after the phrases, so positions among tagged stay in order
+                tagged.append(concept.id)
         for at in reversed(said):
             following = [t for t in tagged[at + 1 : at + 3] if not t.startswith("slot:line=")][:1]  # "progressed on 1L palbo"
             if following and following[0] in ("<drug>", "<class>"):
@@ -209,8 +224,8 @@ class Lexicon:
             return None
         n = len(fixed)
         for gap in range(1, min(self.max_len, n - i - 1)):
-            if fixed[i + gap] not in FILLERS:
-                continue
+            if fixed[i + gap] not in FILLERS and not (fixed[i + gap].isdigit() and fixed[i + gap + 1 : i + gap + 2] == ["year"]):
+                continue  # (an age is a filler too: "tell my 7 year old" reads as "tell my year old")
             for length in range(min(self.max_len, n - i - 1), gap, -1):  # the phrase's own words
                 concept = self.phrases.get(tuple(fixed[i : i + gap] + fixed[i + gap + 1 : i + length + 1]))
                 if concept is not None:

@@ -263,7 +263,7 @@ RECORD_KEYS: dict[str, frozenset[str]] = {
     "out_of_scope": frozenset({"id", "patterns", "unless", "audiences", "reply"}),
     "lexicon.drugs": frozenset({"id", "generic", "class", "brands", "also", "misspellings", "suggests"}),
     "lexicon.classes": frozenset({"id", "name", "phrases", "suggests"}),
-    "lexicon.terms": frozenset({"id", "phrases", "sets", "leads"}),
+    "lexicon.terms": frozenset({"id", "phrases", "sets", "leads", "near"}),
 }
 
 
@@ -1050,6 +1050,7 @@ class _Compiler:
     def lexicon(self) -> Lexicon:
         table: dict[tuple[str, ...], Concept] = {}
         owner: dict[tuple[str, ...], str] = {}
+        near: dict[tuple[str, str], Concept] = {}
 
         def add(phrase: str, concept: Concept, rec: Located, key: str) -> None:
             key_tokens = tuple(tokens(phrase))
@@ -1099,6 +1100,13 @@ class _Compiler:
             concept = Concept("term:" + tid, "term", sets=self.slot_sets(rec, "sets"), leads=self.flag(rec, "leads", False))
             for phrase in self.strings(rec, "phrases", required=True):
                 add(phrase, concept, rec, "phrases")
+            for pair in self.strings(rec, "near"):
+                # "number + call": both words, the second at most NEAR_REACH words after the first
+                sides = [tuple(tokens(side)) for side in pair.split("+")]
+                if len(sides) != 2 or any(len(side) != 1 for side in sides):
+                    self.out.error(rec, f"near pair {pair!r} must be two single words joined by '+'", "near")
+                    continue
+                near[(sides[0][0], sides[1][0])] = concept
         for sid, rec in self.layers.lists["slots"].items():
             weight = rec.get("weight", DEFAULT_SLOT_WEIGHT)
             if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 < weight <= 1:
@@ -1111,7 +1119,7 @@ class _Compiler:
                 concept = Concept(f"slot:{sid}={value}", "slot", sets=((sid, value),), weight=float(weight))
                 for phrase in self.strings(item, "phrases"):
                     add(phrase, concept, item, "phrases")
-        return Lexicon(table)
+        return Lexicon(table, near)
 
     def index(self, topics: dict[str, Topic], lexicon: Lexicon, aspects: dict[str, Aspect]) -> TopicIndex:
         vocabulary: set[str] = set()

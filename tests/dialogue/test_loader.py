@@ -353,3 +353,25 @@ def test_a_usual_value_names_real_facts(tmp_path: Path) -> None:
     assert any("extra.yaml:" in p and "'usually' entry needs" in p
                for p in errors_of(tmp_path, slot.replace("value: high\n    \"\"\"", "value: medium\n    \"\"\"")
                                   .replace("        value: high\n", "        value: medium\n")))
+
+
+def test_a_term_named_by_two_words_close_together(tmp_path: Path) -> None:
+    text = """
+    lexicon:
+      terms:
+        - {id: fx_callback, near: [number + call], phrases: [callback line]}
+    """
+    lexicon = load_with(tmp_path, text).lexicon
+    ids = lambda words: [c.id for c in lexicon.read(words).concepts]  # noqa: E731
+    assert "term:fx_callback" in ids("is there a number my sister can call".split())
+    assert "term:fx_callback" not in ids("call me back about the number".split())  # wrong order
+    assert "term:fx_callback" not in ids("number of tablets and pills to take before i call".split())  # too far apart
+
+
+def test_a_near_pair_must_be_two_single_words(tmp_path: Path) -> None:
+    text = """
+    lexicon:
+      terms:
+        - {id: fx_callback, near: [number to + call], phrases: [callback line]}
+    """
+    assert any("near pair 'number to + call' must be two single words" in p for p in errors_of(tmp_path, text))
