@@ -211,6 +211,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     fallback = AFTER_PROGRESSION if reading.sets.get("line") in LATER_LINES else None
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else fallback,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
+    if (entities and top is not None and not carried and top.aspect == AFTER_PROGRESSION
+            and _declares(knowledge, entities[0], top.aspect) and _only_history(knowledge, reading, past, entities[0])):
+        # "letrozole and Ibrance have stopped working, what now?": the later-lines card written for them,
+        # however hesitant the classifier (the message's shape says what is asked)
+        return Decision((lookup(knowledge, entities[0], top.aspect),), entities[0], top.aspect,
+                        max(top.probability, HISTORY_SURE), carried, tuple(guesses))
     if (entities and top is not None and not carried
             and (top.aspect in NEXT_STEP_ASPECTS or (top.aspect == AFTER_PROGRESSION and not _declares(knowledge, entities[0], top.aspect)))
             and _only_history(knowledge, reading, past, entities[0])):
@@ -559,7 +565,8 @@ def lookup(knowledge: Knowledge, entity: str, aspect: str) -> str | None:
 def _regimen_for(knowledge: Knowledge, aspect: str | None, reading: Reading) -> str | None:
     """The only regimen card for a line asked with the subtype stated: a card that answers just that
     aspect and is written for the stated subtype (it names the subtype slots it applies to)."""
-    stated = {slot: value for slot, value in reading.sets.items() if slot in SUBTYPE_SLOTS}
+    # stated, or suggested by the drugs named ("letrozole and Ibrance stopped working": HR+/HER2-)
+    stated = {slot: value for slot, value in {**reading.suggested, **reading.sets}.items() if slot in SUBTYPE_SLOTS}
     if aspect != AFTER_PROGRESSION or not stated:
         return None
     cards = [t.id for t in knowledge.topics.values()
