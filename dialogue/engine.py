@@ -663,7 +663,7 @@ class _TurnBuilder:
             else:
                 self._advice_only(safety)
             return
-        self.decide(ranked, safety, decision.aspect, decision.probability)
+        self.decide(ranked, safety, decision.aspect, decision.probability, decision.entity)
 
     def _written_for(self, aspect: str) -> str | None:
         """The one topic answering ``aspect`` that is written for the person's known subtype, if exactly one."""
@@ -738,7 +738,10 @@ class _TurnBuilder:
             # a site's only card, chosen without knowing what is asked: a general topic matched
             # this well knows more ("will my mum need a brain scan" is about the work-up)
             # (or a topic about the same site that matches almost word for word: "cancer in her bones,
-            # what can help" is its treatment)
+            # what can help" is its treatment); but not one that would first ask for the subtype
+            # when the card answers now ("first treatment for a man with stage 4?")
+            if self._would_ask(topic) and not any(self._would_ask(self.k.topics[u]) for u in decision.units):
+                return False
             return ((not topic.entities and top.score >= GENERAL_OVER_SITE)
                     or (decision.entity in topic.entities and top.score >= SAME_SITE_EXACT))
         if not topic.entities and not topic.aspects:
@@ -898,7 +901,8 @@ class _TurnBuilder:
         own = sum(1 for c in reading.concepts if c.kind != "slot") + len(reading.loose)
         return own <= 2 and not unknown
 
-    def decide(self, ranked: list[Any], safety: SafetyCheck, aspect: str | None = None, probability: float = 0.0) -> None:
+    def decide(self, ranked: list[Any], safety: SafetyCheck, aspect: str | None = None, probability: float = 0.0,
+               entity: str | None = None) -> None:
         """Answer the best topic, or ask which one was meant only when the candidates truly compete.
 
         Candidates that answer the aspect the question asks (side effects, how it is given...)
@@ -911,7 +915,9 @@ class _TurnBuilder:
         match = confident(ranked)
         declared = self.k.topics[match.topic].aspects if match is not None else ()
         elsewhere = bool(aspect) and bool(declared) and aspect not in declared  # the match declares other aspects
-        written_for = self._written_for(aspect) if aspect and probability >= UNSURE_ASPECT else None
+        # (not when the message names a drug: "not eligible for Piqray, why?" is not the subtype's drug choice)
+        named_drug = entity is not None and entity.split(":", 1)[0] in ENTITY_KINDS
+        written_for = self._written_for(aspect) if aspect and probability >= UNSURE_ASPECT and not named_drug else None
         if written_for is not None and (match is None or elsewhere):
             # "what comes after that?" for someone known to be HR+/HER2-: the later-lines topic for that subtype
             self.answer_topic(written_for, advice=safety.about)

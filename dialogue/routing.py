@@ -482,8 +482,11 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     if FREQUENCY in terms and any(hints[w] == TESTING for w in terms if w != FREQUENCY):
         return [Guess(TESTING, 1.0)]  # "how often CT/bone scans on 1L ET+CDK4/6i?" asks how often the test
     if BLOOD_TESTS in terms and (GENE_TESTS in terms or any(w.startswith(GENE_SLOT) for w in reading.tagged)):
-        # "is the BRCA test a blood test?" asks about the gene test, not the blood monitoring of a drug
-        return guesses
+        # "is the BRCA test a blood test?" asks about the gene test, not the blood monitoring of a drug;
+        # "an ESR1 mutation in my blood test, what now?" is a result, not a side effect
+        kept = [g for g in guesses if g.aspect != SIDE_EFFECTS]
+        total = sum(g.probability for g in kept)
+        return [Guess(g.aspect, g.probability / total) for g in kept] if total > 0 else guesses
     if SIDE_EFFECTS in signalled and (signalled <= {SIDE_EFFECTS, TESTING} or strong == {SIDE_EFFECTS}):
         # "heart tests on Kisqali" are the monitoring of a side effect; in "feel sick after my
         # enhertu drip" the drip only says when
