@@ -81,13 +81,15 @@ class Reading:
         return out
 
 
-#: How many words after the first of a near pair the second may come ("number" ... "call").
+#: How many words (small words aside) after the first of a near pair the second may come ("number" ... "call").
 NEAR_REACH = 4
 
 
 def _near(words: list[str], first: str, second: str) -> bool:
-    """Whether ``second`` comes within NEAR_REACH words after ``first``."""
-    return any(w == first and second in words[i + 1 : i + 1 + NEAR_REACH] for i, w in enumerate(words))
+    """Whether ``second`` comes within NEAR_REACH words after ``first``, not counting small words
+    ("fluid keeps building up in my tummy": fluid, keep, build, tummy)."""
+    content = [w for w in words if w not in STOPWORDS]
+    return any(w == first and second in content[i + 1 : i + 1 + NEAR_REACH] for i, w in enumerate(content))
 
 
 class Lexicon:
