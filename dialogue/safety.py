@@ -143,7 +143,8 @@ class _Evidence:
         self.resolved_sentences = {h.sentence for h in self.hits.get("resolved", ()) if not h.negated}
         self.news_clauses = {reading.tokens[h.start].clause for h in self.hits.get("new_or_worse", ()) if not h.negated}
         self.past_clauses = {reading.tokens[h.start].clause for h in self.hits.get("past", ()) if not h.negated}
-        idioms = [(h.start, h.end) for h in self.hits.get("idiom", ())]
+        # an idiom lies within one clause: "want to die, I'm at home" is not "to die at home"
+        idioms = [(h.start, h.end) for h in self.hits.get("idiom", ()) if toks[h.start].clause == toks[h.end].clause]
         if idioms:  # "dead on my feet", "nearly gave me a heart attack": the words inside an idiom mean nothing alone
             self.hits = {
                 name: kept for name, hits in self.hits.items()
