@@ -85,10 +85,9 @@ class Reading:
 NEAR_REACH = 4
 
 
-def _near(words: list[str], first: str, second: str) -> bool:
-    """Whether ``second`` comes within NEAR_REACH words after ``first``, not counting small words
-    ("fluid keeps building up in my tummy": fluid, keep, build, tummy)."""
-    content = [w for w in words if w not in STOPWORDS]
+def _near(content: list[str], first: str, second: str) -> bool:
+    """Whether ``second`` comes within NEAR_REACH of the message's content words (small words left out:
+    "fluid keeps building up in my tummy" is fluid, keep, build, tummy) after ``first``."""
     return any(w == first and second in content[i + 1 : i + 1 + NEAR_REACH] for i, w in enumerate(content))
 
 
@@ -194,8 +193,10 @@ class Lexicon:
                     loose.append(word)
                 tagged.append(word)
                 i += 1
+        content = [w for w in fixed if w not in STOPWORDS] if self.near else []
+        present = set(content)
         for (first, second), concept in self.near.items():
-            if all(c.id != concept.id for c in concepts) and _near(fixed, first, second):
+            if first in present and second in present and all(c.id != concept.id for c in concepts) and _near(content, first, second):
                 concepts.append(concept)  # after the phrases, so positions among tagged stay in order
                 tagged.append(concept.id)
         for at in reversed(said):
