@@ -723,7 +723,7 @@ class _TurnBuilder:
             if (decision.aspect == "what" and decision.probability >= SURE_ASPECT and defines_a_fact(self.k, reading)
                     and topic.aspects and "what" not in topic.aspects):
                 return False  # "what does first line mean?" asks for the word, not the first-line options
-            if self._would_ask(topic) and not any(self._would_ask(self.k.topics[u]) for u in decision.units):
+            if self._only_it_would_ask(topic, decision):
                 return False  # "is surgery the first thing they do?": the local-therapy card answers; first line would ask the subtype
             return top.score >= STRONG_MATCH or not (sure and topic.aspects and decision.aspect not in topic.aspects)
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
@@ -742,7 +742,7 @@ class _TurnBuilder:
             # (or a topic about the same site that matches almost word for word: "cancer in her bones,
             # what can help" is its treatment); but not one that would first ask for the subtype
             # when the card answers now ("first treatment for a man with stage 4?")
-            if self._would_ask(topic) and not any(self._would_ask(self.k.topics[u]) for u in decision.units):
+            if self._only_it_would_ask(topic, decision):
                 return False
             return ((not topic.entities and top.score >= GENERAL_OVER_SITE)
                     or (decision.entity in topic.entities and top.score >= SAME_SITE_EXACT))
@@ -757,6 +757,10 @@ class _TurnBuilder:
     def _would_ask(self, topic: Topic) -> bool:
         """Whether answering the topic now would first ask for a fact it depends on."""
         return self._slot_plan(topic)[0] is not None
+
+    def _only_it_would_ask(self, topic: Topic, decision: Decision) -> bool:
+        """Whether a matched topic would first ask for a fact while the decided units can answer now."""
+        return self._would_ask(topic) and not any(self._would_ask(self.k.topics[u]) for u in decision.units)
 
     def _slot_plan(self, topic: Topic) -> tuple[str | None, dict[str, Any]]:
         """The fact to ask before answering (None if none), and the usual value assumed for at most one other.

@@ -211,20 +211,16 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     fallback = AFTER_PROGRESSION if reading.sets.get("line") in LATER_LINES else None
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else fallback,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
-    if (entities and top is not None and not carried and top.aspect == AFTER_PROGRESSION
-            and _declares(knowledge, entities[0], top.aspect) and _only_history(knowledge, reading, past, entities[0])):
-        # "letrozole and Ibrance have stopped working, what now?": the later-lines card written for them,
-        # however hesitant the classifier (the message's shape says what is asked)
-        return Decision((lookup(knowledge, entities[0], top.aspect),), entities[0], top.aspect,
-                        max(top.probability, HISTORY_SURE), carried, tuple(guesses))
-    if (entities and top is not None and not carried
-            and (top.aspect in NEXT_STEP_ASPECTS or (top.aspect == AFTER_PROGRESSION and not _declares(knowledge, entities[0], top.aspect)))
+    if (entities and top is not None and not carried and (top.aspect in NEXT_STEP_ASPECTS or top.aspect == AFTER_PROGRESSION)
             and _only_history(knowledge, reading, past, entities[0])):
+        sure = max(top.probability, HISTORY_SURE)  # the message's shape says what is asked, not its words
+        if top.aspect == AFTER_PROGRESSION and _declares(knowledge, entities[0], top.aspect):
+            # "letrozole and Ibrance have stopped working, what now?": the later-lines card written for them
+            return Decision((lookup(knowledge, entities[0], top.aspect),), entities[0], top.aspect, sure, carried, tuple(guesses))
         # "triple negative, got worse after chemo plus Keytruda, what now?": what comes next, not what Keytruda is
         # (the subtype's later-lines card when the subtype is stated: "HR+ HER2-low after one line of chemo")
         regimen = _regimen_for(knowledge, AFTER_PROGRESSION, reading)
-        return replace(unresolved, units=(regimen,) if regimen else (), aspect=AFTER_PROGRESSION,
-                       probability=max(top.probability, HISTORY_SURE))
+        return replace(unresolved, units=(regimen,) if regimen else (), aspect=AFTER_PROGRESSION, probability=sure)
     if entities and top is not None and not carried and _clear(guesses):
         entities = _answering_first(knowledge, entities, found[0], top.aspect)
     if entities and top is not None and top.aspect == SIDE_EFFECTS and not carried:
@@ -487,9 +483,7 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     if BLOOD_TESTS in terms and (GENE_TESTS in terms or any(w.startswith(GENE_SLOT) for w in reading.tagged)):
         # "is the BRCA test a blood test?" asks about the gene test, not the blood monitoring of a drug;
         # "an ESR1 mutation in my blood test, what now?" is a result, not a side effect
-        kept = [g for g in guesses if g.aspect != SIDE_EFFECTS]
-        total = sum(g.probability for g in kept)
-        return [Guess(g.aspect, g.probability / total) for g in kept] if total > 0 else guesses
+        return _renormalised([g for g in guesses if g.aspect != SIDE_EFFECTS], guesses)
     if SIDE_EFFECTS in signalled and (signalled <= {SIDE_EFFECTS, TESTING} or strong == {SIDE_EFFECTS}):
         # "heart tests on Kisqali" are the monitoring of a side effect; in "feel sick after my
         # enhertu drip" the drip only says when
@@ -501,10 +495,13 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
         # one other hint is one feature among the rest: the classifier has weighed it, but it breaks a near
         # tie ("what scans do they do for stage 4": the scans' aspect, not a first line)
         return _lift(guesses, next((g for g in guesses if g.aspect in signalled and g.aspect in strong), None))
+    return _renormalised(kept, guesses)
+
+
+def _renormalised(kept: list[Guess], otherwise: list[Guess]) -> list[Guess]:
+    """The guesses kept, their probabilities scaled to add up to one (``otherwise`` when none is left)."""
     total = sum(g.probability for g in kept)
-    if not kept or total <= 0:
-        return guesses
-    return [Guess(g.aspect, g.probability / total) for g in kept]
+    return [Guess(g.aspect, g.probability / total) for g in kept] if kept and total > 0 else otherwise
 
 
 def _as_evidence(guesses: list[Guess]) -> list[Guess]:
