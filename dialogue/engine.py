@@ -30,7 +30,7 @@ from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .routing import ENTITY_KINDS, LINE_ASPECTS, POINTING_WORDS, SIDE_EFFECTS, SUBTYPE_SLOTS, Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
-from .routing import defines_a_fact
+from .routing import asks_to_manage, defines_a_fact
 from .safety import SafetyCheck, check
 from .state import ConversationState
 from .text import sanitize, small_number
@@ -64,10 +64,6 @@ PLAUSIBLE_ASPECT = 0.2
 #: Words that ask what holds for everyone, whatever the person's subtype ("is chemo always first?"); not
 #: "usually", which people also ask of their own case ("what's the usual treatment once it has spread").
 GENERAL_WORDS = frozenset({"always", "alway", "everyone", "everybody"})
-#: Words that ask how to cope with a symptom, which its own card answers ("mouth ulcers on chemo, what can I eat?").
-COPING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips"})
-#: ... and word pairs that do ("what can I eat?", "what to eat"; not "can't eat much").
-COPING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("she", "eat"), ("he", "eat")})
 MAX_PENDING_RETRIES = 1
 MAX_URGENT = 2  # a message with several emergencies gets the two most important
 #: The out-of-scope rule that is the in-domain gate (knowledge/core/scope.yaml): its ``unless``
@@ -729,7 +725,7 @@ class _TurnBuilder:
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
                 and SIDE_EFFECTS in topic.aspects
                 and decision.entity not in topic.entities and any(self._about_drug(topic, c) for c in reading.concepts)
-                and not COPING_WORDS.intersection(reading.words) and not COPING_PAIRS.intersection(zip(reading.words, reading.words[1:]))):
+                and not asks_to_manage(reading)):
             # "does chemo make you tired all the time": a symptom's card is general; a topic matched
             # this well on the treatment the message names, for the same aspect, is more to the point
             # (but "mouth ulcers on chemo, what can I eat?" asks how to cope: the symptom's card)

@@ -100,9 +100,11 @@ IMPLYING = frozenset([("does", w, "mean") for w in ("it", "that", "this")] + [("
 #: Words before a drug that make it part of the person's history, not the subject of the question.
 HISTORY_WORDS = LEXICON_HISTORY_WORDS | {"since", "previously", "pretreated", "pd"}  # "PD on fulv+abema"
 #: Words just before a drug that make it history when another drug or a result is the question ("she had Enhertu").
-PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used", "finish", "finishe", "finished", "complet", "completed", "complete", "stopped"}
+PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used", "finish", "finishe", "finished", "complet", "completed", "complete", "stopped",
+                              "adjuvant", "neoadjuvant"}  # "relapsed on adjuvant letrozole": treatment of early disease
 #: Words between a history word and the drug it makes history ("after palbo and letrozole").
-HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+", "&", "i", "she", "he", "we", "her", "my", "the", "a"})
+HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+", "&", "i", "she", "he", "we", "her", "my", "the", "a",
+                           "thp", "tchp", "hp", "ph"})  # regimen shorthand: "after THP and T-DXd"
 #: Words and names that continue a combination after a drug ("palbo and letrozole stopped working").
 COMBINING = frozenset({"<drug>", "<class>", "and", "plus", "with", "+", "&"})
 #: Words that join a class to the drug after it in a combination.
@@ -120,6 +122,14 @@ HISTORY_LIST = 3
 HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
 LATER_LINES = frozenset({"second", "later"})
+#: Words and word pairs that ask how to ease or cope with a symptom, which its own card answers.
+MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips", "help",
+                            "helps", "helped", "cream", "creams", "remedy", "remedies"})
+MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
+                            ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off")})
+#: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
+OVARIAN_SUPPRESSION = "class:ovarian_suppression"
+PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
 #: Aspects answered by the regimen for a subtype, and the slots that say the subtype.
 LINE_ASPECTS = frozenset({"first_line", AFTER_PROGRESSION})
 SUBTYPE_SLOTS = frozenset({"hr", "her2"})
@@ -234,8 +244,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # a leading term's only card, when no drug is named, whatever the hesitant guess ("number for the
         # samaritans?"); a class is the situation ("scalp cooling with weekly taxane: does it work?")
         leads = bool(found) and found[0].id == entities[0] and found[0].leads and not any(c.kind == "drug" for c in found)
+        # (a symptom or concept with one card, asked something the classifier is unsure of: "can't sleep since the diagnosis")
         if only is not None and not _clear(guesses) and (
             top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects or leads
+            or (entities[0].startswith("term:") and not any(c.kind in ENTITY_KINDS for c in found))
         ):
             return Decision((only,), entities[0], None, top.probability if top else 0.0, carried, tuple(guesses))
         overview_of = knowledge.aspects[top.aspect].overview if top is not None and top.aspect in knowledge.aspects else None
@@ -250,12 +262,21 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     defined = guesses is not raw  # "what does 'progression' mean?" asks for a definition
     overview = None if carried else _overview(knowledge, guesses, defined, reading)
     line = unresolved.aspect or (top.aspect if top is not None and top.probability >= CLEAR_MIN else None)
-    if (not carried and not any(e.startswith("drug:") for e in entities)
-            and not (entities and line and lookup(knowledge, entities[0], line))):
+    history = {reading.concepts[n].id for n in past}
+    # "HER2+ 3L after THP and T-DXd, stable brain mets": the subtype and line stated say what is asked; the site is the scene
+    staged = bool(past) and bool(SUBTYPE_SLOTS.intersection(reading.sets)) and reading.sets.get("line") in LATER_LINES
+    if (not carried and not any(e.startswith("drug:") and e not in history for e in entities)
+            and not (entities and line and lookup(knowledge, entities[0], line) and not staged)):
         regimen = _regimen_for(knowledge, line, reading)
         if regimen is not None:
             # "HR+ HER2-low after one line of chemo": the one regimen card for the stated subtype and line
             return replace(unresolved, units=(regimen,))
+    if not entities and reading.sets.get("menopause") == "pre" and not {"her2", "line"}.intersection(reading.sets) and reading.sets.get("hr", "positive") == "positive" and (
+            top is None or top.aspect in PREMENOPAUSAL_ASPECTS):
+        # "I'm 41 and still have periods: does that change the hormone tablets?": the card on treatment before menopause
+        card = lookup(knowledge, OVARIAN_SUPPRESSION, "where_fits")
+        if card is not None:
+            return replace(unresolved, units=(card,), entity=OVARIAN_SUPPRESSION)
     if not entities:
         # "PS cutoff for further chemo?" names nothing, but clearly asks about stopping: its
         # overview topic, unless an example match knows better
@@ -380,8 +401,8 @@ def _cytotoxic(knowledge: Knowledge, entity: str) -> bool:
 
 
 def _past_treatment(reading: Reading) -> bool:
-    """Whether the message states a line or names a drug as history ("after capecitabine", "progressed on")."""
-    if "line" in reading.sets:
+    """Whether the message states a later line or names a drug as history ("after capecitabine", "progressed on")."""
+    if reading.sets.get("line") in LATER_LINES:
         return True
     first = next((i for i, w in enumerate(reading.tagged) if w in ("<drug>", "<class>")), len(reading.tagged))
     return bool(HISTORY_WORDS.intersection(reading.tagged[:first]))
@@ -618,11 +639,19 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) 
     drug_card = lookup(knowledge, entities[0], SIDE_EFFECTS)
     if drug_card is None:
         return entities
+    managing = asks_to_manage(reading)
     for concept in reading.concepts:
         own = knowledge.units.get((concept.id, SIDE_EFFECTS)) if concept.kind == "term" else None
-        if own is not None and own != drug_card and concept.id not in mentions(knowledge, drug_card):
+        if own is not None and own != drug_card and (managing or concept.id not in mentions(knowledge, drug_card)):
+            # "so tired on Ibrance, anything that helps?": what eases the symptom is on its own card
             return [concept.id] + [e for e in entities if e != concept.id]
     return entities
+
+
+def asks_to_manage(reading: Reading) -> bool:
+    """Whether a message asks how to ease or cope with a symptom ("what cream?", "will it go away?")."""
+    words = reading.words
+    return bool(MANAGING_WORDS.intersection(words)) or bool(MANAGING_PAIRS.intersection(zip(words, words[1:])))
 
 
 def mentions(knowledge: Knowledge, unit: str) -> frozenset[str]:
