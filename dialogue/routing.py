@@ -90,6 +90,8 @@ CLEAR_MIN = 0.3
 DOMINANCE = 2.5
 #: Words that ask for a meaning.
 MEANING_WORDS = frozenset({"mean", "means", "meaning", "define", "definition", "stand", "stands"})
+#: Words before "mean" that make it "indicate": "which symptoms mean I should call?"
+INDICATING = frozenset({"symptom", "symptoms", "sign", "signs", "result", "results", "number", "numbers", "level", "levels"})
 #: "How is X defined" asks for a definition whatever else the message says ("defined" reads as "defin").
 DEFINING = frozenset({"defin", "defined"})
 #: Words that really ask what something is.
@@ -122,6 +124,8 @@ HISTORY_LIST = 3
 HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
 LATER_LINES = frozenset({"second", "later"})
+#: Aspects no drug card answers: asked of a drug in the terms that signal them, their overview answers.
+OVERVIEW_FIRST = frozenset({"stopping"})
 #: Words and word pairs that ask how to ease or cope with a symptom, which its own card answers.
 MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips", "help",
                             "helps", "helped", "cream", "creams", "remedy", "remedies"})
@@ -300,6 +304,11 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # capivasertib fits (a drug's own card answers "what after" only when it is the last thing named)
         return unresolved
     asked = lookup(knowledge, entities[0], top.aspect) if top is not None else None  # the unit for the aspect asked
+    if not carried and top is not None and asked is None and top.aspect in OVERVIEW_FIRST and _signalled(knowledge, reading, top.aspect):
+        # "5L eribulin, PS2: when does more chemo stop making sense?" asks about stopping, which no unit of the drug answers
+        overview_of = knowledge.aspects[top.aspect].overview
+        if overview_of in knowledge.topics:
+            return Decision((overview_of,), None, top.aspect, top.probability, carried, tuple(guesses))
     if asked is None and top is not None and top.aspect == TESTING and top.probability >= ASPECT_MIN and not carried:
         test = _test_for_drug(knowledge, reading, entities[0])
         if test is not None:  # "does Truqap need a special test first?": the test that selects for it
@@ -401,8 +410,8 @@ def _cytotoxic(knowledge: Knowledge, entity: str) -> bool:
 
 
 def _past_treatment(reading: Reading) -> bool:
-    """Whether the message states a later line or names a drug as history ("after capecitabine", "progressed on")."""
-    if reading.sets.get("line") in LATER_LINES:
+    """Whether the message states a line or names a drug as history ("after capecitabine", "progressed on")."""
+    if "line" in reading.sets:
         return True
     first = next((i for i, w in enumerate(reading.tagged) if w in ("<drug>", "<class>")), len(reading.tagged))
     return bool(HISTORY_WORDS.intersection(reading.tagged[:first]))
@@ -424,7 +433,9 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
         return [Guess("what", 1.0)]
     if guesses and DEFINING.intersection(reading.words):
         return [Guess("what", 1.0)]  # "how is HER2-ultralow defined": a definition, whatever "how is" suggests
-    if not guesses or not MEANING_WORDS.intersection(reading.words):
+    words = reading.words
+    # "which symptoms mean we should ring?" asks what follows from them, not what a word means
+    if not guesses or not any(w in MEANING_WORDS and not (i and words[i - 1] in INDICATING) for i, w in enumerate(words)):
         return guesses
     what = next((g for g in guesses if g.aspect == "what"), None)
     if what is None or what.probability < MASS_MIN:
@@ -646,6 +657,12 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) 
             # "so tired on Ibrance, anything that helps?": what eases the symptom is on its own card
             return [concept.id] + [e for e in entities if e != concept.id]
     return entities
+
+
+def _signalled(knowledge: Knowledge, reading: Reading, aspect: str) -> bool:
+    """Whether the message names one of the terms that signal ``aspect`` ("more chemo stops" signals stopping)."""
+    terms = set(knowledge.aspects[aspect].terms)
+    return any(c.id in terms for c in reading.concepts)
 
 
 def asks_to_manage(reading: Reading) -> bool:

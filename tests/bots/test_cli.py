@@ -81,7 +81,7 @@ def test_broken_knowledge_stops_the_bot_with_clear_lines(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["ask", "--locale", "fr", "hi"], {}, "locale 'fr' is not in the knowledge"),
+        (["ask", "--locale", "xx", "hi"], {}, "locale 'xx' is not in the knowledge"),
         (["ask", "hi"], {"MBCBOT_AUDIENCE": "nurse"}, "audience must be clinician or patient"),
         (["chat", "--store", "mongodb://x"], {}, "unknown store"),
         (["ask", "--config", "/no/such/file.yaml", "hi"], {}, "cannot read file"),

@@ -128,8 +128,8 @@ def test_the_locale_option_is_for_items_that_name_none(tmp_path: Path) -> None:
     path = corpus(tmp_path, ['{text: "my temp is 37.8 tonight, on docetaxel", category: fever, voice: patient}'], [QUIET])
     assert mbcbot("test", "--safety", "--locale", "uk", str(path), cwd=tmp_path).returncode == 0  # 37.5 °C in the UK
     assert mbcbot("test", "--safety", "--locale", "us", str(path), cwd=tmp_path).returncode == 1  # 38.0 °C in the US
-    bad = mbcbot("test", "--safety", "--locale", "fr", str(path), cwd=tmp_path)
-    assert bad.returncode == 2 and "locale 'fr' is not in the knowledge" in bad.stderr
+    bad = mbcbot("test", "--safety", "--locale", "xx", str(path), cwd=tmp_path)
+    assert bad.returncode == 2 and "locale 'xx' is not in the knowledge" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
