@@ -80,6 +80,8 @@ MAX_UNITS = 2
 #: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
 COMPARING = frozenset({"or", "vs", "versus", "compared", "compare", "than"})
 #: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
+#: Words that make a comparison a choice between the things named.
+CHOOSING = frozenset({"best", "better", "worse", "worst", "prefer", "preferred", "superior"})
 DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "different", "compare", "comparison", "better", "best", "worse"})
 #: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
 #: question is about to pick a unit: such questions go to the example matcher.
@@ -212,6 +214,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     top = guesses[0] if guesses else None
     hinted = any(w in model.hints for w in reading.tagged)
     compares = _compares(knowledge, reading)
+    if compares and top is not None and top.aspect == "what" and CHOOSING.intersection(reading.words):
+        # "what's the best CDK4/6 first line, Kisqali or Ibrance?" asks which is better: the trials' figures
+        guesses = [Guess(EVIDENCE, 1.0)]
+        top = guesses[0]
     carried = False
     entities = [c.id for c in named]
     short = len(reading.words) <= FOLLOW_UP_WORDS
@@ -249,7 +255,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # samaritans?"); a class is the situation ("scalp cooling with weekly taxane: does it work?")
         leads = bool(found) and found[0].id == entities[0] and found[0].leads and not any(c.kind == "drug" for c in found)
         # (a symptom or concept with one card, asked something the classifier is unsure of: "can't sleep since the diagnosis")
-        if only is not None and not _clear(guesses) and (
+        if only is not None and (not _clear(guesses) or (leads and top is not None and top.probability < ASPECT_MIN)) and (
             top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects or leads
             or (entities[0].startswith("term:") and not any(c.kind in ENTITY_KINDS for c in found))
         ):
@@ -353,6 +359,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # "is Kisqali or Verzenio the one with ECGs?"; a partner drug ("gemzar dosing with
         # paclitaxel") is part of the first drug's answer, not a second question.
         for entity in entities[1:MAX_UNITS]:
+            if entities[0].startswith("class:") and _member(knowledge, entity, entities[0]):
+                continue  # "best CDK4/6, Verzenio or Kisqali?": the class's card compares its members
             other = lookup(knowledge, entity, first_aspect[best])
             if other is not None and other not in units:
                 units.append(other)
