@@ -80,6 +80,9 @@ MAX_UNITS = 2
 #: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
 COMPARING = frozenset({"or", "vs", "versus", "compared", "compare", "than"})
 #: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
+#: Words that ask what a result changes ("does BRCA change the first treatment?").
+EFFECT_WORDS = frozenset({"change", "changes", "affect", "affects", "matter", "matters", "alter", "alters"})
+AUXILIARIES = frozenset({"does", "do", "will", "would", "could", "can", "might", "may"})
 #: Words that make a comparison a choice between the things named.
 CHOOSING = frozenset({"best", "better", "worse", "worst", "prefer", "preferred", "superior"})
 DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "different", "compare", "comparison", "better", "best", "worse"})
@@ -245,6 +248,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         entities = _answering_first(knowledge, entities, found[0], top.aspect)
     if entities and top is not None and top.aspect == SIDE_EFFECTS and not carried:
         entities = _symptom_first(knowledge, reading, entities)
+    if (entities and entities[0].startswith("slot:") and not carried and _asks_effect(reading)
+            and not SUBTYPE_SLOTS.intersection(reading.sets) and not (top is not None and top.aspect == TESTING)):
+        # "does having the BRCA gene change the first treatment?" asks what the result means for treatment: its card
+        card = lookup(knowledge, entities[0], "where_fits")
+        if card is not None:
+            return Decision((card,), entities[0], "where_fits", top.probability if top else 0.0, carried, tuple(guesses))
     if guesses is not raw and not carried and defines_a_fact(knowledge, reading):
         glossary = _overview(knowledge, guesses, True, reading)
         if glossary is not None:
@@ -671,6 +680,16 @@ def _signalled(knowledge: Knowledge, reading: Reading, aspect: str) -> bool:
     """Whether the message names one of the terms that signal ``aspect`` ("more chemo stops" signals stopping)."""
     terms = set(knowledge.aspects[aspect].terms)
     return any(c.id in terms for c in reading.concepts)
+
+
+def _asks_effect(reading: Reading) -> bool:
+    """Whether the message asks what something changes: "does BRCA change the first treatment?" (not "a BRCA2 change")."""
+    tagged = reading.tagged
+    for i, w in enumerate(tagged):
+        verb = not tagged[i - 1].startswith("slot:") or tagged[i + 1 : i + 2] in (("the",), ("my",), ("her",), ("his",), ("what",), ("which",), ("how",))
+        if w in EFFECT_WORDS and i and verb and AUXILIARIES.intersection(tagged[:i]):
+            return True
+    return False
 
 
 def asks_to_manage(reading: Reading) -> bool:
