@@ -82,6 +82,8 @@ COMPARING = frozenset({"or", "vs", "versus", "compared", "compare", "than"})
 #: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
 #: Words that ask what a result changes ("does BRCA change the first treatment?").
 EFFECT_WORDS = frozenset({"change", "changes", "affect", "affects", "matter", "matters", "alter", "alters"})
+#: Leading terms that give way to a more specific leading term in the same message.
+GENERAL_LEADS = frozenset({"term:warning_signs"})
 AUXILIARIES = frozenset({"does", "do", "will", "would", "could", "can", "might", "may"})
 #: Words that make a comparison a choice between the things named.
 CHOOSING = frozenset({"best", "better", "worse", "worst", "prefer", "preferred", "superior"})
@@ -757,6 +759,9 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
     for concept in reading.concepts:
         if concept.leads and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept  # "live vaccines on chemo": the vaccines' card, not chemotherapy's
+    if len(seen) > 1:
+        # "warning signs of spinal cord compression": the emergency named, not warning signs in general
+        seen = {k: v for k, v in sorted(seen.items(), key=lambda item: item[0] in GENERAL_LEADS)}
     for n, concept in enumerate(reading.concepts):
         if concept.kind in ENTITY_KINDS and concept.id not in seen and n not in past:
             seen[concept.id] = concept
