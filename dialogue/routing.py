@@ -110,10 +110,11 @@ IMPLYING = frozenset([("does", w, "mean") for w in ("it", "that", "this")] + [("
 HISTORY_WORDS = LEXICON_HISTORY_WORDS | {"since", "previously", "pretreated", "pd"}  # "PD on fulv+abema"
 #: Words just before a drug that make it history when another drug or a result is the question ("she had Enhertu").
 PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used", "finish", "finishe", "finished", "complet", "completed", "complete", "stopped",
-                              "adjuvant", "neoadjuvant"}  # "relapsed on adjuvant letrozole": treatment of early disease
+                              "adjuvant", "neoadjuvant",  # "relapsed on adjuvant letrozole": treatment of early disease
+                              "grown", "grew", "growing", "worse"}  # "it has grown again on capecitabine"
 #: Words between a history word and the drug it makes history ("after palbo and letrozole").
 HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+", "&", "i", "she", "he", "we", "her", "my", "the", "a",
-                           "thp", "tchp", "hp", "ph"})  # regimen shorthand: "after THP and T-DXd"
+                           "thp", "tchp", "hp", "ph", "again"})  # regimen shorthand: "after THP and T-DXd"; "grown again on"
 #: Words and names that continue a combination after a drug ("palbo and letrozole stopped working").
 COMBINING = frozenset({"<drug>", "<class>", "and", "plus", "with", "+", "&"})
 #: Words that join a class to the drug after it in a combination.
