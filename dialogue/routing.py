@@ -79,14 +79,16 @@ CATCH_ALL = 8
 MAX_UNITS = 2
 #: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
 COMPARING = frozenset({"or", "vs", "versus", "compared", "compare", "than"})
-#: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
-#: Words that ask what a result changes ("does BRCA change the first treatment?").
-EFFECT_WORDS = frozenset({"change", "changes", "affect", "affects", "matter", "matters", "alter", "alters"})
-#: Leading terms that give way to a more specific leading term in the same message.
-GENERAL_LEADS = frozenset({"term:warning_signs"})
-AUXILIARIES = frozenset({"does", "do", "will", "would", "could", "can", "might", "may"})
 #: Words that make a comparison a choice between the things named.
 CHOOSING = frozenset({"best", "better", "worse", "worst", "prefer", "preferred", "superior"})
+#: Words that ask what a result changes ("does BRCA change the first treatment?"), after one of the
+#: auxiliaries, and the words that start their object ("change the treatment", not "a BRCA2 change").
+EFFECT_WORDS = frozenset({"change", "changes", "affect", "affects", "matter", "matters", "alter", "alters"})
+AUXILIARIES = frozenset({"does", "do", "will", "would", "could", "can", "might", "may"})
+OBJECT_STARTS = frozenset({"the", "my", "her", "his", "what", "which", "how"})
+#: Leading terms that give way to a more specific leading term in the same message.
+GENERAL_LEADS = frozenset({"term:warning_signs"})
+#: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
 DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "different", "compare", "comparison", "better", "best", "worse"})
 #: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
 #: question is about to pick a unit: such questions go to the example matcher.
@@ -681,16 +683,16 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) 
 
 def _signalled(knowledge: Knowledge, reading: Reading, aspect: str) -> bool:
     """Whether the message names one of the terms that signal ``aspect`` ("more chemo stops" signals stopping)."""
-    terms = set(knowledge.aspects[aspect].terms)
-    return any(c.id in terms for c in reading.concepts)
+    return any(c.id in knowledge.aspects[aspect].terms for c in reading.concepts)
 
 
 def _asks_effect(reading: Reading) -> bool:
     """Whether the message asks what something changes: "does BRCA change the first treatment?" (not "a BRCA2 change")."""
     tagged = reading.tagged
-    for i, w in enumerate(tagged):
-        verb = not tagged[i - 1].startswith("slot:") or tagged[i + 1 : i + 2] in (("the",), ("my",), ("her",), ("his",), ("what",), ("which",), ("how",))
-        if w in EFFECT_WORDS and i and verb and AUXILIARIES.intersection(tagged[:i]):
+    for i, w in enumerate(tagged[1:], start=1):
+        if w not in EFFECT_WORDS or not AUXILIARIES.intersection(tagged[:i]):
+            continue
+        if not tagged[i - 1].startswith("slot:") or OBJECT_STARTS.intersection(tagged[i + 1 : i + 2]):
             return True
     return False
 
