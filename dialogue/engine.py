@@ -44,6 +44,10 @@ LEAD_MARGIN = 0.04
 #: A sole candidate this good is answered rather than confirmed ("Do you mean ...?").
 SOLE_SCORE = 0.30
 CLOSE_MARGIN = 0.05
+#: A content match (BM25 over what topics say) this strong, and this many times the next topic's
+#: score, answers where the example match cannot decide (see ContentIndex).
+CONTENT_SCORE = 5.0
+CONTENT_LEAD = 1.2
 SAFETY_SCAN_CHARS = 20_000
 FOLLOW_UP_OPENERS = (*THREAD_OPENERS, ("also",), ("plus",), ("any",))
 CONTEXT_WEIGHT = 0.5
@@ -659,7 +663,7 @@ class _TurnBuilder:
             else:
                 self._advice_only(safety)
             return
-        self.decide(ranked, safety, decision.aspect, decision.probability, decision.entity)
+        self.decide(ranked, safety, decision.aspect, decision.probability, decision.entity, reading)
 
     def _written_for(self, aspect: str) -> str | None:
         """The one topic answering ``aspect`` that is written for the person's known subtype, if exactly one."""
@@ -904,7 +908,7 @@ class _TurnBuilder:
         return own <= 2 and not unknown
 
     def decide(self, ranked: list[Any], safety: SafetyCheck, aspect: str | None = None, probability: float = 0.0,
-               entity: str | None = None) -> None:
+               entity: str | None = None, reading: Reading | None = None) -> None:
         """Answer the best topic, or ask which one was meant only when the candidates truly compete.
 
         Candidates that answer the aspect the question asks (side effects, how it is given...)
@@ -951,6 +955,11 @@ class _TurnBuilder:
                 # one candidate leads: answer it; the others stay a button away (its related topics)
                 self.answer_topic(close[0].topic, advice=safety.about)
                 return
+            by_content = self._by_content(reading) if reading is not None else None
+            if by_content is not None and (not close or by_content in [c.topic for c in close] or close[0].score < LEAD_SCORE):
+                # the words of the answer itself pick one: "my friends have gone quiet since they found out"
+                self.answer_topic(by_content, advice=safety.about)
+                return
             if len(close) >= 2:
                 self.s.pending = {"kind": "choose", "candidates": [c.topic for c in close]}
                 self.unanswered = "clarify"
@@ -967,11 +976,25 @@ class _TurnBuilder:
                 self.unanswered = "clarify"
                 self.say("confirm_topic", ReplyKind.CLARIFY, buttons, title=title)
                 return
+        by_content = self._by_content(reading) if reading is not None else None
+        if by_content is not None:
+            self.answer_topic(by_content, advice=safety.about)
+            return
         if safety.about:
             self._advice_only(safety)
             return
         self.unanswered = "fallback"
         self.say("fallback", buttons=self._family_buttons())
+
+    def _by_content(self, reading: Reading) -> str | None:
+        """The topic whose own text clearly best matches the message, if one leads (see ContentIndex)."""
+        ranked = [c for c in self.k.content.rank(frozenset(reading.terms()), 6)
+                  if self._servable(self.k.topics[c.topic]) and self.k.topics[c.topic].applies_to(self.s.slots)]
+        if not ranked or ranked[0].score < CONTENT_SCORE:
+            return None
+        if len(ranked) > 1 and ranked[0].score < CONTENT_LEAD * ranked[1].score:
+            return None
+        return ranked[0].topic
 
     def _advice_only(self, safety: SafetyCheck, buttons: tuple[Button, ...] = ()) -> None:
         ctx = self.context()

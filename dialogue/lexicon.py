@@ -80,6 +80,12 @@ class Reading:
             out.setdefault("w:" + word, 1.0)
         return out
 
+    def terms(self) -> list[str]:
+        """Every concept (slots aside) and loose word, as often as it occurs: what content matching counts."""
+        out = [c.id for c in self.concepts if c.kind != "slot"]
+        out += [implied for c in self.concepts if c.kind != "slot" for implied in c.implies]
+        return out + ["w:" + word for word in self.loose]
+
 
 #: How many words (small words aside) after the first of a near pair the second may come ("number" ... "call").
 NEAR_REACH = 4
@@ -158,6 +164,31 @@ class Lexicon:
             return word
         return self._prefixes.get(word, word)
 
+    def text_terms(self, words: list[str]) -> list[str]:
+        """The concepts (slots aside) and loose words of the knowledge's own text, as content matching
+        counts them (see Reading.terms): longest phrases first, no typo correction, no filler words."""
+        out: list[str] = []
+        phrases, starts = self.phrases, self._starts
+        i, n = 0, len(words)
+        while i < n:
+            word, size, concept = words[i], 1, None
+            if word in starts:
+                for length in range(min(self.max_len, n - i), 1, -1):
+                    concept = phrases.get(tuple(words[i : i + length]))
+                    if concept is not None:
+                        size = length
+                        break
+            if concept is None:
+                concept = phrases.get((word,))
+            if concept is not None:
+                if concept.kind != "slot":
+                    out.append(concept.id)
+                    out.extend(concept.implies)
+            elif word not in STOPWORDS and not word.isdigit():
+                out.append("w:" + word)
+            i += size
+        return out
+
     def read(self, words: list[str]) -> Reading:
         """Find the concepts in a tokenised message."""
         fixed = [self.expand(self.correct(w)) for w in words]
@@ -168,7 +199,8 @@ class Lexicon:
         said: list[int] = []  # where a line was stated by a history phrase
         i, n = 0, len(fixed)
         while i < n:
-            for size in range(min(self.max_len, n - i), 0, -1):
+            longest = min(self.max_len, n - i) if fixed[i] in self._starts else 1  # only a phrase's first word starts one
+            for size in range(longest, 0, -1):
                 concept = self.phrases.get(tuple(fixed[i : i + size]))
                 if size == 1:
                     # "feel so sick" is "feel sick": one filler word inside a longer phrase

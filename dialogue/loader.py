@@ -25,7 +25,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .errors import KnowledgeError, Problem
 from .lexicon import Concept, Lexicon
 from .markup import CITATION
-from .matching import TopicIndex
+from .matching import ContentIndex, TopicIndex
 from .understanding.aspects import AspectModel
 from .model import (
     AUDIENCES,
@@ -498,6 +498,7 @@ class _Compiler:
         commands = self.commands()
         lexicon = self.lexicon()
         index = self.index(topics, lexicon, aspects)
+        content = self.content_index(topics, lexicon)
         aspect_model = self.aspect_model(aspects, lexicon)
         safety_concepts = self.safety_concepts(safety, lexicon)
         red_flags = tuple(self.red_flag(rec, topics, safety_concepts) for rec in L.lists["red_flags"].values())
@@ -529,6 +530,7 @@ class _Compiler:
             messages=messages,
             lexicon=lexicon,
             index=index,
+            content=content,
             directories=tuple(L.directories),
             warnings=[p for p in self.out.problems if p.severity == "warning"],
             aspects=aspects,
@@ -1121,6 +1123,9 @@ class _Compiler:
                     add(phrase, concept, item, "phrases")
         return Lexicon(table, near)
 
+    def content_index(self, topics: dict[str, Topic], lexicon: Lexicon) -> ContentIndex:
+        return ContentIndex([(tid, _content_document(t, lexicon)) for tid, t in topics.items()])
+
     def index(self, topics: dict[str, Topic], lexicon: Lexicon, aspects: dict[str, Aspect]) -> TopicIndex:
         vocabulary: set[str] = set()
         for aspect in aspects.values():
@@ -1158,6 +1163,24 @@ class _Compiler:
                         context.setdefault(concept.id, 0.6)
             index.context[topic.id] = context
         return index
+
+
+#: What content matching leaves out of an answer's text: citations, template code, bold marks.
+_NOT_CONTENT = re.compile(r"\[\[[a-z][a-z0-9_]*\]\]|\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\*\*", re.S)
+
+
+def _content_document(topic: Topic, lexicon: Lexicon) -> dict[str, int]:
+    """Term counts of what a topic says: the title weighs three times, each example phrasing once
+    per term, and the answers in both voices as often as their words occur."""
+    counts: dict[str, int] = {}
+    blocks = [(topic.title, 3)] + [(e, 1) for e in dict.fromkeys(topic.examples)]
+    for text, weight in blocks:
+        for term in set(lexicon.text_terms(tokens(text))):
+            counts[term] = counts.get(term, 0) + weight
+    for source in topic.answer.sources.values():
+        for term in lexicon.text_terms(tokens(_NOT_CONTENT.sub(" ", source))):
+            counts[term] = counts.get(term, 0) + 1
+    return counts
 
 
 def _names_read(ast: nodes.Template) -> frozenset[str]:

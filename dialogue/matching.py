@@ -91,3 +91,51 @@ class TopicIndex:
                 if len(best) == limit:
                     break
         return [Candidate(t, s) for t, s in best.items()]
+
+
+#: BM25's term-frequency saturation and length normalisation (the usual values).
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+class ContentIndex:
+    """BM25 over what each topic says: its title, examples and answers in both voices.
+
+    Example phrasings cover the ways people were expected to ask; a person who asks in other
+    words ("my friends have gone quiet since they found out") still uses the words the answer
+    itself is written in. This index is consulted only where the example match cannot decide
+    (one candidate weakly matched, several close, or none), and only a clear leader counts.
+    """
+
+    def __init__(self, documents: list[tuple[str, dict[str, int]]]) -> None:
+        self.topics = [topic for topic, _ in documents]
+        n = len(documents)
+        frequency: dict[str, int] = {}
+        for _, terms in documents:
+            for term in terms:
+                frequency[term] = frequency.get(term, 0) + 1
+        lengths = np.asarray([sum(terms.values()) for _, terms in documents], dtype=np.float64)
+        average = float(lengths.mean()) if n else 1.0
+        postings: dict[str, tuple[list[int], list[float]]] = {}
+        for i, (_, terms) in enumerate(documents):
+            scale = BM25_K1 * (1.0 - BM25_B + BM25_B * lengths[i] / average)
+            for term, tf in terms.items():
+                idf = math.log(1.0 + (n - frequency[term] + 0.5) / (frequency[term] + 0.5))
+                ids, values = postings.setdefault(term, ([], []))
+                ids.append(i)
+                values.append(idf * tf * (BM25_K1 + 1.0) / (tf + scale))
+        self.postings = {t: (np.asarray(i, dtype=np.int64), np.asarray(v)) for t, (i, v) in postings.items()}
+        self.size = n
+
+    def known(self, term: str) -> bool:
+        return term in self.postings
+
+    def rank(self, terms: set[str] | frozenset[str], limit: int = 3) -> list[Candidate]:
+        """The topics whose content best matches the message's terms, best first."""
+        found = [self.postings[t] for t in terms if t in self.postings]
+        if not found or self.size == 0:
+            return []
+        scores = np.bincount(np.concatenate([ids for ids, _ in found]),
+                             weights=np.concatenate([values for _, values in found]), minlength=self.size)
+        order = np.argsort(-scores)[:limit]
+        return [Candidate(self.topics[i], float(scores[i])) for i in order if scores[i] > 0.0]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .lexicon import Lexicon
-    from .matching import TopicIndex
+    from .matching import ContentIndex, TopicIndex
     from .safety import Condition
     from .understanding.concepts import ConceptSet
 
@@ -391,6 +391,7 @@ class Knowledge:
     messages: dict[str, Voiced]
     lexicon: Lexicon
     index: TopicIndex
+    content: ContentIndex
     directories: tuple[str, ...]
     warnings: list[Any] = field(default_factory=list)
     aspects: dict[str, Aspect] = field(default_factory=dict)

@@ -146,6 +146,8 @@ OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
 #: Aspects answered by the regimen for a subtype, and the slots that say the subtype.
 LINE_ASPECTS = frozenset({"first_line", AFTER_PROGRESSION})
+#: Words that ask for the first treatment ("the first treatment", "what do they start with").
+FIRST_LINE_CUES = frozenset({"slot:line=first", "term:first_step"})
 SUBTYPE_SLOTS = frozenset({"hr", "her2"})
 #: The term for a treatment that stopped working ("Xeloda stopped working").
 PROGRESSION = "term:progression"
@@ -263,6 +265,20 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         glossary = _overview(knowledge, guesses, True, reading)
         if glossary is not None:
             return glossary  # "what does 2L mean in MBC trials?": the word, not the trials
+    # "HER2 positive and it's in her liver: what's the usual first treatment?": the subtype and a first
+    # line asked say what is wanted; the site is the scene
+    first_for_subtype = (bool(SUBTYPE_SLOTS.intersection(reading.sets)) and not carried
+                         and (top is None or top.aspect in NEXT_STEP_ASPECTS)  # not "is a trial an option in 1L HR+?"
+                         and (FIRST_LINE_CUES.intersection(c.id for c in reading.concepts)
+                              or (top is not None and top.aspect == "first_line" and top.probability >= CLEAR_MIN))
+                         and not any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past))
+    first_card = knowledge.aspects["first_line"].overview if "first_line" in knowledge.aspects else None
+    # (only where the scene is a site whose card says nothing of the first line: brain metastases
+    # change the first treatment, a visceral crisis or an early relapse have cards of their own)
+    scenes = [c.id for c in found if c.kind not in ENTITY_KINDS and c.id not in FIRST_LINE_CUES and c.id in knowledge.entity_units]
+    if (first_for_subtype and first_card in knowledge.topics
+            and all(lookup(knowledge, e, "local_treatment") and not lookup(knowledge, e, "first_line") for e in scenes)):
+        return replace(unresolved, units=(first_card,), aspect="first_line", probability=max(top.probability if top else 0.0, CLEAR_MIN))
     if entities:
         only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
         # a leading term's only card, when no drug is named, whatever the hesitant guess ("number for the
@@ -814,8 +830,11 @@ def _history(reading: Reading) -> set[int]:
             continue
         j = i - 1
         while j >= 0 and (tagged[j] in HISTORY_LINKS or tagged[j].startswith("slot:line=")):
-            if tagged[j] == "<class>" and tagged[j + 1] not in JOINING:
-                break  # "after endocrine therapy, enhertu?": a class joins a combination only by a word ("chemo plus keytruda")
+            named_next = tagged[j + 1].startswith("<") and not COMPARING.intersection(tagged[i + 1 : i + 2])
+            if tagged[j] == "<class>" and tagged[j + 1] not in JOINING and not named_next:
+                # "after endocrine therapy, enhertu?": a class joins a combination only by a word ("chemo plus
+                # keytruda") or written against it ("post AI+CDK"), unless options are being compared ("post-CDK - PARPi vs ADC")
+                break
             j -= 1  # back over the drugs of a combination and the line: "progressed on 1L palbo + letrozole"
         k = i + 1
         while k < len(tagged) and tagged[k] in COMBINING:
