@@ -47,7 +47,7 @@ CLOSE_MARGIN = 0.05
 #: A content match (BM25 over what topics say) this strong, and this many times the next topic's
 #: score, answers where the example match cannot decide (see ContentIndex).
 CONTENT_SCORE = 5.0
-CONTENT_LEAD = 1.2
+CONTENT_LEAD = 1.4
 SAFETY_SCAN_CHARS = 20_000
 FOLLOW_UP_OPENERS = (*THREAD_OPENERS, ("also",), ("plus",), ("any",))
 CONTEXT_WEIGHT = 0.5
