@@ -28,7 +28,7 @@ from .lexicon import Reading
 from .markup import CITATION
 from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
-from .routing import ENTITY_KINDS, LINE_ASPECTS, POINTING_WORDS, SIDE_EFFECTS, SUBTYPE_SLOTS, Context, Decision, route
+from .routing import AFTER_PROGRESSION, ENTITY_KINDS, PROGRESSION, LINE_ASPECTS, POINTING_WORDS, SIDE_EFFECTS, SUBTYPE_SLOTS, Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
 from .routing import asks_to_manage, defines_a_fact
 from .safety import SafetyCheck, check
@@ -806,6 +806,8 @@ class _TurnBuilder:
         aspects = set(topic.aspects)
         if aspects != {SIDE_EFFECTS} or not decision.guesses:
             return True  # a broader topic may answer more than it declares
+        if PROGRESSION in named and decision.aspect == AFTER_PROGRESSION:
+            return False  # "it grew on Kisqali, can I swap to Verzenio?" asks what comes next, not about side effects
         return decision.likelihood(SIDE_EFFECTS) >= PLAUSIBLE_ASPECT
 
     def _about_drug(self, topic: Topic, concept: Any) -> bool:

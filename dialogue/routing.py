@@ -86,8 +86,9 @@ CHOOSING = frozenset({"best", "better", "worse", "worst", "prefer", "preferred",
 EFFECT_WORDS = frozenset({"change", "changes", "affect", "affects", "matter", "matters", "alter", "alters"})
 AUXILIARIES = frozenset({"does", "do", "will", "would", "could", "can", "might", "may"})
 OBJECT_STARTS = frozenset({"the", "my", "her", "his", "what", "which", "how"})
-#: Leading terms that give way to a more specific leading term in the same message.
-GENERAL_LEADS = frozenset({"term:warning_signs"})
+#: Leading terms that give way to a more specific leading term in the same message: warning signs
+#: to the emergency named, the chest wall's skin (the scene) to what is asked of it ("chest wall RT dermatitis").
+GENERAL_LEADS = frozenset({"term:warning_signs", "term:skin_chest_wall"})
 #: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
 DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "different", "compare", "comparison", "better", "best", "worse"})
 #: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
@@ -133,6 +134,16 @@ HISTORY_LIST = 3
 #: How sure "what now?" is, asked of drugs named only as history: the message's shape says it, not its words.
 HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
+TRIALS = "trials"
+#: Words that ask about joining a trial; without them, "trial" asked of a drug or result is its evidence.
+JOINING_TRIAL_WORDS = frozenset({"join", "joining", "enrol", "enroll", "enrolling", "enrolment", "enrollment", "recruit", "recruiting",
+                                 "eligible", "eligibility", "find", "finding", "look", "looking", "search", "open", "available", "near",
+                                 "participate", "part", "sign", "clinicaltrial", "clinicaltrials", "refer", "referral", "options", "option"})
+#: Words that ask which trial showed something ("which trial got it approved", "definition and trial").
+EVIDENCE_TRIAL_WORDS = frozenset({"which", "pivotal", "approved", "approval", "registration", "registrational", "definition",
+                                  "defined", "define", "data", "result", "showed", "show", "led", "got", "based", "evidence"})
+#: Slots whose stated value is a result a trial selected for ("HER2-ultralow - definition and trial").
+RESULT_SLOTS = frozenset({"her2", "mutation"})
 LATER_LINES = frozenset({"second", "later"})
 #: Aspects no drug card answers: asked of a drug in the terms that signal them, their overview answers.
 OVERVIEW_FIRST = frozenset({"stopping"})
@@ -221,6 +232,15 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         guesses = [Guess(SIDE_EFFECTS, 1.0)]  # "could Kisqali harm my liver?", as a named symptom settles it
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
+    if (guesses and guesses[0].aspect == TRIALS and not JOINING_TRIAL_WORDS.intersection(reading.words)
+            and EVIDENCE_TRIAL_WORDS.intersection(reading.words)
+            and (any(c.kind in ENTITY_KINDS for c in named) or RESULT_SLOTS.intersection(reading.sets))):
+        # "HER2-ultralow: definition and trial", "which trial got imlunestrant approved": the evidence, not joining one
+        merged: dict[str, float] = {}
+        for g in guesses:
+            aspect = EVIDENCE if g.aspect == TRIALS else g.aspect
+            merged[aspect] = merged.get(aspect, 0.0) + g.probability
+        guesses = [Guess(a, p) for a, p in sorted(merged.items(), key=lambda item: -item[1])]
     top = guesses[0] if guesses else None
     hinted = any(w in model.hints for w in reading.tagged)
     compares = _compares(knowledge, reading)
@@ -278,7 +298,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     scenes = [c.id for c in found if c.kind not in ENTITY_KINDS and c.id not in FIRST_LINE_CUES and c.id in knowledge.entity_units]
     if (first_for_subtype and first_card in knowledge.topics
             and all(lookup(knowledge, e, "local_treatment") and not lookup(knowledge, e, "first_line") for e in scenes)):
-        return replace(unresolved, units=(first_card,), aspect="first_line", probability=max(top.probability if top else 0.0, CLEAR_MIN))
+        return replace(unresolved, units=(first_card,), aspect="first_line", probability=max(top.probability if top else 0.0, CLEAR_MIN),
+                       by_card=True)  # (an example match may still know better, as for an aspect's overview)
     if entities:
         only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
         # a leading term's only card, when no drug is named, whatever the hesitant guess ("number for the
@@ -690,7 +711,7 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) 
         return entities
     managing = asks_to_manage(reading)
     for concept in reading.concepts:
-        own = knowledge.units.get((concept.id, SIDE_EFFECTS)) if concept.kind == "term" else None
+        own = knowledge.units.get((concept.id, SIDE_EFFECTS)) if concept.kind == "term" and concept.id not in GENERAL_LEADS else None
         if own is not None and own != drug_card and (managing or concept.id not in mentions(knowledge, drug_card)):
             # "so tired on Ibrance, anything that helps?": what eases the symptom is on its own card
             return [concept.id] + [e for e in entities if e != concept.id]
@@ -796,7 +817,14 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
     for concept in reading.concepts:
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
-    return list(seen.values())
+    found = list(seen.values())
+    if found and found[0].id in GENERAL_LEADS and any(c.kind in ENTITY_KINDS or lookup(knowledge, c.id, "local_treatment")
+                                                      for c in found[1:]):
+        # "brain met red-flag symptoms", "which Keytruda side effects count as an emergency": the site's or
+        # the drug's own warning signs, not warning signs in general (a symptom stays with them: "when
+        # does being sick become an emergency?")
+        found = found[1:] + found[:1]
+    return found
 
 
 def _specific(knowledge: Knowledge, concept_id: str) -> bool:
@@ -830,10 +858,10 @@ def _history(reading: Reading) -> set[int]:
             continue
         j = i - 1
         while j >= 0 and (tagged[j] in HISTORY_LINKS or tagged[j].startswith("slot:line=")):
-            named_next = tagged[j + 1].startswith("<") and not COMPARING.intersection(tagged[i + 1 : i + 2])
+            named_next = tagged[j + 1] == "<class>" and not COMPARING.intersection(tagged[i + 1 : i + 2])
             if tagged[j] == "<class>" and tagged[j + 1] not in JOINING and not named_next:
                 # "after endocrine therapy, enhertu?": a class joins a combination only by a word ("chemo plus
-                # keytruda") or written against it ("post AI+CDK"), unless options are being compared ("post-CDK - PARPi vs ADC")
+                # keytruda") or against another class ("post AI+CDK"), unless options are compared ("post-CDK - PARPi vs ADC")
                 break
             j -= 1  # back over the drugs of a combination and the line: "progressed on 1L palbo + letrozole"
         k = i + 1
