@@ -46,7 +46,7 @@ SOLE_SCORE = 0.30
 CLOSE_MARGIN = 0.05
 #: A content match (BM25 over what topics say) this strong, and this many times the next topic's
 #: score, answers where the example match cannot decide (see ContentIndex).
-CONTENT_SCORE = 5.0
+CONTENT_SCORE = 10.0
 CONTENT_LEAD = 1.4
 SAFETY_SCAN_CHARS = 20_000
 FOLLOW_UP_OPENERS = (*THREAD_OPENERS, ("also",), ("plus",), ("any",))
