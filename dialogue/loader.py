@@ -25,7 +25,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .errors import KnowledgeError, Problem
 from .lexicon import Concept, Lexicon
 from .markup import CITATION
-from .matching import ContentIndex, TopicIndex
+from .matching import LazyContentIndex, TopicIndex
 from .understanding.aspects import AspectModel
 from .model import (
     AUDIENCES,
@@ -1123,8 +1123,8 @@ class _Compiler:
                     add(phrase, concept, item, "phrases")
         return Lexicon(table, near)
 
-    def content_index(self, topics: dict[str, Topic], lexicon: Lexicon) -> ContentIndex:
-        return ContentIndex([(tid, _content_document(t, lexicon)) for tid, t in topics.items()])
+    def content_index(self, topics: dict[str, Topic], lexicon: Lexicon) -> LazyContentIndex:
+        return LazyContentIndex(lambda: [(tid, _content_document(t, lexicon)) for tid, t in topics.items()])
 
     def index(self, topics: dict[str, Topic], lexicon: Lexicon, aspects: dict[str, Aspect]) -> TopicIndex:
         vocabulary: set[str] = set()

@@ -9,6 +9,8 @@ base ten times larger costs little more per turn. A topic scores as its best exa
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,3 +141,30 @@ class ContentIndex:
                              weights=np.concatenate([values for _, values in found]), minlength=self.size)
         order = np.argsort(-scores)[:limit]
         return [Candidate(self.topics[i], float(scores[i])) for i in order if scores[i] > 0.0]
+
+
+class LazyContentIndex:
+    """A ContentIndex built the first time it is asked, once per process (thread-safe).
+
+    Most turns never reach it (the example match decides), and reading every answer costs about a
+    quarter of the knowledge's load time, so loading does not pay for it up front.
+    """
+
+    def __init__(self, documents: Callable[[], list[tuple[str, dict[str, int]]]]) -> None:
+        self._documents = documents
+        self._index: ContentIndex | None = None
+        self._lock = threading.Lock()
+
+    def built(self) -> ContentIndex:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._index = ContentIndex(self._documents())
+        return self._index
+
+    def known(self, term: str) -> bool:
+        return self.built().known(term)
+
+    def rank(self, terms: set[str] | frozenset[str], limit: int = 3) -> list[Candidate]:
+        return self.built().rank(terms, limit)
+

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .lexicon import Lexicon
-    from .matching import ContentIndex, TopicIndex
+    from .matching import LazyContentIndex, TopicIndex
     from .safety import Condition
     from .understanding.concepts import ConceptSet
 
@@ -391,7 +391,7 @@ class Knowledge:
     messages: dict[str, Voiced]
     lexicon: Lexicon
     index: TopicIndex
-    content: ContentIndex
+    content: LazyContentIndex  # built on first use
     directories: tuple[str, ...]
     warnings: list[Any] = field(default_factory=list)
     aspects: dict[str, Aspect] = field(default_factory=dict)
