@@ -28,7 +28,8 @@ from .lexicon import Reading
 from .markup import CITATION
 from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
-from .routing import AFTER_PROGRESSION, ENTITY_KINDS, PROGRESSION, LINE_ASPECTS, POINTING_WORDS, SIDE_EFFECTS, SUBTYPE_SLOTS, Context, Decision, route
+from .routing import AFTER_PROGRESSION, ENTITY_KINDS, LINE_ASPECTS, POINTING_WORDS, PROGRESSION, SIDE_EFFECTS, SUBTYPE_SLOTS
+from .routing import Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
 from .routing import asks_to_manage, defines_a_fact
 from .safety import SafetyCheck, check
@@ -957,8 +958,9 @@ class _TurnBuilder:
                 # one candidate leads: answer it; the others stay a button away (its related topics)
                 self.answer_topic(close[0].topic, advice=safety.about)
                 return
-            by_content = self._by_content(reading) if reading is not None else None
-            if by_content is not None and (not close or by_content in [c.topic for c in close] or close[0].score < LEAD_SCORE):
+            # (with no close candidate left, the content match is asked once, below)
+            by_content = self._by_content(reading) if reading is not None and close else None
+            if by_content is not None and (by_content in [c.topic for c in close] or close[0].score < LEAD_SCORE):
                 # the words of the answer itself pick one: "my friends have gone quiet since they found out"
                 self.answer_topic(by_content, advice=safety.about)
                 return

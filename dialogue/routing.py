@@ -236,11 +236,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and EVIDENCE_TRIAL_WORDS.intersection(reading.words)
             and (any(c.kind in ENTITY_KINDS for c in named) or RESULT_SLOTS.intersection(reading.sets))):
         # "HER2-ultralow: definition and trial", "which trial got imlunestrant approved": the evidence, not joining one
-        merged: dict[str, float] = {}
-        for g in guesses:
-            aspect = EVIDENCE if g.aspect == TRIALS else g.aspect
-            merged[aspect] = merged.get(aspect, 0.0) + g.probability
-        guesses = [Guess(a, p) for a, p in sorted(merged.items(), key=lambda item: -item[1])]
+        guesses = _as_evidence(guesses, TRIALS)
     top = guesses[0] if guesses else None
     hinted = any(w in model.hints for w in reading.tagged)
     compares = _compares(knowledge, reading)
@@ -292,12 +288,11 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
                          and (FIRST_LINE_CUES.intersection(c.id for c in reading.concepts)
                               or (top is not None and top.aspect == "first_line" and top.probability >= CLEAR_MIN))
                          and not any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past))
-    first_card = knowledge.aspects["first_line"].overview if "first_line" in knowledge.aspects else None
+    first_card = knowledge.aspects["first_line"].overview if first_for_subtype and "first_line" in knowledge.aspects else None
     # (only where the scene is a site whose card says nothing of the first line: brain metastases
     # change the first treatment, a visceral crisis or an early relapse have cards of their own)
-    scenes = [c.id for c in found if c.kind not in ENTITY_KINDS and c.id not in FIRST_LINE_CUES and c.id in knowledge.entity_units]
-    if (first_for_subtype and first_card in knowledge.topics
-            and all(lookup(knowledge, e, "local_treatment") and not lookup(knowledge, e, "first_line") for e in scenes)):
+    scenes = (c.id for c in found if c.kind not in ENTITY_KINDS and c.id not in FIRST_LINE_CUES and c.id in knowledge.entity_units)
+    if first_card in knowledge.topics and all(_is_site(knowledge, e) and not lookup(knowledge, e, "first_line") for e in scenes):
         return replace(unresolved, units=(first_card,), aspect="first_line", probability=max(top.probability if top else 0.0, CLEAR_MIN),
                        by_card=True)  # (an example match may still know better, as for an aspect's overview)
     if entities:
@@ -595,15 +590,21 @@ def _renormalised(kept: list[Guess], otherwise: list[Guess]) -> list[Guess]:
     return [Guess(g.aspect, g.probability / total) for g in kept] if kept and total > 0 else otherwise
 
 
-def _as_evidence(guesses: list[Guess]) -> list[Guess]:
-    """Outlook asked of a drug is its evidence: the survival its trials showed."""
-    if not any(g.aspect == OUTLOOK for g in guesses):
+def _as_evidence(guesses: list[Guess], asked: str = OUTLOOK) -> list[Guess]:
+    """An aspect asked of a drug that its evidence answers, folded into evidence: outlook (the
+    survival its trials showed), or a trial asked about ("which trial got it approved")."""
+    if not any(g.aspect == asked for g in guesses):
         return guesses
     merged: dict[str, float] = {}
     for g in guesses:
-        aspect = EVIDENCE if g.aspect == OUTLOOK else g.aspect
+        aspect = EVIDENCE if g.aspect == asked else g.aspect
         merged[aspect] = merged.get(aspect, 0.0) + g.probability
     return [Guess(a, p) for a, p in sorted(merged.items(), key=lambda item: -item[1])]
+
+
+def _is_site(knowledge: Knowledge, concept_id: str) -> bool:
+    """Whether a concept is a site of the disease: one with a card for local treatment (bone, liver, brain)."""
+    return lookup(knowledge, concept_id, "local_treatment") is not None
 
 
 def _falls_back(entity: str, aspect: str) -> bool:
@@ -818,8 +819,7 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     found = list(seen.values())
-    if found and found[0].id in GENERAL_LEADS and any(c.kind in ENTITY_KINDS or lookup(knowledge, c.id, "local_treatment")
-                                                      for c in found[1:]):
+    if found and found[0].id in GENERAL_LEADS and any(c.kind in ENTITY_KINDS or _is_site(knowledge, c.id) for c in found[1:]):
         # "brain met red-flag symptoms", "which Keytruda side effects count as an emergency": the site's or
         # the drug's own warning signs, not warning signs in general (a symptom stays with them: "when
         # does being sick become an emergency?")
