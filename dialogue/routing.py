@@ -35,6 +35,8 @@ ENTITY_KINDS = ("drug", "class")
 FOLLOW_UP_WORDS = 8
 #: The aspect a named symptom or toxicity settles, whatever else the wording suggests.
 SIDE_EFFECTS = "side_effects"
+#: The words "side effects" themselves, as the lexicon names them.
+EXPLICIT_SIDE_EFFECTS = "term:side_effects"
 #: Words for doing harm, and the parts of the body they may be said of: with a drug named, "could
 #: Kisqali harm my liver" and "is Enhertu hard on the lungs" ask about side effects, not where the
 #: drug fits ("will Enhertu affect my brain mets" asks about the mets: a site word after the part).
@@ -47,7 +49,8 @@ BODY_PARTS = frozenset({"liver", "kidney", "kidneys", "lung", "lungs", "heart", 
                         "sugars", "glucose", "vision", "eyesight", "hearing"})
 #: Words after a part of the body that say something went wrong with it ("lung problems", "sugar went up").
 TROUBLE_WORDS = frozenset({"problem", "problems", "issue", "issues", "trouble", "troubles", "damage", "damag",
-                           "toxicity", "high", "up", "spike", "spiked", "worse"})
+                           "toxicity", "high", "up", "spike", "spiked", "worse", "weak", "weaker", "weaken",
+                           "thinning", "brittle", "fragile", "fall", "falling"})  # not "thinner": "blood thinners"
 #: Word pairs that ask what to watch for on a drug ("what should I look out for"): its side effects and warning signs.
 WATCH_PAIRS = frozenset({("look", "out"), ("watch", "out"), ("watch", "for"), ("warning", "sign"), ("warning", "signs")})
 SITE_WORDS = frozenset({"met", "mets", "metastases", "metastasis", "metastatic", "spread", "tumour", "tumor", "cancer",
@@ -149,9 +152,10 @@ LATER_LINES = frozenset({"second", "later"})
 OVERVIEW_FIRST = frozenset({"stopping"})
 #: Words and word pairs that ask how to ease or cope with a symptom, which its own card answers.
 MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips", "help",
-                            "helps", "helped", "cream", "creams", "remedy", "remedies"})
+                            "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue"})
 MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
-                            ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off")})
+                            ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off"),
+                            ("anything", "stop"), ("anything", "prevent"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my")})
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
@@ -268,7 +272,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         regimen = _regimen_for(knowledge, AFTER_PROGRESSION, reading)
         return replace(unresolved, units=(regimen,) if regimen else (), aspect=AFTER_PROGRESSION, probability=sure)
     if entities and top is not None and not carried and _clear(guesses):
-        entities = _answering_first(knowledge, entities, found[0], top.aspect)
+        entities = _answering_first(knowledge, entities, found[0], top.aspect, reading)
     if entities and top is not None and top.aspect == SIDE_EFFECTS and not carried:
         entities = _symptom_first(knowledge, reading, entities)
     if (entities and entities[0].startswith("slot:") and not carried and _asks_effect(reading)
@@ -433,12 +437,17 @@ def _overview(knowledge: Knowledge, guesses: list[Guess], defined: bool, reading
     return Decision((aspect.overview,), None, top.aspect, top.probability, False, tuple(guesses), by_card=True)
 
 
-def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, aspect: str) -> list[str]:
+def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, aspect: str, reading: Reading) -> list[str]:
     """The entities, with a later one first when the first has no card for the aspect asked and it may
     give way: a leading term ("can my husband take his Tukysa with food?"), a class to the member drug
     named ("what's a PARP inhibitor? the onc mentioned lynparza"), anything to a biomarker's card about
     a test ("PD-L1 assay for pembro?")."""
     own = lookup(knowledge, entities[0], aspect)
+    if own is not None and first.leads and first.id == entities[0] and _asks_drug_side_effects(knowledge, reading, aspect, own):
+        # "tucatinib side effects? my dad has male breast cancer": the situation's card answers anything
+        # about it, but side effects asked of a named drug are the drug's own card
+        drug = next(e for e in entities[1:] if e.startswith("drug:") and lookup(knowledge, e, aspect) is not None)
+        return [drug] + [e for e in entities if e != drug]
     if own is not None and not (aspect == TESTING and len(knowledge.topics[own].aspects) >= CATCH_ALL):
         return entities
     # a card that answers anything about its concept gives way to a test's own card ("should my kids
@@ -448,6 +457,14 @@ def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, 
                       if (leading or aspect == TESTING or _member(knowledge, e, entities[0]))
                       and lookup(knowledge, e, aspect) is not None), None)
     return entities if answering is None else [answering] + [e for e in entities if e != answering]
+
+
+def _asks_drug_side_effects(knowledge: Knowledge, reading: Reading, aspect: str, own: str) -> bool:
+    """Whether "side effects" are asked in so many words of a named drug with a side-effects card of its
+    own, while the leading concept's card is one that answers anything (a situation: men, pregnancy)."""
+    return (aspect == SIDE_EFFECTS and EXPLICIT_SIDE_EFFECTS in (c.id for c in reading.concepts)
+            and len(knowledge.topics[own].aspects) >= CATCH_ALL
+            and any(c.kind == "drug" and lookup(knowledge, c.id, aspect) is not None for c in reading.concepts))
 
 
 def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
