@@ -69,6 +69,9 @@ PLAUSIBLE_ASPECT = 0.2
 #: Words that ask what holds for everyone, whatever the person's subtype ("is chemo always first?"); not
 #: "usually", which people also ask of their own case ("what's the usual treatment once it has spread").
 GENERAL_WORDS = frozenset({"always", "alway", "everyone", "everybody"})
+#: "How do they decide the first treatment?" asks how the choice is made, which is the same for everyone.
+DECIDING_WORDS = frozenset({"decide", "decid", "decides", "decided", "choose", "chooses", "chosen", "choos", "pick", "picks"})
+ASKING_HOW = frozenset({"how", "what"})
 MAX_PENDING_RETRIES = 1
 MAX_URGENT = 2  # a message with several emergencies gets the two most important
 #: The out-of-scope rule that is the in-domain gate (knowledge/core/scope.yaml): its ``unless``
@@ -783,8 +786,13 @@ class _TurnBuilder:
         return None, assumed
 
     def _asks_in_general(self) -> bool:
-        """Whether the message asks what holds for everyone ("always", "everyone"), not for this person."""
-        return self.reading is not None and bool(GENERAL_WORDS.intersection(self.reading.words))
+        """Whether the message asks what holds for everyone ("always", "everyone", "how do they decide"),
+        not for this person."""
+        if self.reading is None:
+            return False
+        words = self.reading.words
+        return bool(GENERAL_WORDS.intersection(words)) or (
+            bool(DECIDING_WORDS.intersection(words)) and bool(ASKING_HOW.intersection(words)))
 
     def _match_plausible(self, top: Any, decision: Decision, reading: Reading) -> bool:
         """Whether a confident match may answer what the message asks: a side-effects topic matched on

@@ -717,7 +717,7 @@ def _broad_side_effects(knowledge: Knowledge, found: list[Concept], top: Guess |
 
 
 def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> list[str]:
-    """A symptom's own card first, when the drug's side-effect card never mentions it.
+    """A symptom's own card first, when the drug's side-effect card never mentions it (or there is none).
 
     "My nails are lifting on docetaxel": the chemotherapy side-effects card says nothing of nails,
     the nail card does; "Nerlynx diarrhoea" stays with the drug's card, which covers it.
@@ -725,9 +725,7 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) 
     if entities[0].split(":", 1)[0] not in ENTITY_KINDS:
         return entities
     drug_card = lookup(knowledge, entities[0], SIDE_EFFECTS)
-    if drug_card is None:
-        return entities
-    managing = asks_to_manage(reading)
+    managing = drug_card is None or asks_to_manage(reading)  # "stomatitis on ADCs": no class card, the symptom's
     for concept in reading.concepts:
         own = knowledge.units.get((concept.id, SIDE_EFFECTS)) if concept.kind == "term" and concept.id not in GENERAL_LEADS else None
         if own is not None and own != drug_card and (managing or concept.id not in mentions(knowledge, drug_card)):
