@@ -50,7 +50,8 @@ BODY_PARTS = frozenset({"liver", "kidney", "kidneys", "lung", "lungs", "heart", 
 #: Words after a part of the body that say something went wrong with it ("lung problems", "sugar went up").
 TROUBLE_WORDS = frozenset({"problem", "problems", "issue", "issues", "trouble", "troubles", "damage", "damag",
                            "toxicity", "high", "up", "spike", "spiked", "worse", "weak", "weaker", "weaken",
-                           "thinning", "brittle", "fragile", "fall", "falling"})  # not "thinner": "blood thinners"
+                           "thinning", "brittle", "fragile", "fall", "falling", "stiff", "stiffer", "sore", "ache",
+                           "aches", "aching", "achy", "hurt", "hurts", "painful"})  # not "thinner": "blood thinners"
 #: Word pairs that ask what to watch for on a drug ("what should I look out for"): its side effects and warning signs.
 WATCH_PAIRS = frozenset({("look", "out"), ("watch", "out"), ("watch", "for"), ("warning", "sign"), ("warning", "signs")})
 SITE_WORDS = frozenset({"met", "mets", "metastases", "metastasis", "metastatic", "spread", "tumour", "tumor", "cancer",
@@ -127,6 +128,10 @@ COMBINING = frozenset({"<drug>", "<class>", "and", "plus", "with", "+", "&"})
 JOINING = frozenset({"and", "plus", "with", "+", "&"})
 #: Words between the items of a list of past treatments ("CDK4/6, ET then T-DXd").
 LIST_LINKS = JOINING | {"then", "or", "/"}
+#: Aspects of a drug's card a terse list may ask for together ("dose and side effects?"), and the words
+#: that join them ("with" and "plus" join a scene: "faslodex with apixaban and low platelets").
+ASPECT_LINKS = frozenset({"and", "&", "/", "or"})
+LISTED_ASPECTS = frozenset({"what", "how_given", "side_effects", "where_fits", "evidence"})
 #: The class of cytotoxic drugs: two of them named together are a regimen.
 CHEMOTHERAPY = "class:chemotherapy"
 #: Aspects that, asked about drugs named only as history, ask what comes next.
@@ -405,6 +410,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     units = [best]
     if asks_two:
         units.append(ranked[1][0])  # "what is Phesgo and how is it given?"
+    elif not carried and not compares:
+        # "imlunestrant: drug class + oral or inj?": two aspects named one after the other
+        listed = _listed_aspect_units(knowledge, reading, entities[0])
+        second = next(((u, t) for u, t in listed.items() if u != best), None)
+        if second is not None and best in listed and (second[1] == EXPLICIT_SIDE_EFFECTS or second[1] not in mentions(knowledge, best)):
+            units.append(second[0])  # (not "margenza dose and LVEF holds": the dose card has the holds)
     if compares:
         # "is Kisqali or Verzenio the one with ECGs?"; a partner drug ("gemzar dosing with
         # paclitaxel") is part of the first drug's answer, not a second question.
@@ -632,6 +643,29 @@ def _asks_two(reading: Reading) -> bool:
     tagged = reading.tagged
     return any(w == "and" and (tagged[i + 1] in SECOND_QUESTION_WORDS or tagged[i + 1].startswith("term:"))
                for i, w in enumerate(tagged[:-1]))
+
+
+def _listed_aspect_units(knowledge: Knowledge, reading: Reading, entity: str) -> dict[str, str]:
+    """The entity's units for aspects named by terms joined by "and", "&", "/" or "or" ("dose and
+    side effects?"), each with the term that named it: empty unless two different units are named that way."""
+    tagged = reading.tagged
+    if sum(w.startswith("term:") for w in tagged) < 2:
+        return {}
+    term_aspect = {t: a for a, spec in knowledge.aspects.items() if a in LISTED_ASPECTS for t in spec.terms}
+    units: dict[str, str] = {}
+    last = -2
+    for i, w in enumerate(tagged):
+        aspect = term_aspect.get(w)
+        if aspect is None:
+            continue
+        unit = lookup(knowledge, entity, aspect)
+        if unit is None:
+            continue
+        if units and not (i == last + 2 and tagged[last + 1] in ASPECT_LINKS):
+            return {}  # side by side ("class toxicities") or far apart: not a list of what is asked
+        units.setdefault(unit, w)
+        last = i
+    return units if len(units) > 1 else {}
 
 
 def _compares(knowledge: Knowledge, reading: Reading) -> bool:

@@ -312,3 +312,26 @@ def test_survival_asked_of_a_drug_is_its_evidence(bundled) -> None:
 
 def test_performance_status_signals_a_question_about_stopping(bundled) -> None:
     assert decide(bundled, "ECOG 3, is further chemotherapy reasonable").aspect == "stopping"
+
+
+def test_two_aspects_listed_with_and_get_both_cards_unless_the_first_covers_the_second(bundled) -> None:
+    assert decide(bundled, "abemaciclib dose and side effects").units == ("abemaciclib_given", "abemaciclib_side_effects")
+    # the dose card has the LVEF holds; "class toxicities" side by side is one question
+    assert decide(bundled, "margenza dose and LVEF holds").units == ("margetuximab_given",)
+    assert len(decide(bundled, "CDK4/6 inhibitor class toxicities").units) <= 1
+
+
+def test_side_effects_named_of_a_drug_beat_a_situation_card(bundled) -> None:
+    # a man with breast cancer is the situation; the question is the drug's side effects
+    assert decide(bundled, "side effects of tucatinib? my husband has male breast cancer").entity == "drug:tucatinib"
+
+
+@pytest.mark.parametrize("text, unit", [
+    ("can letrozole make my bones weaker", "letrozole_side_effects"),          # harm to a part of the body
+    ("my arimidex makes my joints so stiff", "anastrozole_side_effects"),
+    ("i take blood thinners, is faslodex safe", "fulvestrant_given"),           # "thinners" harms nothing
+    ("hair falling out on docetaxel, can anything stop it", "hair_loss_card"),  # easing it: the symptom's card
+    ("capecitabine: what PRN antiemetic for home", "nausea_plan"),
+])
+def test_a_symptom_asked_of_a_drug_finds_the_card_that_answers_it(bundled, text: str, unit: str) -> None:
+    assert decide(bundled, text).units == (unit,)
