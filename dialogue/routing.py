@@ -635,6 +635,13 @@ def _is_site(knowledge: Knowledge, concept_id: str) -> bool:
     return lookup(knowledge, concept_id, "local_treatment") is not None
 
 
+def _is_organ_site(knowledge: Knowledge, concept_id: str) -> bool:
+    """A site whose local-treatment card is its own (lungs, liver, bone), not a card that answers
+    anything about its concept (intimacy, travel)."""
+    card = lookup(knowledge, concept_id, "local_treatment")
+    return card is not None and len(knowledge.topics[card].aspects) < CATCH_ALL
+
+
 def _falls_back(entity: str, aspect: str) -> bool:
     return aspect not in DRUG_ONLY_FALLBACKS or entity.split(":", 1)[0] in ENTITY_KINDS
 
@@ -751,17 +758,23 @@ def _broad_side_effects(knowledge: Knowledge, found: list[Concept], top: Guess |
 
 
 def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> list[str]:
-    """A symptom's own card first, when the drug's side-effect card never mentions it (or there is none).
+    """A symptom's own card first, when the drug's side-effect card never mentions it (or there is none),
+    or when a site is named as the cause of a symptom someone asks how to ease.
 
     "My nails are lifting on docetaxel": the chemotherapy side-effects card says nothing of nails,
     the nail card does; "Nerlynx diarrhoea" stays with the drug's card, which covers it.
     """
-    if entities[0].split(":", 1)[0] not in ENTITY_KINDS:
+    if entities[0].split(":", 1)[0] in ENTITY_KINDS:
+        drug_card = lookup(knowledge, entities[0], SIDE_EFFECTS)
+        managing = drug_card is None or asks_to_manage(reading)  # "stomatitis on ADCs": no class card, the symptom's
+    elif _is_organ_site(knowledge, entities[0]) and asks_to_manage(reading):
+        # "lung secondaries, out of breath on the stairs: what helps?": the site is the cause, easing the symptom the question
+        drug_card, managing = lookup(knowledge, entities[0], SIDE_EFFECTS), True
+    else:
         return entities
-    drug_card = lookup(knowledge, entities[0], SIDE_EFFECTS)
-    managing = drug_card is None or asks_to_manage(reading)  # "stomatitis on ADCs": no class card, the symptom's
     for concept in reading.concepts:
-        own = knowledge.units.get((concept.id, SIDE_EFFECTS)) if concept.kind == "term" and concept.id not in GENERAL_LEADS else None
+        own = (knowledge.units.get((concept.id, SIDE_EFFECTS))
+               if concept.kind == "term" and concept.id not in GENERAL_LEADS and concept.id != entities[0] else None)
         if own is not None and own != drug_card and (managing or concept.id not in mentions(knowledge, drug_card)):
             # "so tired on Ibrance, anything that helps?": what eases the symptom is on its own card
             return [concept.id] + [e for e in entities if e != concept.id]

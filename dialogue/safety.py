@@ -8,6 +8,8 @@ the knowledge as alternatives (``when:``), each a list of conditions joined by `
   ``named(name)``: a diagnosis ("pneumonitis", "DKA") that is a report only when the message
   names someone it is happening to ("pt on T-DXd with pneumonitis"), and otherwise a question
   about it ("T-DXd ILD grade 1 management");
+  ``asked(name)``: a cue that makes the whole alternative a question, never a report
+  ("out of breath on the stairs, what helps?" gets an answer and the flag's advice);
 * a reading compared with a threshold (``temperature >= locale.fever``,
   ``glucose >= 13.9 mmol/l``, ``calcium >= 3.0 mmol/l``, ``oxygen < 92 %``, ``systolic < 90 mmhg``);
 * a count of a concept (``count(diarrhoea) >= 4``: "x8", "8 times", "six times since lunch").
@@ -62,7 +64,8 @@ FIGURE_WORDS = frozenset({"median", "pfs", "os", "hr", "ci", "vs", "versus", "mo
                           "weeks", "year", "years", "arm", "rate", "orr", "dor", "ttp", "survival", "percent"})
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
 _COND = re.compile(
-    r"^\s*(?:(?P<absent>!\s*[a-z][a-z0-9_]*)|named\(\s*(?P<named>[a-z][a-z0-9_]*)\s*\)|(?P<concept>[a-z][a-z0-9_]*)"
+    r"^\s*(?:(?P<absent>!\s*[a-z][a-z0-9_]*)|named\(\s*(?P<named>[a-z][a-z0-9_]*)\s*\)|asked\(\s*(?P<asked>[a-z][a-z0-9_]*)\s*\)"
+    r"|(?P<concept>[a-z][a-z0-9_]*)"
     r"|count\(\s*(?P<counted>[a-z][a-z0-9_]*)\s*\)\s*(?P<cop>>=|<=|>|<)\s*(?P<count>\d+)"
     r"|(?P<measure>[a-z]+)\s*(?P<op>>=|<=|>|<)\s*(?:(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mmol/l|mg/dl|mmhg|bpm|/min|c|f|%)?"
     r"|(?P<locale>locale\.[a-z_]+)))\s*$"
@@ -75,7 +78,7 @@ CONTEXT_AFTER = 2  # ... or this close after it ("38.5 temp")
 class Condition:
     """One compiled part of a red flag's rule."""
 
-    kind: str  # concept | named | absent | count | measure
+    kind: str  # concept | named | asked | absent | count | measure
     name: str  # the concept, or the measure
     op: str = ">="
     value: float = 0.0
@@ -85,7 +88,7 @@ class Condition:
 
 def needs_of(alternative: tuple[Condition, ...]) -> tuple[frozenset[str], bool]:
     """The concepts an alternative cannot hold without, and whether it compares a reading: a cheap pre-check."""
-    needs = frozenset(c.name for c in alternative if c.kind in ("concept", "named", "count"))
+    needs = frozenset(c.name for c in alternative if c.kind in ("concept", "named", "count", "asked"))
     return needs, any(c.kind in ("measure", "count") for c in alternative)
 
 
@@ -97,7 +100,7 @@ def parse_condition(text: str, known_concepts: set[str]) -> Condition:
             f"cannot read condition {text!r}: write a concept name, count(concept) >= N, "
             "or a measure (" + ", ".join(MEASURES) + ") compared with a number and unit or locale.fever"
         )
-    for group, kind, where in (("absent", "absent", "after '!'"), ("named", "named", "in named(...)"),
+    for group, kind, where in (("absent", "absent", "after '!'"), ("named", "named", "in named(...)"), ("asked", "asked", "in asked(...)"),
                                ("concept", "concept", "(define it under safety.concepts)"), ("counted", "count", "in count(...)")):
         name = (m.group(group) or "").lstrip("!").strip()
         if not name:
@@ -293,6 +296,8 @@ class _Evidence:
             )
         if cond.kind == "absent":
             return not self.live(cond.name), True
+        if cond.kind == "asked":
+            return bool(self.live(cond.name)), False  # found, and never a report: the alternative is a question
         if cond.kind == "count":
             return self._count(cond)
         return self._measure(cond)
