@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 #: reaches its own clause only: in "bleeding again, went through the menopause years ago" the
 #: bleeding is today's.
 CUE_CONCEPTS = ("hypothetical", "general", "experiencer", "threshold")
+#: The words by which a clinician names a patient as a case ("pt", "my patient"), read when defined.
+CASE_CONCEPT = "case"
+#: A management question about such a case ("hold or reduce?", "next step?"), read when defined.
+CASE_QUESTION = "case_question"
 #: Measures a condition may compare, with the concept that marks a bare number as one, and units.
 MEASURES = {
     "temperature": ("temperature_context", ("c", "f")),
@@ -154,6 +158,11 @@ class _Evidence:
                 if (kept := [h for h in hits if name == "idiom" or not any(a <= h.start <= b or a <= h.end <= b for a, b in idioms)])
             }
         self.someone = any(not h.negated and not _shorthand_suffix(toks, h.start) for h in self.hits.get("experiencer", ()))
+        # "pt on Verzenio, G2 diarrhoea despite loperamide: hold or reduce?" names a patient only as the
+        # clinician's case: a management question about it asks (see asked)
+        cases = [(h.start, h.end) for h in (*self.hits.get(CASE_CONCEPT, ()), *self.hits.get(CASE_QUESTION, ()))]  # "how do they differ"
+        self.only_cases = bool(self.hits.get(CASE_CONCEPT)) and all(
+            any(a <= h.start <= b for a, b in cases) for h in self.hits.get("experiencer", ()) if not h.negated)
         self.about_message = bool(knowledge.about_patterns) and any(p.search(reading.folded) for p in knowledge.about_patterns) and not (
             self.someone or any(p.search(reading.folded) for p in knowledge.experiencer_patterns)
         )
@@ -176,7 +185,12 @@ class _Evidence:
                       for g in self.hits.get("general", ()))
         # "refractory breathlessness in MBC: non-pharm and pharm options?" asks after the colon; only
         # a cue that asks for management reaches across clauses ("what is going on" does not)
-        general = general or any(g.sentence == hit.sentence for g in self.hits.get("management_question", ()))
+        # clinicians write fragments ("G2 diarrhoea despite loperamide. hold or dose reduce?"): the
+        # question anywhere in the message
+        case_question = bool(self.live(CASE_QUESTION))
+        if case_question and self.only_cases:
+            return True  # a clinician asking how to manage their patient's problem
+        general = general or case_question or any(g.sentence == hit.sentence for g in self.hits.get("management_question", ()))
         return general and not self.someone
 
     # --- readings ----------------------------------------------------------------------

@@ -482,3 +482,28 @@ def test_deployment_patterns_stay_fast_on_crafted_messages(base: Path, tmp_path:
         check(knowledge, read_message(CRAFTED[name], SAFETY_SCAN_CHARS), knowledge.locales["us"])
         elapsed = time.perf_counter() - start
         assert elapsed < LONG_LIMIT_S, f"{name}: {elapsed:.2f} s"
+
+
+def _flags(knowledge: Knowledge, text: str) -> tuple[list[str], list[str]]:
+    result = check(knowledge, read_message(text), knowledge.locales["uk"])
+    return [f.id for f in result.urgent], [f.id for f in result.about]
+
+
+def test_asked_makes_breathlessness_someone_lives_with_a_question_but_not_when_it_is_acute(bundled) -> None:
+    # the bundled rule: breathless & breath_known & asked(breath_coping)
+    assert _flags(bundled, "my dad has lung secondaries and gets puffed on the stairs, what helps day to day?") == ([], ["breathing"])
+    assert _flags(bundled, "she gets breathless sitting still now and her lips look blue, what can we do?")[0] == ["breathing"]
+
+
+def test_a_clinician_asking_how_to_manage_their_patient_gets_an_answer_unless_it_is_an_emergency(bundled) -> None:
+    assert _flags(bundled, "pt on Verzenio, G2 diarrhoea despite loperamide. hold or dose reduce?") == ([], ["diarrhoea"])
+    # "next steps?" is how a clinician asks about an emergency too
+    urgent, _ = _flags(bundled, "pt with progressive back pain, now numb legs. next steps?")
+    assert urgent == ["spinal_cord"]
+    # a patient, or a named relative, is never a clinician's case
+    assert _flags(bundled, "my mum has 7 loose stools a day on Verzenio, hold or dose reduce?")[0] == ["diarrhoea"]
+
+
+def test_numbers_and_idioms_are_not_diagnoses(bundled) -> None:
+    assert _flags(bundled, "can you live for ten more years with this") == ([], [])
+    assert _flags(bundled, "constipation not responding to laxatives, what now?")[0] == []
