@@ -37,6 +37,9 @@ FOLLOW_UP_WORDS = 8
 SIDE_EFFECTS = "side_effects"
 #: The words "side effects" themselves, as the lexicon names them.
 EXPLICIT_SIDE_EFFECTS = "term:side_effects"
+#: Symptoms named in so many words that a drug's side-effect card may cover (not feelings or situations).
+SIDE_EFFECT_TERMS = frozenset({"term:weight_gain", "term:nausea", "term:diarrhoea", "term:hot_flushes", "term:joint_pain",
+                               "term:fatigue", "term:hair_loss", "term:rash", "term:neutropenia", "term:low_platelets"})
 #: Words for doing harm, and the parts of the body they may be said of: with a drug named, "could
 #: Kisqali harm my liver" and "is Enhertu hard on the lungs" ask about side effects, not where the
 #: drug fits ("will Enhertu affect my brain mets" asks about the mets: a site word after the part).
@@ -471,11 +474,16 @@ def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, 
 
 
 def _asks_drug_side_effects(knowledge: Knowledge, reading: Reading, aspect: str, own: str) -> bool:
-    """Whether "side effects" are asked in so many words of a named drug with a side-effects card of its
-    own, while the leading concept's card is one that answers anything (a situation: men, pregnancy)."""
-    return (aspect == SIDE_EFFECTS and EXPLICIT_SIDE_EFFECTS in (c.id for c in reading.concepts)
-            and len(knowledge.topics[own].aspects) >= CATCH_ALL
-            and any(c.kind == "drug" and lookup(knowledge, c.id, aspect) is not None for c in reading.concepts))
+    """Whether side effects are asked of a named drug with a side-effects card of its own ("side effects"
+    in so many words, or a symptom that card covers), while the leading concept's card is one that answers
+    anything (a situation: men, pregnancy, body image)."""
+    if aspect != SIDE_EFFECTS or len(knowledge.topics[own].aspects) < CATCH_ALL:
+        return False
+    cards = [card for c in reading.concepts if c.kind == "drug" and (card := lookup(knowledge, c.id, aspect)) is not None]
+    named = {c.id for c in reading.concepts}
+    # "side effects" in so many words, or a symptom the drug's card covers ("weight gain from letrozole")
+    return bool(cards) and (EXPLICIT_SIDE_EFFECTS in named
+                            or any(t in mentions(knowledge, card) for card in cards for t in named & SIDE_EFFECT_TERMS))
 
 
 def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
@@ -772,6 +780,9 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) 
         drug_card, managing = lookup(knowledge, entities[0], SIDE_EFFECTS), True
     else:
         return entities
+    if not managing and drug_card is not None and any(
+            c.id in SIDE_EFFECT_TERMS and c.id in mentions(knowledge, drug_card) for c in reading.concepts):
+        return entities  # "weight gain on letrozole, I hate how I look": the drug's card covers what is asked
     for concept in reading.concepts:
         own = (knowledge.units.get((concept.id, SIDE_EFFECTS))
                if concept.kind == "term" and concept.id not in GENERAL_LEADS and concept.id != entities[0] else None)
