@@ -281,6 +281,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return replace(unresolved, units=(regimen,) if regimen else (), aspect=AFTER_PROGRESSION, probability=sure)
     if entities and top is not None and not carried and _clear(guesses):
         entities = _answering_first(knowledge, entities, found[0], top.aspect, reading)
+    if entities and not carried:
+        entities = _site_first(knowledge, reading, entities)
     if entities and top is not None and top.aspect == SIDE_EFFECTS and not carried:
         entities = _symptom_first(knowledge, reading, entities)
     if (entities and entities[0].startswith("slot:") and not carried and _asks_effect(reading)
@@ -358,7 +360,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         named = entities[0].split(":", 1)[0] in ENTITY_KINDS and not _past_treatment(reading)
         what = lookup(knowledge, entities[0], "what") if named else None
         return replace(unresolved, entity=entities[0], tentative=what)
-    if len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares and _cytotoxic(knowledge, entities[0]):
+    if (len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares
+            and entities[0].split(":", 1)[0] in ENTITY_KINDS and _cytotoxic(knowledge, entities[0])):
         # "gem carbo regimen": a combination of chemotherapies is a regimen question, not one drug's card;
         # "Tukysa with Xeloda and Herceptin, when is that combo used?" is the targeted drug's
         return unresolved
@@ -641,6 +644,26 @@ def _as_evidence(guesses: list[Guess], asked: str = OUTLOOK) -> list[Guess]:
 def _is_site(knowledge: Knowledge, concept_id: str) -> bool:
     """Whether a concept is a site of the disease: one with a card for local treatment (bone, liver, brain)."""
     return lookup(knowledge, concept_id, "local_treatment") is not None
+
+
+def _site_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> list[str]:
+    """Another concept first when the term named before it is one that concept's card covers and not
+    the other way round: "dexamethasone for brain oedema" asks about the brain's card, which has the
+    steroid doses; "dexamethasone for fatigue" the fatigue card, which weighs it."""
+    first = entities[0]
+    if (not first.startswith("term:") or _is_organ_site(knowledge, first)
+            or any(c.id == first and c.leads for c in reading.concepts)):  # "is it the steroids?" asks about them
+        return entities
+    own = [u for u in knowledge.entity_units.get(first, ())]
+    for entity in entities[1:]:
+        if not entity.startswith("term:"):
+            continue
+        cards = knowledge.entity_units.get(entity, ())
+        # (not when the term's own card speaks of the other too: "dyspnoea in lymphangitis" is the breathlessness card's)
+        if (cards and any(first in mentions(knowledge, c) for c in cards)
+                and not any(entity in mentions(knowledge, u) for u in own)):
+            return [entity] + [e for e in entities if e != entity]
+    return entities
 
 
 def _is_organ_site(knowledge: Knowledge, concept_id: str) -> bool:
