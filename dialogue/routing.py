@@ -163,7 +163,7 @@ MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing
                             "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue"})
 MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
                             ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off"),
-                            ("anything", "stop"), ("anything", "prevent"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my")})
+                            ("how", "long"), ("anything", "stop"), ("anything", "prevent"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my")})
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
