@@ -37,6 +37,8 @@ FOLLOW_UP_WORDS = 8
 SIDE_EFFECTS = "side_effects"
 #: The words "side effects" themselves, as the lexicon names them.
 EXPLICIT_SIDE_EFFECTS = "term:side_effects"
+#: Terms that name a treatment given for a symptom or a site, with a side-effects card of their own.
+TREATMENT_TERMS = frozenset({"term:steroids", "term:steroid_effects"})
 #: Symptoms named in so many words that a drug's side-effect card may cover (not feelings or situations).
 SIDE_EFFECT_TERMS = frozenset({"term:weight_gain", "term:nausea", "term:diarrhoea", "term:hot_flushes", "term:joint_pain",
                                "term:fatigue", "term:hair_loss", "term:rash", "term:neutropenia", "term:low_platelets"})
@@ -283,8 +285,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         entities = _answering_first(knowledge, entities, found[0], top.aspect, reading)
     if entities and not carried:
         entities = _site_first(knowledge, reading, entities)
-    if entities and top is not None and top.aspect == SIDE_EFFECTS and not carried:
-        entities = _symptom_first(knowledge, reading, entities)
+    if entities and not carried and ((top is not None and top.aspect == SIDE_EFFECTS)
+                                     or (_is_organ_site(knowledge, entities[0]) and asks_to_manage(reading))):
+        entities = _symptom_first(knowledge, reading, entities)  # (a site and "what helps": whatever the guess)
     if (entities and entities[0].startswith("slot:") and not carried and _asks_effect(reading)
             and not SUBTYPE_SLOTS.intersection(reading.sets) and not (top is not None and top.aspect == TESTING)):
         # "does having the BRCA gene change the first treatment?" asks what the result means for treatment: its card
@@ -807,6 +810,8 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) 
             c.id in SIDE_EFFECT_TERMS and c.id in mentions(knowledge, drug_card) for c in reading.concepts):
         return entities  # "weight gain on letrozole, I hate how I look": the drug's card covers what is asked
     for concept in reading.concepts:
+        if concept.id in TREATMENT_TERMS and not entities[0].split(":", 1)[0] in ENTITY_KINDS:
+            continue  # "will steroids help the swelling in my brain?": a treatment for the site, not a symptom
         own = (knowledge.units.get((concept.id, SIDE_EFFECTS))
                if concept.kind == "term" and concept.id not in GENERAL_LEADS and concept.id != entities[0] else None)
         if own is not None and own != drug_card and (managing or concept.id not in mentions(knowledge, drug_card)):

@@ -507,3 +507,9 @@ def test_a_clinician_asking_how_to_manage_their_patient_gets_an_answer_unless_it
 def test_numbers_and_idioms_are_not_diagnoses(bundled) -> None:
     assert _flags(bundled, "can you live for ten more years with this") == ([], [])
     assert _flags(bundled, "constipation not responding to laxatives, what now?")[0] == []
+
+
+def test_pain_the_tablets_do_not_touch_is_asked_about_unless_it_is_severe_or_distressing(bundled) -> None:
+    assert _flags(bundled, "bone pain at night, paracetamol isn't touching it") == ([], ["severe_pain"])
+    assert _flags(bundled, "the pain is unbearable and the morphine isn't touching it")[0] == ["severe_pain"]
+    assert _flags(bundled, "her painkillers aren't working and she's crying")[0] == ["severe_pain"]
