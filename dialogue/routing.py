@@ -165,7 +165,7 @@ MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing
                             "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue"})
 MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
                             ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off"),
-                            ("how", "long"), ("anything", "stop"), ("anything", "prevent"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my")})
+                            ("how", "long"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my")})
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
@@ -284,10 +284,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if entities and top is not None and not carried and _clear(guesses):
         entities = _answering_first(knowledge, entities, found[0], top.aspect, reading)
     if entities and not carried:
-        entities = _site_first(knowledge, reading, entities)
-    if entities and not carried and ((top is not None and top.aspect == SIDE_EFFECTS)
-                                     or (_is_organ_site(knowledge, entities[0]) and asks_to_manage(reading))):
-        entities = _symptom_first(knowledge, reading, entities)  # (a site and "what helps": whatever the guess)
+        entities = _covering_first(knowledge, reading, entities)
+    if entities and not carried:
+        entities = _symptom_first(knowledge, reading, entities, top is not None and top.aspect == SIDE_EFFECTS)
     if (entities and entities[0].startswith("slot:") and not carried and _asks_effect(reading)
             and not SUBTYPE_SLOTS.intersection(reading.sets) and not (top is not None and top.aspect == TESTING)):
         # "does having the BRCA gene change the first treatment?" asks what the result means for treatment: its card
@@ -463,10 +462,11 @@ def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, 
     named ("what's a PARP inhibitor? the onc mentioned lynparza"), anything to a biomarker's card about
     a test ("PD-L1 assay for pembro?")."""
     own = lookup(knowledge, entities[0], aspect)
-    if own is not None and first.leads and first.id == entities[0] and _asks_drug_side_effects(knowledge, reading, aspect, own):
+    drug = (_drug_asked_side_effects(knowledge, reading, entities[1:], aspect, own)
+            if own is not None and first.leads and first.id == entities[0] else None)
+    if drug is not None:
         # "tucatinib side effects? my dad has male breast cancer": the situation's card answers anything
         # about it, but side effects asked of a named drug are the drug's own card
-        drug = next(e for e in entities[1:] if e.startswith("drug:") and lookup(knowledge, e, aspect) is not None)
         return [drug] + [e for e in entities if e != drug]
     if own is not None and not (aspect == TESTING and len(knowledge.topics[own].aspects) >= CATCH_ALL):
         return entities
@@ -479,17 +479,19 @@ def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, 
     return entities if answering is None else [answering] + [e for e in entities if e != answering]
 
 
-def _asks_drug_side_effects(knowledge: Knowledge, reading: Reading, aspect: str, own: str) -> bool:
-    """Whether side effects are asked of a named drug with a side-effects card of its own ("side effects"
-    in so many words, or a symptom that card covers), while the leading concept's card is one that answers
+def _drug_asked_side_effects(knowledge: Knowledge, reading: Reading, others: list[str], aspect: str, own: str) -> str | None:
+    """The named drug whose own side-effects card answers, when side effects are asked of it ("side effects"
+    in so many words, or a symptom that card covers) while the leading concept's card is one that answers
     anything (a situation: men, pregnancy, body image)."""
     if aspect != SIDE_EFFECTS or len(knowledge.topics[own].aspects) < CATCH_ALL:
-        return False
-    cards = [card for c in reading.concepts if c.kind == "drug" and (card := lookup(knowledge, c.id, aspect)) is not None]
+        return None
     named = {c.id for c in reading.concepts}
-    # "side effects" in so many words, or a symptom the drug's card covers ("weight gain from letrozole")
-    return bool(cards) and (EXPLICIT_SIDE_EFFECTS in named
-                            or any(t in mentions(knowledge, card) for card in cards for t in named & SIDE_EFFECT_TERMS))
+    for drug in others:
+        card = lookup(knowledge, drug, aspect) if drug.startswith("drug:") else None
+        # "side effects" in so many words, or a symptom the drug's card covers ("weight gain from letrozole")
+        if card is not None and (EXPLICIT_SIDE_EFFECTS in named or named & SIDE_EFFECT_TERMS & mentions(knowledge, card)):
+            return drug
+    return None
 
 
 def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
@@ -649,7 +651,7 @@ def _is_site(knowledge: Knowledge, concept_id: str) -> bool:
     return lookup(knowledge, concept_id, "local_treatment") is not None
 
 
-def _site_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> list[str]:
+def _covering_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> list[str]:
     """Another concept first when the term named before it is one that concept's card covers and not
     the other way round: "dexamethasone for brain oedema" asks about the brain's card, which has the
     steroid doses; "dexamethasone for fatigue" the fatigue card, which weighs it."""
@@ -657,7 +659,7 @@ def _site_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> 
     if (not first.startswith("term:") or _is_organ_site(knowledge, first)
             or any(c.id == first and c.leads for c in reading.concepts)):  # "is it the steroids?" asks about them
         return entities
-    own = [u for u in knowledge.entity_units.get(first, ())]
+    own = knowledge.entity_units.get(first, ())
     for entity in entities[1:]:
         if not entity.startswith("term:"):
             continue
@@ -689,15 +691,12 @@ def _asks_two(reading: Reading) -> bool:
 def _listed_aspect_units(knowledge: Knowledge, reading: Reading, entity: str) -> dict[str, str]:
     """The entity's units for aspects named by terms joined by "and", "&", "/" or "or" ("dose and
     side effects?"), each with the term that named it: empty unless two different units are named that way."""
-    tagged = reading.tagged
-    if sum(w.startswith("term:") for w in tagged) < 2:
-        return {}
-    term_aspect = {t: a for a, spec in knowledge.aspects.items() if a in LISTED_ASPECTS for t in spec.terms}
+    tagged, hints = reading.tagged, knowledge.aspect_model.hints  # hints: the term that signals each aspect
     units: dict[str, str] = {}
     last = -2
     for i, w in enumerate(tagged):
-        aspect = term_aspect.get(w)
-        if aspect is None:
+        aspect = hints.get(w)
+        if aspect not in LISTED_ASPECTS:
             continue
         unit = lookup(knowledge, entity, aspect)
         if unit is None:
@@ -791,18 +790,20 @@ def _broad_side_effects(knowledge: Knowledge, found: list[Concept], top: Guess |
     return None
 
 
-def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> list[str]:
+def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], side_effects_asked: bool) -> list[str]:
     """A symptom's own card first, when the drug's side-effect card never mentions it (or there is none),
     or when a site is named as the cause of a symptom someone asks how to ease.
 
     "My nails are lifting on docetaxel": the chemotherapy side-effects card says nothing of nails,
     the nail card does; "Nerlynx diarrhoea" stays with the drug's card, which covers it.
     """
-    if entities[0].split(":", 1)[0] in ENTITY_KINDS:
+    drug_named = entities[0].split(":", 1)[0] in ENTITY_KINDS
+    if drug_named and side_effects_asked:
         drug_card = lookup(knowledge, entities[0], SIDE_EFFECTS)
         managing = drug_card is None or asks_to_manage(reading)  # "stomatitis on ADCs": no class card, the symptom's
-    elif _is_organ_site(knowledge, entities[0]) and asks_to_manage(reading):
-        # "lung secondaries, out of breath on the stairs: what helps?": the site is the cause, easing the symptom the question
+    elif not drug_named and _is_organ_site(knowledge, entities[0]) and asks_to_manage(reading):
+        # "lung secondaries, out of breath on the stairs: what helps?": the site is the cause, easing the
+        # symptom the question, whatever aspect the classifier guessed
         drug_card, managing = lookup(knowledge, entities[0], SIDE_EFFECTS), True
     else:
         return entities
@@ -810,7 +811,7 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str]) 
             c.id in SIDE_EFFECT_TERMS and c.id in mentions(knowledge, drug_card) for c in reading.concepts):
         return entities  # "weight gain on letrozole, I hate how I look": the drug's card covers what is asked
     for concept in reading.concepts:
-        if concept.id in TREATMENT_TERMS and not entities[0].split(":", 1)[0] in ENTITY_KINDS:
+        if concept.id in TREATMENT_TERMS and not drug_named:
             continue  # "will steroids help the swelling in my brain?": a treatment for the site, not a symptom
         own = (knowledge.units.get((concept.id, SIDE_EFFECTS))
                if concept.kind == "term" and concept.id not in GENERAL_LEADS and concept.id != entities[0] else None)

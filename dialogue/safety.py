@@ -163,6 +163,9 @@ class _Evidence:
         cases = [(h.start, h.end) for h in (*self.hits.get(CASE_CONCEPT, ()), *self.hits.get(CASE_QUESTION, ()))]  # "how do they differ"
         self.only_cases = bool(self.hits.get(CASE_CONCEPT)) and all(
             any(a <= h.start <= b for a, b in cases) for h in self.hits.get("experiencer", ()) if not h.negated)
+        # clinicians write fragments ("G2 diarrhoea despite loperamide. hold or dose reduce?"): the
+        # question counts anywhere in the message
+        self.case_question = any(not h.negated for h in self.hits.get(CASE_QUESTION, ()))
         self.about_message = bool(knowledge.about_patterns) and any(p.search(reading.folded) for p in knowledge.about_patterns) and not (
             self.someone or any(p.search(reading.folded) for p in knowledge.experiencer_patterns)
         )
@@ -185,12 +188,9 @@ class _Evidence:
                       for g in self.hits.get("general", ()))
         # "refractory breathlessness in MBC: non-pharm and pharm options?" asks after the colon; only
         # a cue that asks for management reaches across clauses ("what is going on" does not)
-        # clinicians write fragments ("G2 diarrhoea despite loperamide. hold or dose reduce?"): the
-        # question anywhere in the message
-        case_question = bool(self.live(CASE_QUESTION))
-        if case_question and self.only_cases:
+        if self.case_question and self.only_cases:
             return True  # a clinician asking how to manage their patient's problem
-        general = general or case_question or any(g.sentence == hit.sentence for g in self.hits.get("management_question", ()))
+        general = general or self.case_question or any(g.sentence == hit.sentence for g in self.hits.get("management_question", ()))
         return general and not self.someone
 
     # --- readings ----------------------------------------------------------------------
