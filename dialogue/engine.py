@@ -31,7 +31,7 @@ from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .routing import AFTER_PROGRESSION, ENTITY_KINDS, LINE_ASPECTS, POINTING_WORDS, PROGRESSION, SIDE_EFFECTS, SUBTYPE_SLOTS
 from .routing import Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
-from .routing import asks_to_manage, defines_a_fact
+from .routing import asks_to_manage, defines_a_fact, lookup
 from .safety import SafetyCheck, check
 from .state import ConversationState
 from .text import sanitize, small_number
@@ -748,6 +748,10 @@ class _TurnBuilder:
             # when the card answers now ("first treatment for a man with stage 4?")
             if self._only_it_would_ask(topic, decision):
                 return False
+            if (decision.entity is not None and decision.entity.startswith("term:") and not topic.entities
+                    and lookup(self.k, decision.entity, "local_treatment") is None
+                    and any(c.id == decision.entity and c.leads for c in reading.concepts)):
+                return False  # "Macmillan number": a leading concept's own card, not a general topic sharing a word
             return ((not topic.entities and top.score >= GENERAL_OVER_SITE)
                     or (decision.entity in topic.entities and top.score >= SAME_SITE_EXACT))
         if not topic.entities and not topic.aspects:

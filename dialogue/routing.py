@@ -129,6 +129,10 @@ HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+"
                            "thp", "tchp", "hp", "ph", "again"})  # regimen shorthand: "after THP and T-DXd"; "grown again on"
 #: Words and names that continue a combination after a drug ("palbo and letrozole stopped working").
 COMBINING = frozenset({"<drug>", "<class>", "and", "plus", "with", "+", "&"})
+# "letrozole and Kisqali worked for 3 years, now spots in the liver": a combination that worked for a time is history
+WORKED_FOR = ("work", "for")
+#: Words before a drug that make "work for" a question ("does Zometa work for bone mets?"), not its history.
+ASKING_WORK = frozenset({"does", "do", "did", "will", "would", "can", "could", "might", "may", "should", "it", "to"})
 #: Words that join a class to the drug after it in a combination.
 JOINING = frozenset({"and", "plus", "with", "+", "&"})
 #: Words between the items of a list of past treatments ("CDK4/6, ET then T-DXd").
@@ -162,7 +166,8 @@ LATER_LINES = frozenset({"second", "later"})
 OVERVIEW_FIRST = frozenset({"stopping"})
 #: Words and word pairs that ask how to ease or cope with a symptom, which its own card answers.
 MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips", "help",
-                            "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue"})
+                            "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue",
+                            "mouthcare"})
 MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
                             ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off"),
                             ("how", "long"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my")})
@@ -271,10 +276,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     fallback = AFTER_PROGRESSION if reading.sets.get("line") in LATER_LINES else None
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else fallback,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
+    # "Kisqali and letrozole worked for 3 years, now spots in the liver: what next?": the organ is where it grew, the scene
+    scene = bool(entities) and _is_organ_site(knowledge, entities[0]) and _only_history(knowledge, reading, past, entities[1] if len(entities) > 1 else "")
     if (entities and top is not None and not carried and (top.aspect in NEXT_STEP_ASPECTS or top.aspect == AFTER_PROGRESSION)
-            and _only_history(knowledge, reading, past, entities[0])):
+            and (scene or _only_history(knowledge, reading, past, entities[0]))):
         sure = max(top.probability, HISTORY_SURE)  # the message's shape says what is asked, not its words
-        if top.aspect == AFTER_PROGRESSION and _declares(knowledge, entities[0], top.aspect):
+        if top.aspect == AFTER_PROGRESSION and not scene and _declares(knowledge, entities[0], top.aspect):
             # "letrozole and Ibrance have stopped working, what now?": the later-lines card written for them
             return Decision((lookup(knowledge, entities[0], top.aspect),), entities[0], top.aspect, sure, carried, tuple(guesses))
         # "triple negative, got worse after chemo plus Keytruda, what now?": what comes next, not what Keytruda is
@@ -303,7 +310,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
                          and (top is None or top.aspect in NEXT_STEP_ASPECTS)  # not "is a trial an option in 1L HR+?"
                          and (FIRST_LINE_CUES.intersection(c.id for c in reading.concepts)
                               or (top is not None and top.aspect == "first_line" and top.probability >= CLEAR_MIN))
-                         and not any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past))
+                         and not any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)
+                         # "non-hormonal options for hot flushes in ER+ MBC?": a leading concept is what is asked about
+                         and not any(c.leads and c.kind == "term" and not _is_site(knowledge, c.id) for c in found))
     first_card = knowledge.aspects["first_line"].overview if first_for_subtype and "first_line" in knowledge.aspects else None
     # (only where the scene is a site whose card says nothing of the first line: brain metastases
     # change the first treatment, a visceral crisis or an early relapse have cards of their own)
@@ -969,7 +978,8 @@ def _history(reading: Reading) -> set[int]:
         k = i + 1
         while k < len(tagged) and tagged[k] in COMBINING:
             k += 1  # forward over the rest of a combination: "kisqali and letrozole, it stopped working"
-        if (j >= 0 and tagged[j] in PAST_WORDS) or PROGRESSION in tagged[k : k + 2]:
+        worked_for = tagged[k : k + 2] == WORKED_FOR and not (j >= 0 and tagged[j] in ASKING_WORK)
+        if (j >= 0 and tagged[j] in PAST_WORDS) or PROGRESSION in tagged[k : k + 2] or worked_for:
             past.add(n)
     return past | _history_list(tagged, places, reading)
 

@@ -335,3 +335,27 @@ def test_side_effects_named_of_a_drug_beat_a_situation_card(bundled) -> None:
 ])
 def test_a_symptom_asked_of_a_drug_finds_the_card_that_answers_it(bundled, text: str, unit: str) -> None:
     assert decide(bundled, text).units == (unit,)
+
+
+def test_treatments_that_worked_for_a_while_are_history_and_a_new_organ_is_the_scene(bundled) -> None:
+    # the organ named is where the disease grew, so the next line is asked, not the organ's card
+    assert decide(bundled, "kisqali and letrozole worked for 2 years, now spots in her liver, what comes next").units == ("hr_pos_later_lines",)
+    # but a local treatment asked of the organ stays with it
+    assert decide(bundled, "ibrance stopped working and it spread to the liver, can they radiotherapy the liver").units == ("liver_metastases",)
+
+
+def test_a_leading_concept_is_asked_about_even_with_a_subtype_stated(bundled) -> None:
+    # "options" with HR+ stated would otherwise be the first-line overview
+    decision = decide(bundled, "ER+ MBC, non-hormonal options for vasomotor symptoms")
+    assert decision.units and decision.units[0] != "first_line_treatment"
+
+
+@pytest.mark.parametrize("text, unit", [
+    ("where do the faslodex injections go", "fulvestrant_given"),
+    ("neratinib dose escalation schedule", "neratinib_given"),
+    ("dato-dxd: which antigen does it bind", "datopotamab_deruxtecan_what"),
+    ("is citalopram ok with tamoxifen", "tamoxifen_given"),
+    ("pregnant in the second trimester with stage 4, what treatment", "pregnancy_fertility"),
+])
+def test_words_of_an_aspect_or_situation_find_their_card(bundled, text: str, unit: str) -> None:
+    assert decide(bundled, text).units == (unit,)
