@@ -131,6 +131,8 @@ HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+"
 COMBINING = frozenset({"<drug>", "<class>", "and", "plus", "with", "+", "&"})
 # "letrozole and Kisqali worked for 3 years, now spots in the liver": a combination that worked for a time is history
 WORKED_FOR = ("work", "for")
+#: Plain words for what a gene test looks for.
+GENE_WORDS = frozenset({"mutation", "mutations", "mutat", "gene", "genes", "genetic", "dna"})
 #: Words before a drug that make "work for" a question ("does Zometa work for bone mets?"), not its history.
 ASKING_WORK = frozenset({"does", "do", "did", "will", "would", "can", "could", "might", "may", "should", "it", "to"})
 #: Words that join a class to the drug after it in a combination.
@@ -247,7 +249,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     guesses = _defining(raw, reading, model.hints)
     if guesses is raw:  # a question about a word's meaning is settled before the words it names signal anything
         guesses = _lined(knowledge, _situated(_hinted(raw, reading, model.hints), reading), reading, model.hints)
-    if named and named[0].kind in ENTITY_KINDS and _harm_asked(reading):
+    # (not in a story of the disease growing: "liver numbers up, the scan says progression, what now?")
+    if named and named[0].kind in ENTITY_KINDS and PROGRESSION not in reading.tagged and _harm_asked(reading):
         guesses = [Guess(SIDE_EFFECTS, 1.0)]  # "could Kisqali harm my liver?", as a named symptom settles it
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
@@ -619,7 +622,8 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     strong = {hints[w] for w in terms if w not in WEAK_HINTS}
     if FREQUENCY in terms and any(hints[w] == TESTING for w in terms if w != FREQUENCY):
         return [Guess(TESTING, 1.0)]  # "how often CT/bone scans on 1L ET+CDK4/6i?" asks how often the test
-    if BLOOD_TESTS in terms and (GENE_TESTS in terms or any(w.startswith(GENE_SLOT) for w in reading.tagged)):
+    if BLOOD_TESTS in terms and (GENE_TESTS in terms or any(w.startswith(GENE_SLOT) for w in reading.tagged)
+                                 or GENE_WORDS.intersection(reading.words)):  # "a blood test 'for mutations'"
         # "is the BRCA test a blood test?" asks about the gene test, not the blood monitoring of a drug;
         # "an ESR1 mutation in my blood test, what now?" is a result, not a side effect
         return _renormalised([g for g in guesses if g.aspect != SIDE_EFFECTS], guesses)

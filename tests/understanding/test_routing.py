@@ -359,3 +359,10 @@ def test_a_leading_concept_is_asked_about_even_with_a_subtype_stated(bundled) ->
 ])
 def test_words_of_an_aspect_or_situation_find_their_card(bundled, text: str, unit: str) -> None:
     assert decide(bundled, text).units == (unit,)
+
+
+def test_a_blood_test_for_mutations_and_liver_tests_in_a_progression_story_are_not_side_effects(bundled) -> None:
+    decision = decide(bundled, "progressed on faslodex and palbociclib, now they want a blood test for mutations, why")
+    assert decision.aspect != "side_effects"
+    story = decide(bundled, "had letrozole with ibrance then fulvestrant, liver numbers are up and the scan says progression, what now")
+    assert story.aspect != "side_effects"
