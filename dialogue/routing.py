@@ -266,6 +266,11 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # "what's the best CDK4/6 first line, Kisqali or Ibrance?" asks which is better: the trials' figures
         guesses = [Guess(EVIDENCE, 1.0)]
         top = guesses[0]
+    if (compares and top is not None and top.aspect in ("what", "where_fits", "evidence") and not reading.sets
+            and DIFFERENCE_WORDS.intersection(reading.words) and not CHOOSING.intersection(reading.words)):
+        chosen = _class_choice(knowledge, named)
+        if chosen is not None:  # "what's the difference between Kisqali and Verzenio?": the card that weighs the class
+            return Decision((chosen[1],), chosen[0], EVIDENCE, max(top.probability, CLEAR_MIN), False, tuple(guesses))
     carried = False
     entities = [c.id for c in named]
     short = len(reading.words) <= FOLLOW_UP_WORDS
@@ -510,6 +515,20 @@ def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
     """Whether a drug belongs to a class ("lynparza" to "a PARP inhibitor")."""
     concept = knowledge.lexicon.concept(drug)
     return concept is not None and cls in concept.implies
+
+
+def _class_choice(knowledge: Knowledge, named: list[Concept]) -> tuple[str, str] | None:
+    """The class and its evidence card, when two or more drugs named are all of that class and it has one."""
+    drugs = list(dict.fromkeys(c.id for c in named if c.kind == "drug"))
+    if len(drugs) < 2 or len(drugs) != len(list(dict.fromkeys(c.id for c in named))):
+        return None
+    concepts = [knowledge.lexicon.concept(d) for d in drugs]
+    shared = set.intersection(*(set(c.implies) if c is not None else set() for c in concepts))
+    for cls in sorted(shared):
+        card = lookup(knowledge, cls, EVIDENCE)
+        if card is not None:
+            return cls, card
+    return None
 
 
 def _cytotoxic(knowledge: Knowledge, entity: str) -> bool:

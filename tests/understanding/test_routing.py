@@ -157,8 +157,11 @@ def test_a_symptom_after_a_drip_is_about_the_symptom(bundled) -> None:
     assert decide(bundled, "enhertu route of administration").aspect == "how_given"
 
 
-def test_the_difference_between_two_drugs_answers_both(bundled) -> None:
-    assert len(decide(bundled, "what is the difference between verzenio and kisqali").units) == 2
+def test_the_difference_between_two_drugs_of_a_class_is_the_card_that_weighs_the_class(bundled) -> None:
+    # the class's own comparison card: no head-to-head trial, and how the side effects differ
+    assert decide(bundled, "what is the difference between verzenio and kisqali").units == ("cdk46_choice",)
+    # two drugs of different classes are still answered one by one
+    assert len(decide(bundled, "what is the difference between tamoxifen and letrozole").units) == 2
 
 
 def test_a_vague_question_about_a_site_gets_what_it_means(bundled) -> None:
