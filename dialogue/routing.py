@@ -153,6 +153,9 @@ HISTORY_LIST = 3
 #: How sure "what now?" is, asked of drugs named only as history: the message's shape says it, not its words.
 HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
+SURVIVAL = "term:survival"
+#: Feelings whose cards answer anything about them, but not how long someone may live.
+FEELINGS = frozenset({"term:anxiety", "term:mood"})
 TRIALS = "trials"
 #: Words that ask about joining a trial; without them, "trial" asked of a drug or result is its evidence.
 JOINING_TRIAL_WORDS = frozenset({"join", "joining", "enrol", "enroll", "enrolling", "enrolment", "enrollment", "recruit", "recruiting",
@@ -267,7 +270,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         guesses = [Guess(EVIDENCE, 1.0)]
         top = guesses[0]
     if (compares and top is not None and top.aspect in ("what", "where_fits", "evidence") and not reading.sets
-            and DIFFERENCE_WORDS.intersection(reading.words) and not CHOOSING.intersection(reading.words)):
+            and DIFFERENCE_WORDS.intersection(reading.words) and not CHOOSING.intersection(reading.words)
+            and "term:mechanism" not in reading.tagged and not {"mechanistic", "mechanistically"}.intersection(reading.words)):  # ("a mechanistic difference?" is each drug's own card)
         chosen = _class_choice(knowledge, named)
         if chosen is not None:  # "what's the difference between Kisqali and Verzenio?": the card that weighs the class
             return Decision((chosen[1],), chosen[0], EVIDENCE, max(top.probability, CLEAR_MIN), False, tuple(guesses))
@@ -298,6 +302,13 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         return replace(unresolved, units=(regimen,) if regimen else (), aspect=AFTER_PROGRESSION, probability=sure)
     if entities and top is not None and not carried and _clear(guesses):
         entities = _answering_first(knowledge, entities, found[0], top.aspect, reading)
+    if (entities and not carried and top is not None and top.aspect == OUTLOOK and top.probability >= ASPECT_MIN
+            and SURVIVAL in (c.id for c in reading.concepts)):
+        own = lookup(knowledge, entities[0], OUTLOOK)
+        overview = knowledge.aspects[OUTLOOK].overview if OUTLOOK in knowledge.aspects else None
+        if own is not None and entities[0] in FEELINGS and overview in knowledge.topics:
+            # "how long do people live with it? I can't stop crying": how long is asked; the feeling is the scene
+            return Decision((overview,), SURVIVAL, OUTLOOK, top.probability, carried, tuple(guesses))
     if entities and not carried:
         entities = _covering_first(knowledge, reading, entities)
     if entities and not carried:
@@ -520,7 +531,7 @@ def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
 def _class_choice(knowledge: Knowledge, named: list[Concept]) -> tuple[str, str] | None:
     """The class and its evidence card, when two or more drugs named are all of that class and it has one."""
     drugs = list(dict.fromkeys(c.id for c in named if c.kind == "drug"))
-    if len(drugs) < 2 or len(drugs) != len(list(dict.fromkeys(c.id for c in named))):
+    if len(drugs) < 2:
         return None
     concepts = [knowledge.lexicon.concept(d) for d in drugs]
     shared = set.intersection(*(set(c.implies) if c is not None else set() for c in concepts))

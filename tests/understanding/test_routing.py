@@ -369,3 +369,9 @@ def test_a_blood_test_for_mutations_and_liver_tests_in_a_progression_story_are_n
     assert decision.aspect != "side_effects"
     story = decide(bundled, "had letrozole with ibrance then fulvestrant, liver numbers are up and the scan says progression, what now")
     assert story.aspect != "side_effects"
+
+
+def test_how_long_asked_through_tears_is_the_outlook_not_the_feelings_card(bundled) -> None:
+    assert decide(bundled, "how long do people live with this, i cannot stop crying").units == ("survival_outlook",)
+    # a card about a situation that covers its own prognosis keeps it
+    assert decide(bundled, "de novo vs recurrent MBC: prognosis?").units == ("de_novo_vs_recurrent",)
