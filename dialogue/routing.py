@@ -269,12 +269,16 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # "what's the best CDK4/6 first line, Kisqali or Ibrance?" asks which is better: the trials' figures
         guesses = [Guess(EVIDENCE, 1.0)]
         top = guesses[0]
-    if (compares and top is not None and top.aspect in ("what", "where_fits", "evidence") and not reading.sets
+    if (compares and top is not None and top.aspect in ("what", "where_fits", "evidence", SIDE_EFFECTS)
+            and not SUBTYPE_SLOTS.intersection(reading.sets)
             and DIFFERENCE_WORDS.intersection(reading.words) and not CHOOSING.intersection(reading.words)
             and "term:mechanism" not in reading.tagged and not {"mechanistic", "mechanistically"}.intersection(reading.words)):  # ("a mechanistic difference?" is each drug's own card)
-        chosen = _class_choice(knowledge, named)
+        # "tox differences" alone is the class's side-effect card; with survival asked too, the card that weighs both
+        asked = SIDE_EFFECTS if top.aspect == SIDE_EFFECTS and next(
+            (g.probability for g in guesses if g.aspect == EVIDENCE), 0.0) < SECOND_ASPECT_MIN else EVIDENCE
+        chosen = _class_choice(knowledge, named, asked)
         if chosen is not None:  # "what's the difference between Kisqali and Verzenio?": the card that weighs the class
-            return Decision((chosen[1],), chosen[0], EVIDENCE, max(top.probability, CLEAR_MIN), False, tuple(guesses))
+            return Decision((chosen[1],), chosen[0], asked, max(top.probability, CLEAR_MIN), False, tuple(guesses))
     carried = False
     entities = [c.id for c in named]
     short = len(reading.words) <= FOLLOW_UP_WORDS
@@ -528,15 +532,15 @@ def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
     return concept is not None and cls in concept.implies
 
 
-def _class_choice(knowledge: Knowledge, named: list[Concept]) -> tuple[str, str] | None:
-    """The class and its evidence card, when two or more drugs named are all of that class and it has one."""
+def _class_choice(knowledge: Knowledge, named: list[Concept], aspect: str) -> tuple[str, str] | None:
+    """The class and its card for the aspect, when two or more drugs named share that class and it has one."""
     drugs = list(dict.fromkeys(c.id for c in named if c.kind == "drug"))
     if len(drugs) < 2:
         return None
     concepts = [knowledge.lexicon.concept(d) for d in drugs]
     shared = set.intersection(*(set(c.implies) if c is not None else set() for c in concepts))
     for cls in sorted(shared):
-        card = lookup(knowledge, cls, EVIDENCE)
+        card = lookup(knowledge, cls, aspect)
         if card is not None:
             return cls, card
     return None

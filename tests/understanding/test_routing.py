@@ -375,3 +375,7 @@ def test_how_long_asked_through_tears_is_the_outlook_not_the_feelings_card(bundl
     assert decide(bundled, "how long do people live with this, i cannot stop crying").units == ("survival_outlook",)
     # a card about a situation that covers its own prognosis keeps it
     assert decide(bundled, "de novo vs recurrent MBC: prognosis?").units == ("de_novo_vs_recurrent",)
+
+
+def test_side_effect_differences_within_a_class_are_the_class_side_effect_card(bundled) -> None:
+    assert decide(bundled, "difference in side effects between olaparib and talazoparib").units == ("parp_inhibitor_side_effects",)
