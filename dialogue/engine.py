@@ -31,7 +31,7 @@ from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .routing import AFTER_PROGRESSION, ENTITY_KINDS, LINE_ASPECTS, POINTING_WORDS, PROGRESSION, SIDE_EFFECTS, SUBTYPE_SLOTS
 from .routing import Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
-from .routing import asks_to_manage, defines_a_fact, lookup
+from .routing import asks_to_manage, defines_a_fact, is_site
 from .safety import SafetyCheck, check
 from .state import ConversationState
 from .text import sanitize, small_number
@@ -749,7 +749,7 @@ class _TurnBuilder:
             if self._only_it_would_ask(topic, decision):
                 return False
             if (decision.entity is not None and decision.entity.startswith("term:") and not topic.entities
-                    and lookup(self.k, decision.entity, "local_treatment") is None
+                    and not is_site(self.k, decision.entity)
                     and any(c.id == decision.entity and c.leads for c in reading.concepts)):
                 return False  # "Macmillan number": a leading concept's own card, not a general topic sharing a word
             return ((not topic.entities and top.score >= GENERAL_OVER_SITE)

@@ -89,6 +89,10 @@ MAX_UNITS = 2
 #: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
 COMPARING = frozenset({"or", "vs", "versus", "compared", "compare", "than"})
 #: Words that make a comparison a choice between the things named.
+#: Aspects of a "difference between" two drugs of a class that the class's own card can answer.
+CLASS_DIFFERENCE_ASPECTS = frozenset({"what", "where_fits", "evidence", "side_effects"})
+MECHANISM = "term:mechanism"
+MECHANISM_WORDS = frozenset({"mechanistic", "mechanistically"})
 CHOOSING = frozenset({"best", "better", "worse", "worst", "prefer", "preferred", "superior"})
 #: Words that ask what a result changes ("does BRCA change the first treatment?"), after one of the
 #: auxiliaries, and the words that start their object ("change the treatment", not "a BRCA2 change").
@@ -269,13 +273,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # "what's the best CDK4/6 first line, Kisqali or Ibrance?" asks which is better: the trials' figures
         guesses = [Guess(EVIDENCE, 1.0)]
         top = guesses[0]
-    if (compares and top is not None and top.aspect in ("what", "where_fits", "evidence", SIDE_EFFECTS)
-            and not SUBTYPE_SLOTS.intersection(reading.sets)
-            and DIFFERENCE_WORDS.intersection(reading.words) and not CHOOSING.intersection(reading.words)
-            and "term:mechanism" not in reading.tagged and not {"mechanistic", "mechanistically"}.intersection(reading.words)):  # ("a mechanistic difference?" is each drug's own card)
+    if compares and top is not None and _asks_class_difference(reading, top):
         # "tox differences" alone is the class's side-effect card; with survival asked too, the card that weighs both
-        asked = SIDE_EFFECTS if top.aspect == SIDE_EFFECTS and next(
-            (g.probability for g in guesses if g.aspect == EVIDENCE), 0.0) < SECOND_ASPECT_MIN else EVIDENCE
+        asked = SIDE_EFFECTS if top.aspect == SIDE_EFFECTS and _likelihood(guesses, EVIDENCE) < SECOND_ASPECT_MIN else EVIDENCE
         chosen = _class_choice(knowledge, named, asked)
         if chosen is not None:  # "what's the difference between Kisqali and Verzenio?": the card that weighs the class
             return Decision((chosen[1],), chosen[0], asked, max(top.probability, CLEAR_MIN), False, tuple(guesses))
@@ -292,8 +292,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     fallback = AFTER_PROGRESSION if reading.sets.get("line") in LATER_LINES else None
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else fallback,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
-    # "Kisqali and letrozole worked for 3 years, now spots in the liver: what next?": the organ is where it grew, the scene
-    scene = bool(entities) and _is_organ_site(knowledge, entities[0]) and _only_history(knowledge, reading, past, entities[1] if len(entities) > 1 else "")
+    scene = _grew_in_organ(knowledge, reading, past, entities)
     if (entities and top is not None and not carried and (top.aspect in NEXT_STEP_ASPECTS or top.aspect == AFTER_PROGRESSION)
             and (scene or _only_history(knowledge, reading, past, entities[0]))):
         sure = max(top.probability, HISTORY_SURE)  # the message's shape says what is asked, not its words
@@ -308,9 +307,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         entities = _answering_first(knowledge, entities, found[0], top.aspect, reading)
     if (entities and not carried and top is not None and top.aspect == OUTLOOK and top.probability >= ASPECT_MIN
             and SURVIVAL in (c.id for c in reading.concepts)):
-        own = lookup(knowledge, entities[0], OUTLOOK)
         overview = knowledge.aspects[OUTLOOK].overview if OUTLOOK in knowledge.aspects else None
-        if own is not None and entities[0] in FEELINGS and overview in knowledge.topics:
+        if entities[0] in FEELINGS and overview in knowledge.topics:
             # "how long do people live with it? I can't stop crying": how long is asked; the feeling is the scene
             return Decision((overview,), SURVIVAL, OUTLOOK, top.probability, carried, tuple(guesses))
     if entities and not carried:
@@ -335,12 +333,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
                               or (top is not None and top.aspect == "first_line" and top.probability >= CLEAR_MIN))
                          and not any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)
                          # "non-hormonal options for hot flushes in ER+ MBC?": a leading concept is what is asked about
-                         and not any(c.leads and c.kind == "term" and not _is_site(knowledge, c.id) for c in found))
+                         and not any(c.leads and c.kind == "term" and not is_site(knowledge, c.id) for c in found))
     first_card = knowledge.aspects["first_line"].overview if first_for_subtype and "first_line" in knowledge.aspects else None
     # (only where the scene is a site whose card says nothing of the first line: brain metastases
     # change the first treatment, a visceral crisis or an early relapse have cards of their own)
     scenes = (c.id for c in found if c.kind not in ENTITY_KINDS and c.id not in FIRST_LINE_CUES and c.id in knowledge.entity_units)
-    if first_card in knowledge.topics and all(_is_site(knowledge, e) and not lookup(knowledge, e, "first_line") for e in scenes):
+    if first_card in knowledge.topics and all(is_site(knowledge, e) and not lookup(knowledge, e, "first_line") for e in scenes):
         return replace(unresolved, units=(first_card,), aspect="first_line", probability=max(top.probability if top else 0.0, CLEAR_MIN),
                        by_card=True)  # (an example match may still know better, as for an aspect's overview)
     if entities:
@@ -532,6 +530,18 @@ def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
     return concept is not None and cls in concept.implies
 
 
+def _asks_class_difference(reading: Reading, top: Guess) -> bool:
+    """Whether two drugs compared are asked how they differ, in a way their class's card answers: not which is
+    better (each drug's evidence), not for a stated subtype, not their mechanism (each drug's own card)."""
+    return (top.aspect in CLASS_DIFFERENCE_ASPECTS and not SUBTYPE_SLOTS.intersection(reading.sets)
+            and bool(DIFFERENCE_WORDS.intersection(reading.words)) and not CHOOSING.intersection(reading.words)
+            and MECHANISM not in reading.tagged and not MECHANISM_WORDS.intersection(reading.words))
+
+
+def _likelihood(guesses: list[Guess], aspect: str) -> float:
+    return next((g.probability for g in guesses if g.aspect == aspect), 0.0)
+
+
 def _class_choice(knowledge: Knowledge, named: list[Concept], aspect: str) -> tuple[str, str] | None:
     """The class and its card for the aspect, when two or more drugs named share that class and it has one."""
     drugs = list(dict.fromkeys(c.id for c in named if c.kind == "drug"))
@@ -693,7 +703,7 @@ def _as_evidence(guesses: list[Guess], asked: str = OUTLOOK) -> list[Guess]:
     return [Guess(a, p) for a, p in sorted(merged.items(), key=lambda item: -item[1])]
 
 
-def _is_site(knowledge: Knowledge, concept_id: str) -> bool:
+def is_site(knowledge: Knowledge, concept_id: str) -> bool:
     """Whether a concept is a site of the disease: one with a card for local treatment (bone, liver, brain)."""
     return lookup(knowledge, concept_id, "local_treatment") is not None
 
@@ -968,7 +978,7 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     found = list(seen.values())
-    if found and found[0].id in GENERAL_LEADS and any(c.kind in ENTITY_KINDS or _is_site(knowledge, c.id) for c in found[1:]):
+    if found and found[0].id in GENERAL_LEADS and any(c.kind in ENTITY_KINDS or is_site(knowledge, c.id) for c in found[1:]):
         # "brain met red-flag symptoms", "which Keytruda side effects count as an emergency": the site's or
         # the drug's own warning signs, not warning signs in general (a symptom stays with them: "when
         # does being sick become an emergency?")
@@ -985,6 +995,13 @@ def _specific(knowledge: Knowledge, concept_id: str) -> bool:
 def _names_a_drug(knowledge: Knowledge, reading: Reading) -> bool:
     """Whether the message names a drug or a class narrower than BROAD_CLASS."""
     return any(c.kind in ENTITY_KINDS and _specific(knowledge, c.id) for c in reading.concepts)
+
+
+def _grew_in_organ(knowledge: Knowledge, reading: Reading, past: set[int], entities: list[str]) -> bool:
+    """Whether an organ named first is only where the disease grew, every drug named being history:
+    "Kisqali and letrozole worked for 3 years, now spots in the liver: what next?" asks the next line."""
+    return (len(entities) > 1 and _is_organ_site(knowledge, entities[0])
+            and _only_history(knowledge, reading, past, entities[1]))
 
 
 def _only_history(knowledge: Knowledge, reading: Reading, past: set[int], entity: str) -> bool:
