@@ -56,6 +56,10 @@ CONTEXT_WEIGHT = 0.5
 STRONG_ASPECT = 0.8
 #: Below this, a confident match on a topic that declares nothing wins over the aspect guess.
 UNSURE_ASPECT = 0.6
+#: Among close candidates, the one whose aspects the classifier finds likeliest is answered (not a menu)
+#: when its aspect is at least this likely and this much likelier than any other candidate's.
+ASKED_BY_MIN = 0.3
+ASKED_BY_MARGIN = 0.15
 #: How well a general topic must match to win over a site's only card when the aspect is unknown.
 GENERAL_OVER_SITE = 0.7
 #: An example match about the same site this close to word for word beats the site's own card.
@@ -667,7 +671,7 @@ class _TurnBuilder:
             else:
                 self._advice_only(safety)
             return
-        self.decide(ranked, safety, decision.aspect, decision.probability, decision.entity, reading)
+        self.decide(ranked, safety, decision.aspect, decision.probability, decision.entity, reading, decision.guesses)
 
     def _written_for(self, aspect: str) -> str | None:
         """The one topic answering ``aspect`` that is written for the person's known subtype, if exactly one."""
@@ -923,7 +927,7 @@ class _TurnBuilder:
         return own <= 2 and not unknown
 
     def decide(self, ranked: list[Any], safety: SafetyCheck, aspect: str | None = None, probability: float = 0.0,
-               entity: str | None = None, reading: Reading | None = None) -> None:
+               entity: str | None = None, reading: Reading | None = None, guesses: tuple[Any, ...] = ()) -> None:
         """Answer the best topic, or ask which one was meant only when the candidates truly compete.
 
         Candidates that answer the aspect the question asks (side effects, how it is given...)
@@ -975,6 +979,12 @@ class _TurnBuilder:
             if by_content is not None and (by_content in [c.topic for c in close] or close[0].score < LEAD_SCORE):
                 # the words of the answer itself pick one: "my friends have gone quiet since they found out"
                 self.answer_topic(by_content, advice=safety.about)
+                return
+            asked_by = answering_likeliest(self.k, [c.topic for c in close], guesses)
+            if len(close) >= 2 and asked_by is not None:
+                # one candidate answers what the question most likely asks: it is answered, and the others are
+                # the first buttons after it, one tap away, rather than a menu before any answer
+                self.answer_topic(asked_by, advice=safety.about, also=tuple(c.topic for c in close if c.topic != asked_by))
                 return
             if len(close) >= 2:
                 self.s.pending = {"kind": "choose", "candidates": [c.topic for c in close]}
@@ -1029,7 +1039,9 @@ class _TurnBuilder:
         given = " and ".join(re.sub(r"\s*\(.*\)", "", self.k.slots[k].label_of(x)) for k, x in when)
         return self.render("assumed_fact", fact=slot.label, value=slot.label_of(value), given=given, cite=f"[[{source}]]")
 
-    def answer_topic(self, topic_id: str, ask_missing: bool = True, advice: tuple[Any, ...] = ()) -> None:
+    def answer_topic(self, topic_id: str, ask_missing: bool = True, advice: tuple[Any, ...] = (),
+                     also: tuple[str, ...] = ()) -> None:
+        """Answer a topic; ``also`` are close alternatives, offered first among its buttons."""
         topic = self.k.topics[topic_id]
         if not self._servable(topic):
             self.say("not_approved", buttons=self._family_buttons())
@@ -1077,8 +1089,9 @@ class _TurnBuilder:
             status=review.status.replace("_", " "),
             reviewed_by=review.reviewed_by,
         )
+        others = tuple(dict.fromkeys(r for r in (*also, *topic.related) if r != topic.id))
         buttons = offered + tuple(
-            Button(_short(self.k.topics[r].title), f"t:{r}") for r in topic.related if self._servable(self.k.topics[r])
+            Button(_short(self.k.topics[r].title), f"t:{r}") for r in others if self._servable(self.k.topics[r])
         )
         self.replies.append(
             Reply(
@@ -1090,6 +1103,17 @@ class _TurnBuilder:
         self.s.last_aspect = topic.aspects[0] if topic.aspects else None
         if self.s.last_entity not in topic.entities:
             self.s.last_entity = topic.entities[0] if len(topic.entities) == 1 else None
+
+
+def answering_likeliest(knowledge: Knowledge, candidates: list[str], guesses: tuple[Any, ...]) -> str | None:
+    """Of close candidate topics, the one whose aspects the classifier finds likeliest, when it stands clearly
+    above the others: a menu is for candidates that answer equally likely questions."""
+    likely = {g.aspect: g.probability for g in guesses}
+    scored = sorted(((max((likely.get(a, 0.0) for a in knowledge.topics[t].aspects), default=0.0), n, t)
+                     for n, t in enumerate(candidates)), key=lambda x: (-x[0], x[1]))
+    if len(scored) < 2 or scored[0][0] < ASKED_BY_MIN or scored[0][0] - scored[1][0] < ASKED_BY_MARGIN:
+        return None
+    return scored[0][2]
 
 
 #: The general answer (slot unknown) stands when at least this share of it is what every value's answer says.

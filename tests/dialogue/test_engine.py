@@ -121,6 +121,17 @@ def test_two_close_topics_get_one_clarifying_question(clinician: Chat) -> None:
     assert "t:fx_cdk_side_effects" in payloads and "t:fx_ai_side_effects" in payloads
 
 
+def test_of_two_close_topics_the_one_that_answers_the_likely_aspect_is_answered(bundled) -> None:
+    """A menu only when the candidates answer equally likely aspects."""
+    from dialogue.engine import answering_likeliest
+    from dialogue.understanding.aspects import Guess
+
+    close = ["palliative_care_and_stopping", "workup_at_diagnosis"]
+    assert answering_likeliest(bundled, close, (Guess("testing", 0.5), Guess("first_line", 0.3), Guess("stopping", 0.1))) == "workup_at_diagnosis"
+    assert answering_likeliest(bundled, close, (Guess("testing", 0.35), Guess("stopping", 0.3))) is None  # too close: ask
+    assert answering_likeliest(bundled, close, (Guess("outlook", 0.9), Guess("testing", 0.05))) is None  # neither answers it
+
+
 # --- context -------------------------------------------------------------------------------
 def test_a_follow_up_uses_the_last_topic(clinician: Chat) -> None:
     clinician.say("letrozole side effects")
