@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,9 +128,20 @@ class ContentIndex:
                 values.append(idf * tf * (BM25_K1 + 1.0) / (tf + scale))
         self.postings = {t: (np.asarray(i, dtype=np.int64), np.asarray(v)) for t, (i, v) in postings.items()}
         self.size = n
+        self._position = {topic: i for i, topic in enumerate(self.topics)}
 
     def known(self, term: str) -> bool:
         return term in self.postings
+
+    def scores(self, terms: set[str] | frozenset[str], topics: Iterable[str]) -> dict[str, float]:
+        """How well each of ``topics`` matches the message's terms (0 for a topic it does not know)."""
+        position = self._position
+        total = np.zeros(self.size)
+        for t in terms:
+            if t in self.postings:
+                ids, values = self.postings[t]
+                np.add.at(total, ids, values)
+        return {topic: float(total[position[topic]]) if topic in position else 0.0 for topic in topics}
 
     def rank(self, terms: set[str] | frozenset[str], limit: int = 3) -> list[Candidate]:
         """The topics whose content best matches the message's terms, best first."""
@@ -167,4 +178,7 @@ class LazyContentIndex:
 
     def rank(self, terms: set[str] | frozenset[str], limit: int = 3) -> list[Candidate]:
         return self.built().rank(terms, limit)
+
+    def scores(self, terms: set[str] | frozenset[str], topics: Iterable[str]) -> dict[str, float]:
+        return self.built().scores(terms, topics)
 
