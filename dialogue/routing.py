@@ -308,8 +308,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if (entities and not carried and top is not None and top.aspect == OUTLOOK and top.probability >= ASPECT_MIN
             and SURVIVAL in (c.id for c in reading.concepts)):
         overview = knowledge.aspects[OUTLOOK].overview if OUTLOOK in knowledge.aspects else None
-        if entities[0] in FEELINGS and overview in knowledge.topics:
-            # "how long do people live with it? I can't stop crying": how long is asked; the feeling is the scene
+        scene = entities[0] in FEELINGS or (is_site(knowledge, entities[0]) and not _declares(knowledge, entities[0], OUTLOOK))
+        if scene and overview in knowledge.topics:
+            # "how long do people live with it? I can't stop crying", "it's in her liver now, weeks left?":
+            # how long is asked; the feeling or the site is the scene
             return Decision((overview,), SURVIVAL, OUTLOOK, top.probability, carried, tuple(guesses))
     if entities and not carried:
         entities = _covering_first(knowledge, reading, entities)
