@@ -57,6 +57,11 @@ TROUBLE_WORDS = frozenset({"problem", "problems", "issue", "issues", "trouble", 
                            "toxicity", "high", "up", "spike", "spiked", "worse", "weak", "weaker", "weaken",
                            "thinning", "brittle", "fragile", "fall", "falling", "stiff", "stiffer", "sore", "ache",
                            "aches", "aching", "achy", "hurt", "hurts", "painful"})  # not "thinner": "blood thinners"
+#: Hands, feet and skin: trouble with them, said before or after ("sore red palms"), is a side effect.
+SURFACE_PARTS = frozenset({"hand", "hands", "feet", "foot", "palm", "palms", "sole", "soles", "finger", "fingers",
+                           "fingertip", "fingertips", "toe", "toes", "lips", "scalp"})
+SURFACE_TROUBLE = frozenset({"sore", "red", "peeling", "peel", "cracked", "cracking", "splitting", "split", "blister", "blisters",
+                             "blistering", "tingling", "tingly", "numb", "burning", "swollen", "itchy", "rash", "dry"})
 #: Word pairs that ask what to watch for on a drug ("what should I look out for"): its side effects and warning signs.
 WATCH_PAIRS = frozenset({("look", "out"), ("watch", "out"), ("watch", "for"), ("warning", "sign"), ("warning", "signs")})
 SITE_WORDS = frozenset({"met", "mets", "metastases", "metastasis", "metastatic", "spread", "tumour", "tumor", "cancer",
@@ -922,6 +927,8 @@ def _harm_asked(reading: Reading) -> bool:
     for i, w in enumerate(words):
         if w in BODY_PARTS and TROUBLE_WORDS.intersection(words[i + 1 : i + 4]) and not SITE_WORDS.intersection(words[i + 1 : i + 3]):
             return True  # "enhertu and lung problems", "piqray made my sugar go high"
+        if w in SURFACE_PARTS and SURFACE_TROUBLE.intersection(words[max(0, i - 3) : i + 4]):
+            return True  # "sore red hands and feet on Xeloda", "my fingertips are splitting"
         if w not in HARM_WORDS:
             continue
         for j in range(i + 1, min(len(words), i + 1 + HARM_REACH)):
