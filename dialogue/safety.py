@@ -157,6 +157,10 @@ class _Evidence:
                 name: kept for name, hits in self.hits.items()
                 if (kept := [h for h in hits if name == "idiom" or not any(a <= h.start <= b or a <= h.end <= b for a, b in idioms)])
             }
+        puzzled = _puzzled(reading)
+        if puzzled:  # "my tumour test says BRCA1 but my blood test was normal?? confused": bewildered, not delirious
+            self.hits = {name: kept for name, hits in self.hits.items()
+                         if (kept := [h for h in hits if not all(i in puzzled for i in range(h.start, h.end + 1))])}
         self.someone = any(not h.negated and not _shorthand_suffix(toks, h.start) for h in self.hits.get("experiencer", ()))
         # "pt on Verzenio, G2 diarrhoea despite loperamide: hold or reduce?" names a patient only as the
         # clinician's case: a management question about it asks (see asked)
@@ -420,6 +424,40 @@ def _legacy(flag: RedFlag, folded: str, reading: MessageReading, evidence: _Evid
     if flag.requires and not any(live(p) for p in flag.requires):
         return None
     return not evidence.about_message
+
+
+#: Words that may stand with "confused" in a sentence of its own that only says the writer is puzzled.
+_PUZZLED_WORDS = frozenset("confused confus confusing so very really bit a im i am totally complet completely now lol tbh".split())
+
+
+_SOMEONE_ELSE = frozenset("she he her him his hers mum mom mam dad mother father wife husband partner gran nan grandma"
+                          " grandad grandpa granny sister brother son daughter friend".split())
+_INFORMATION_WORDS = frozenset("test tests tested result results report reports said says told mean means meaning explain"
+                               " explained gene genes genetic brca brca1 brca2 scan scans letter doctor oncologist nurse".split())
+
+
+def _puzzled(reading: MessageReading) -> set[int]:
+    """Tokens of a short sentence that only says "confused" right after a question ("...normal?? confused").
+
+    Someone else's confusion names them ("she's confused") and other symptoms name themselves
+    ("confused and dizzy"), so such sentences keep their meaning.
+    """
+    toks = reading.tokens
+    words = {t.text for t in toks}
+    if words & _SOMEONE_ELSE or not words & _INFORMATION_WORDS:
+        return set()  # "is she ok? confused" may be about her; puzzlement is about something read or told
+    out: set[int] = set()
+    for sentence in {t.sentence for t in toks}:
+        members = [i for i, t in enumerate(toks) if t.sentence == sentence]
+        if not members or len(members) > 4 or not all(toks[i].stem in _PUZZLED_WORDS or toks[i].text in _PUZZLED_WORDS
+                                                        for i in members):
+            continue
+        if not any(toks[i].stem.startswith("confus") for i in members):
+            continue
+        before = reading.folded[: toks[members[0]].pos].rstrip()
+        if before.endswith("?"):
+            out.update(members)
+    return out
 
 
 def _shorthand_suffix(toks: list[Token], i: int) -> bool:
