@@ -62,6 +62,15 @@ SURFACE_PARTS = frozenset({"hand", "hands", "feet", "foot", "palm", "palms", "so
                            "fingertip", "fingertips", "toe", "toes", "lips", "scalp"})
 SURFACE_TROUBLE = frozenset({"sore", "red", "peeling", "peel", "cracked", "cracking", "splitting", "split", "blister", "blisters",
                              "blistering", "tingling", "tingly", "numb", "burning", "swollen", "itchy", "rash", "dry"})
+#: Names of the pivotal trials (as read: stemmed, numbers apart) that the lexicon reads as their drugs
+#: (not CAPItello: typo correction reads "capi" as it).
+TRIAL_NAMES = frozenset({"paloma", "monaleesa", "monarch", "postmonarch", "cleopatra", "destiny", "db", "ascent", "tropic",
+                         "tropics", "tropion", "olympiad", "embraca", "solar", "emerald", "keynote", "impassion",
+                         "her2climb", "inavo120", "inavo", "serena", "ember", "veritac", "bolero", "viktoria", "patina",
+                         "sophia", "nala", "emilia", "evelyn"})
+#: Words that ask how a drug works or is given, which a trial named beside them does not turn into its results.
+NOT_RESULT_WORDS = frozenset({"moa", "mechanism", "mechan", "class", "work", "works", "target", "targets", "drug", "schedule",
+                             "dose", "dosing", "given"})
 #: Word pairs that ask what to watch for on a drug ("what should I look out for"): its side effects and warning signs.
 WATCH_PAIRS = frozenset({("look", "out"), ("watch", "out"), ("watch", "for"), ("warning", "sign"), ("warning", "signs")})
 SITE_WORDS = frozenset({"met", "mets", "metastases", "metastasis", "metastatic", "spread", "tumour", "tumor", "cancer",
@@ -266,6 +275,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         guesses = [Guess(SIDE_EFFECTS, 1.0)]  # "could Kisqali harm my liver?", as a named symptom settles it
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
+    if named and named[0].kind in ENTITY_KINDS and _names_trial(reading, guesses):
+        # "VERITAC-2 headline numbers", "CLEOPATRA: what did pertuzumab add?": a trial named is its result asked
+        guesses = [Guess(EVIDENCE, max(guesses[0].probability if guesses else 0.0, CLEAR_MIN))]
     if (guesses and guesses[0].aspect == TRIALS and not JOINING_TRIAL_WORDS.intersection(reading.words)
             and EVIDENCE_TRIAL_WORDS.intersection(reading.words)
             and (any(c.kind in ENTITY_KINDS for c in named) or RESULT_SLOTS.intersection(reading.sets))):
@@ -916,6 +928,14 @@ def mentions(knowledge: Knowledge, unit: str) -> frozenset[str]:
         found = frozenset(c.id for c in knowledge.lexicon.read(list(read_message(text).words)).concepts)
         knowledge.mentions[unit] = found
     return found
+
+
+def _names_trial(reading: Reading, guesses: list[Guess]) -> bool:
+    """Whether a trial is named in a question that asks nothing else clearly ("what" is the classifier's
+    default when the lexicon reads a trial's name as its drug's): "INAVO120, how was resistance defined?"."""
+    if not TRIAL_NAMES.intersection(reading.words) or NOT_RESULT_WORDS.intersection(reading.words):
+        return False
+    return not guesses or guesses[0].aspect == "what"
 
 
 def _harm_asked(reading: Reading) -> bool:
