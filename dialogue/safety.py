@@ -433,7 +433,9 @@ _PUZZLED_WORDS = frozenset("confused confus confusing so very really bit a im i 
 _SOMEONE_ELSE = frozenset("she he her him his hers mum mom mam dad mother father wife husband partner gran nan grandma"
                           " grandad grandpa granny sister brother son daughter friend".split())
 _INFORMATION_WORDS = frozenset("test tests tested result results report reports said says told mean means meaning explain"
-                               " explained gene genes genetic brca brca1 brca2 scan scans letter doctor oncologist nurse".split())
+                               " explained gene genes genetic brca brca1 brca2 scan scans letter doctor oncologist nurse"
+                               " chemo chemotherapy immunotherapy treatment drug drugs medicine medicines therapy trial"
+                               " hormone her2 type stage".split())
 
 
 def _puzzled(reading: MessageReading) -> set[int]:
