@@ -68,6 +68,8 @@ TRIAL_NAMES = frozenset({"paloma", "monaleesa", "monarch", "postmonarch", "cleop
                          "tropics", "tropion", "olympiad", "embraca", "solar", "emerald", "keynote", "impassion",
                          "her2climb", "inavo120", "inavo", "serena", "ember", "veritac", "bolero", "viktoria", "patina",
                          "sophia", "nala", "emilia", "evelyn"})
+#: Words that ask for a trial's results without naming it ("what does the data look like?").
+RESULT_WORDS = frozenset({"data", "result", "results", "efficacy", "signal", "numbers", "figures", "readout", "benefit"})
 #: Words that ask how a drug works or is given, which a trial named beside them does not turn into its results.
 NOT_RESULT_WORDS = frozenset({"moa", "mechanism", "mechan", "class", "work", "works", "target", "targets", "drug", "schedule",
                              "dose", "dosing", "given"})
@@ -931,9 +933,10 @@ def mentions(knowledge: Knowledge, unit: str) -> frozenset[str]:
 
 
 def _names_trial(reading: Reading, guesses: list[Guess]) -> bool:
-    """Whether a trial is named in a question that asks nothing else clearly ("what" is the classifier's
-    default when the lexicon reads a trial's name as its drug's): "INAVO120, how was resistance defined?"."""
-    if not TRIAL_NAMES.intersection(reading.words) or NOT_RESULT_WORDS.intersection(reading.words):
+    """Whether a trial or its results are named in a question that asks nothing else clearly ("what" is the
+    classifier's default when the lexicon reads a trial's name as its drug's): "INAVO120, how was resistance
+    defined?", "everolimus after CDK4/6, what does the data look like?"."""
+    if not (TRIAL_NAMES | RESULT_WORDS).intersection(reading.words) or NOT_RESULT_WORDS.intersection(reading.words):
         return False
     return not guesses or guesses[0].aspect == "what"
 
