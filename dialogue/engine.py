@@ -39,12 +39,12 @@ from .understanding.reading import MessageReading, read_message
 
 ANSWER_SCORE = 0.42
 CLARIFY_SCORE = 0.24
-#: Aspects answered by regimen cards, chosen by a question's shape more than by its words.
-REGIMEN_ASPECTS = frozenset({"first_line", "after_progression"})
 #: A card chosen with an aspect less likely than this is checked against its siblings' words, and
-#: another card of the entity is answered when its words match the message this many times better.
+#: another card of the entity is answered when its words match the message this many times better
+#: and at least this well.
 CONTENT_CHECK_BELOW = 0.9
 CONTENT_SWITCH = 1.5
+CONTENT_SWITCH_MIN = 8.0
 #: Among close candidates, one this good and this far ahead is answered rather than asked about.
 LEAD_SCORE = 0.35
 LEAD_MARGIN = 0.04
@@ -1024,21 +1024,21 @@ class _TurnBuilder:
         The classifier reads the shape of a question; a card's own text knows its subject. "is it normal
         to ache all over on letrozole? my joints are killing me" is shaped like "is it for me" but uses
         the side-effect card's words. Only an unsure aspect is checked, and only among the entity's own
-        cards: a regimen card was chosen for the question's shape ("progressed on THP, next line?").
+        cards: a regimen card (a line's) was chosen for the question's shape ("progressed on THP, next line?").
         """
         if len(decision.units) != 1 or decision.entity is None or decision.carried or decision.probability >= CONTENT_CHECK_BELOW:
             return decision
         chosen = decision.units[0]
         own = self.k.entity_units.get(decision.entity, ())
-        if chosen not in own or REGIMEN_ASPECTS.intersection((decision.aspect, *self.k.topics[chosen].aspects)):
+        if chosen not in own or LINE_ASPECTS.intersection((decision.aspect, *self.k.topics[chosen].aspects)):
             return decision
-        siblings = [u for u in own if u != chosen and not REGIMEN_ASPECTS.intersection(self.k.topics[u].aspects)
+        siblings = [u for u in own if u != chosen and not LINE_ASPECTS.intersection(self.k.topics[u].aspects)
                     and self._servable(self.k.topics[u]) and self.k.topics[u].applies_to(self.s.slots)]
         if not siblings:
             return decision
         scores = self.k.content.scores(frozenset(reading.terms()), [chosen, *siblings])
         best = max(siblings, key=lambda u: scores[u])
-        if scores[best] < CONTENT_SCORE * 0.8 or scores[best] < CONTENT_SWITCH * scores[chosen]:
+        if scores[best] < CONTENT_SWITCH_MIN or scores[best] < CONTENT_SWITCH * scores[chosen]:
             return decision
         aspects = self.k.topics[best].aspects
         return replace(decision, units=(best,), aspect=aspects[0] if aspects else decision.aspect)

@@ -133,23 +133,25 @@ class ContentIndex:
     def known(self, term: str) -> bool:
         return term in self.postings
 
+    def _totals(self, terms: set[str] | frozenset[str]) -> np.ndarray | None:
+        """Every topic's BM25 score for the terms (None when no term is known)."""
+        found = [self.postings[t] for t in terms if t in self.postings]
+        if not found or self.size == 0:
+            return None
+        return np.bincount(np.concatenate([ids for ids, _ in found]),
+                           weights=np.concatenate([values for _, values in found]), minlength=self.size)
+
     def scores(self, terms: set[str] | frozenset[str], topics: Iterable[str]) -> dict[str, float]:
         """How well each of ``topics`` matches the message's terms (0 for a topic it does not know)."""
-        position = self._position
-        total = np.zeros(self.size)
-        for t in terms:
-            if t in self.postings:
-                ids, values = self.postings[t]
-                np.add.at(total, ids, values)
-        return {topic: float(total[position[topic]]) if topic in position else 0.0 for topic in topics}
+        totals = self._totals(terms)
+        return {topic: float(totals[self._position[topic]]) if totals is not None and topic in self._position else 0.0
+                for topic in topics}
 
     def rank(self, terms: set[str] | frozenset[str], limit: int = 3) -> list[Candidate]:
         """The topics whose content best matches the message's terms, best first."""
-        found = [self.postings[t] for t in terms if t in self.postings]
-        if not found or self.size == 0:
+        scores = self._totals(terms)
+        if scores is None:
             return []
-        scores = np.bincount(np.concatenate([ids for ids, _ in found]),
-                             weights=np.concatenate([values for _, values in found]), minlength=self.size)
         order = np.argsort(-scores)[:limit]
         return [Candidate(self.topics[i], float(scores[i])) for i in order if scores[i] > 0.0]
 

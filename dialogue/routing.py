@@ -104,11 +104,11 @@ CATCH_ALL = 8
 MAX_UNITS = 2
 #: Words that make a second drug a second question ("Kisqali or Verzenio?", "denosumab vs zoledronate").
 COMPARING = frozenset({"or", "vs", "versus", "compared", "compare", "than"})
-#: Words that make a comparison a choice between the things named.
 #: Aspects of a "difference between" two drugs of a class that the class's own card can answer.
 CLASS_DIFFERENCE_ASPECTS = frozenset({"what", "where_fits", "evidence", "side_effects"})
 MECHANISM = "term:mechanism"
 MECHANISM_WORDS = frozenset({"mechanistic", "mechanistically"})
+#: Words that make a comparison a choice between the things named.
 CHOOSING = frozenset({"best", "better", "worse", "worst", "prefer", "preferred", "superior"})
 #: Words that ask what a result changes ("does BRCA change the first treatment?"), after one of the
 #: auxiliaries, and the words that start their object ("change the treatment", not "a BRCA2 change").

@@ -428,10 +428,10 @@ def _legacy(flag: RedFlag, folded: str, reading: MessageReading, evidence: _Evid
 
 #: Words that may stand with "confused" in a sentence of its own that only says the writer is puzzled.
 _PUZZLED_WORDS = frozenset("confused confus confusing so very really bit a im i am totally complet completely now lol tbh".split())
-
-
+#: Someone else named in the message ("is she ok? confused" may be about her).
 _SOMEONE_ELSE = frozenset("she he her him his hers mum mom mam dad mother father wife husband partner gran nan grandma"
                           " grandad grandpa granny sister brother son daughter friend".split())
+#: What a writer is puzzled about: something read, told or named.
 _INFORMATION_WORDS = frozenset("test tests tested result results report reports said says told mean means meaning explain"
                                " explained gene genes genetic brca brca1 brca2 scan scans letter doctor oncologist nurse"
                                " chemo chemotherapy immunotherapy treatment drug drugs medicine medicines therapy trial"
@@ -445,19 +445,19 @@ def _puzzled(reading: MessageReading) -> set[int]:
     ("confused and dizzy"), so such sentences keep their meaning.
     """
     toks = reading.tokens
+    if not any(t.stem.startswith("confus") for t in toks):
+        return set()  # most messages: nothing to look at
     words = {t.text for t in toks}
     if words & _SOMEONE_ELSE or not words & _INFORMATION_WORDS:
         return set()  # "is she ok? confused" may be about her; puzzlement is about something read or told
+    sentences: dict[int, list[int]] = {}
+    for i, t in enumerate(toks):
+        sentences.setdefault(t.sentence, []).append(i)
     out: set[int] = set()
-    for sentence in {t.sentence for t in toks}:
-        members = [i for i, t in enumerate(toks) if t.sentence == sentence]
-        if not members or len(members) > 4 or not all(toks[i].stem in _PUZZLED_WORDS or toks[i].text in _PUZZLED_WORDS
-                                                        for i in members):
-            continue
-        if not any(toks[i].stem.startswith("confus") for i in members):
-            continue
-        before = reading.folded[: toks[members[0]].pos].rstrip()
-        if before.endswith("?"):
+    for members in sentences.values():
+        if (len(members) <= 4 and any(toks[i].stem.startswith("confus") for i in members)
+                and all(toks[i].stem in _PUZZLED_WORDS or toks[i].text in _PUZZLED_WORDS for i in members)
+                and reading.folded[: toks[members[0]].pos].rstrip().endswith("?")):
             out.update(members)
     return out
 
