@@ -68,6 +68,8 @@ TRIAL_NAMES = frozenset({"paloma", "monaleesa", "monarch", "postmonarch", "cleop
                          "tropics", "tropion", "olympiad", "embraca", "solar", "emerald", "keynote", "impassion",
                          "her2climb", "inavo120", "inavo", "serena", "ember", "veritac", "bolero", "viktoria", "patina",
                          "sophia", "nala", "emilia", "evelyn"})
+#: The lexicon's word for a test ("what was tested"), which alone beside a trial's name asks what the trial tested.
+TESTING_TERM = "term:testing"
 #: Words that ask for a trial's results without naming it ("what does the data look like?").
 RESULT_WORDS = frozenset({"data", "result", "results", "efficacy", "signal", "numbers", "figures", "readout", "benefit"})
 #: Words that ask how a drug works or is given, which a trial named beside them does not turn into its results.
@@ -110,6 +112,8 @@ MECHANISM = "term:mechanism"
 MECHANISM_WORDS = frozenset({"mechanistic", "mechanistically"})
 #: Words that make a comparison a choice between the things named.
 CHOOSING = frozenset({"best", "better", "worse", "worst", "prefer", "preferred", "superior"})
+#: What a question choosing between two drugs of one class may be guessed to ask.
+CHOOSING_ASPECTS = frozenset({"evidence", "where_fits", "what"})
 #: Words that ask what a result changes ("does BRCA change the first treatment?"), after one of the
 #: auxiliaries, and the words that start their object ("change the treatment", not "a BRCA2 change").
 EFFECT_WORDS = frozenset({"change", "changes", "affect", "affects", "matter", "matters", "alter", "alters"})
@@ -292,6 +296,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # "what's the best CDK4/6 first line, Kisqali or Ibrance?" asks which is better: the trials' figures
         guesses = [Guess(EVIDENCE, 1.0)]
         top = guesses[0]
+    if compares and top is not None and CHOOSING.intersection(reading.words) and top.aspect in CHOOSING_ASPECTS:
+        chosen = _class_choice(knowledge, named, EVIDENCE)
+        if chosen is not None:  # "is Kisqali better than Ibrance?": the card that weighs the class's trials side by side
+            return Decision((chosen[1],), chosen[0], EVIDENCE, max(top.probability, CLEAR_MIN), False, tuple(guesses))
     if compares and top is not None and _asks_class_difference(reading, top):
         # "tox differences" alone is the class's side-effect card; with survival asked too, the card that weighs both
         asked = SIDE_EFFECTS if top.aspect == SIDE_EFFECTS and _likelihood(guesses, EVIDENCE) < SECOND_ASPECT_MIN else EVIDENCE
@@ -336,6 +344,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         entities = _covering_first(knowledge, reading, entities)
     if entities and not carried:
         entities = _symptom_first(knowledge, reading, entities, top is not None and top.aspect == SIDE_EFFECTS)
+    if entities and not carried:
+        entities = _living_first(knowledge, reading, entities)
     if (entities and entities[0].startswith("slot:") and not carried and _asks_effect(reading)
             and not SUBTYPE_SLOTS.intersection(reading.sets) and not (top is not None and top.aspect == TESTING)):
         # "does having the BRCA gene change the first treatment?" asks what the result means for treatment: its card
@@ -749,6 +759,23 @@ def _covering_first(knowledge: Knowledge, reading: Reading, entities: list[str])
     return entities
 
 
+def _living_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> list[str]:
+    """A part of life asked about first when a site is named as its scene: "with bone mets can I still go to
+    the gym?" asks about exercise, which its one card answers whatever is asked; the bone is the scene.
+    (Not a feeling, which is the scene itself, nor a leading term, which the rules above have weighed.)"""
+    if not _is_organ_site(knowledge, entities[0]):
+        return entities
+    leading = {c.id for c in reading.concepts if c.leads}
+    for entity in entities[1:]:
+        if (not entity.startswith("term:") or entity in SIDE_EFFECT_TERMS or entity in FEELINGS or entity in leading
+                or _is_organ_site(knowledge, entity)):
+            continue
+        cards = knowledge.entity_units.get(entity, ())
+        if len(cards) == 1 and len(knowledge.topics[next(iter(cards))].aspects) >= CATCH_ALL:
+            return [entity] + [e for e in entities if e != entity]
+    return entities
+
+
 def _is_organ_site(knowledge: Knowledge, concept_id: str) -> bool:
     """A site whose local-treatment card is its own (lungs, liver, bone), not a card that answers
     anything about its concept (intimacy, travel)."""
@@ -938,7 +965,10 @@ def _names_trial(reading: Reading, guesses: list[Guess]) -> bool:
     defined?", "everolimus after CDK4/6, what does the data look like?"."""
     if not (TRIAL_NAMES | RESULT_WORDS).intersection(reading.words) or NOT_RESULT_WORDS.intersection(reading.words):
         return False
-    return not guesses or guesses[0].aspect == "what"
+    # "VIKTORIA-1: what exactly was tested?" asks what the trial tested, not about a test
+    return not guesses or guesses[0].aspect == "what" or (
+        guesses[0].aspect == TESTING and bool(TRIAL_NAMES.intersection(reading.words))
+        and all(c.kind in ENTITY_KINDS or c.id == TESTING_TERM for c in reading.concepts))  # (not "ASCENT-04: PD-L1 cutoff?")
 
 
 def _harm_asked(reading: Reading) -> bool:
