@@ -35,9 +35,12 @@ from .routing import asks_to_manage, defines_a_fact, is_site
 from .safety import SafetyCheck, check
 from .state import ConversationState
 from .text import sanitize, small_number
+from .understanding.conversions import asked_conversions
 from .understanding.reading import MessageReading, read_message
 
 ANSWER_SCORE = 0.42
+#: The unit that answers a unit conversion the message asks for (knowledge/units/conversions.yaml).
+CONVERSIONS_UNIT = "unit_conversions"
 CLARIFY_SCORE = 0.24
 #: A card chosen with an aspect less likely than this is checked against its siblings' words, and
 #: another card of the entity is answered when its words match the message this many times better
@@ -305,6 +308,7 @@ class Engine:
         ctx: dict[str, Any] = {s: slots.get(s) for s in self.k.slots}
         ctx["locale"] = self._locale_contexts.get(locale or "", self._locale_contexts[self.locale.id])
         ctx["audience"] = audience
+        ctx["conversions"] = ()
         return ctx
 
 
@@ -423,6 +427,11 @@ class _TurnBuilder:
         if self.s.pending and self.s.pending.get("kind") == "flow" and self._answer_flow(key, lexical, folded):
             return
         self.s.pending = None
+        conversions = asked_conversions(reading)
+        if conversions and CONVERSIONS_UNIT in self.k.topics:
+            # "what is 100.4 in Celsius?": arithmetic on the message's own figures, with the factors' sources
+            self.answer_topic(CONVERSIONS_UNIT, ask_missing=False, advice=safety.about, extra={"conversions": tuple(conversions)})
+            return
         self.understand(lexical, folded, safety)
 
     # --- safety ------------------------------------------------------------------------
@@ -1071,8 +1080,9 @@ class _TurnBuilder:
         return self.render("assumed_fact", fact=slot.label, value=slot.label_of(value), given=given, cite=f"[[{source}]]")
 
     def answer_topic(self, topic_id: str, ask_missing: bool = True, advice: tuple[Any, ...] = (),
-                     also: tuple[str, ...] = ()) -> None:
-        """Answer a topic; ``also`` are close alternatives, offered first among its buttons."""
+                     also: tuple[str, ...] = (), extra: dict[str, Any] | None = None) -> None:
+        """Answer a topic; ``also`` are close alternatives, offered first among its buttons; ``extra`` are
+        values computed for its template (the figures a message asks to convert)."""
         topic = self.k.topics[topic_id]
         if not self._servable(topic):
             self.say("not_approved", buttons=self._family_buttons())
@@ -1089,7 +1099,7 @@ class _TurnBuilder:
             if missing is not None:
                 offered = self._offer(topic, self._flow_for(missing))
         audience = self.audience
-        ctx = self.context()
+        ctx = {**self.context(), **(extra or {})}
         parts = []
         if not topic.review.approved:
             parts.append(self.render("unapproved_banner", status=topic.review.status.replace("_", " ")))

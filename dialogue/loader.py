@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jinja2
@@ -80,7 +81,8 @@ MIN_ASPECT_PHRASINGS = 10
 PATIENT_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|microgram|milligram|gy)\b", re.IGNORECASE)
 #: Slot phrases ("ER+", "postmenopausal") describe the person more than the question.
 DEFAULT_SLOT_WEIGHT = 0.5
-TEMPLATE_GLOBALS = frozenset({"locale", "audience"})
+#: "conversions": the figures a message asks to convert (see understanding/conversions.py), empty otherwise.
+TEMPLATE_GLOBALS = frozenset({"locale", "audience", "conversions"})
 #: Jinja's markers; a text without any is served as it is (see PlainText).
 _TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")
 #: Extra names the engine passes to messages (never to topic answers).
@@ -377,7 +379,7 @@ class _Compiler:
         try:
             sample = {name: "x" for name in allowed}
             sample.update({s: None for s in self.slots})
-            template.render({**sample, "locale": _DUMMY_LOCALE, "audience": audience or "clinician"})
+            template.render({**sample, "locale": _DUMMY_LOCALE, "audience": audience or "clinician", "conversions": _DUMMY_CONVERSIONS})
         except jinja2.UndefinedError as exc:
             self.out.error(where, f"template error: {exc.message}", key)
         except Exception as exc:  # a template must never fail at run time  # noqa: BLE001
@@ -1197,6 +1199,8 @@ class _DummyLocale(dict):  # type: ignore[type-arg]
         return "0"
 
 
+#: One converted figure, as the engine passes them (understanding/conversions.Conversion), to render templates with.
+_DUMMY_CONVERSIONS = (SimpleNamespace(quantity="temperature", given="100.4 °F", result="38.0 °C"),)
 _DUMMY_LOCALE = _DummyLocale(
     id="xx", name="x", emergency_number="0", crisis_line="0", fever_c="38.0", fever_f="100.4", care_team_advice="x"
 )

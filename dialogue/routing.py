@@ -183,6 +183,8 @@ OUTLOOK, EVIDENCE = "outlook", "evidence"
 SURVIVAL = "term:survival"
 #: Feelings whose cards answer anything about them, but not how long someone may live.
 FEELINGS = frozenset({"term:anxiety", "term:mood"})
+#: Aspects about a treatment that a named drug's cards answer better than a feeling's card.
+TREATMENT_ASPECTS = frozenset({"after_progression", "first_line", "where_fits", "how_given", "side_effects", "evidence"})
 TRIALS = "trials"
 #: Words that ask about joining a trial; without them, "trial" asked of a drug or result is its evidence.
 JOINING_TRIAL_WORDS = frozenset({"join", "joining", "enrol", "enroll", "enrolling", "enrolment", "enrollment", "recruit", "recruiting",
@@ -199,10 +201,12 @@ OVERVIEW_FIRST = frozenset({"stopping"})
 #: Words and word pairs that ask how to ease or cope with a symptom, which its own card answers.
 MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips", "help",
                             "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue",
-                            "mouthcare"})
+                            "mouthcare", "options", "alternatives", "alternative"})
 MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
                             ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off"),
-                            ("how", "long"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my")})
+                            ("how", "long"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my"),
+                            # "the anti-sickness tablets aren't touching it", "what else is there?", "what else can I try?"
+                            ("touch", "it"), ("touching", "it"), ("else", "is"), ("else", "can"), ("else", "could"), ("else", "for")})
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
@@ -334,6 +338,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         regimen = _regimen_for(knowledge, AFTER_PROGRESSION, reading)
         return replace(unresolved, units=(regimen,) if regimen else (), aspect=AFTER_PROGRESSION, probability=sure)
     if entities and top is not None and not carried and _clear(guesses):
+        entities = _feeling_as_scene(knowledge, entities, top)
         entities = _answering_first(knowledge, entities, found[0], top.aspect, reading)
     if (entities and not carried and top is not None and top.aspect == OUTLOOK and top.probability >= ASPECT_MIN
             and SURVIVAL in (c.id for c in reading.concepts)):
@@ -760,6 +765,17 @@ def _covering_first(knowledge: Knowledge, reading: Reading, entities: list[str])
                 and not any(entity in mentions(knowledge, u) for u in own)):
             return [entity] + [e for e in entities if e != entity]
     return entities
+
+
+def _feeling_as_scene(knowledge: Knowledge, entities: list[str], top: Guess) -> list[str]:
+    """A feeling named beside a treatment asked about is the scene: "Ibrance and letrozole stopped working,
+    what comes next? I'm scared it's chemo" asks what comes next; the fear is how it is asked."""
+    if entities[0] not in FEELINGS or top.aspect not in TREATMENT_ASPECTS or top.probability < CLEAR_MIN:
+        return entities
+    others = [e for e in entities[1:] if e not in FEELINGS and lookup(knowledge, e, top.aspect) is not None]
+    if not others or not any(e.split(":", 1)[0] in ENTITY_KINDS for e in entities):
+        return entities
+    return others + [e for e in entities if e not in others]
 
 
 def _living_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> list[str]:
