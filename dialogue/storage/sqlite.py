@@ -46,9 +46,14 @@ OPEN_RETRY_S = 10.0  # processes starting together on a new file wait this long 
 
 
 def make_private(path: Path) -> None:
-    """The folder 0700 and the file (with its -wal and -shm) 0600, created if missing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
+    """The file (with its -wal and -shm) 0600, created if missing; a folder created for it 0700.
+
+    A folder that already exists keeps its mode: it is the deployment's (a shared data folder, a
+    mounted volume), and narrowing it could lock out the other programs that use it.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
     os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
     for suffix in ("", "-wal", "-shm", "-journal"):
         try:

@@ -116,6 +116,18 @@ def test_the_sqlite_files_are_private_whatever_the_umask(tmp_path: Path) -> None
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
 
 
+def test_a_folder_that_already_exists_keeps_its_mode(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    store = SQLiteStore(shared / "c.db")
+    store.accept("ev1", "job", "conv", "A", LEASE, TTL, 100.0)
+    store.close()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    for file in shared.iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+
+
 def test_a_forgotten_conversation_leaves_no_copy_in_the_write_ahead_log(tmp_path: Path) -> None:
     from dialogue.state import ConversationState
 
