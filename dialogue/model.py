@@ -300,6 +300,8 @@ class Locale:
     poison_line: str = ""  # who to call about an overdose taken by mistake
     places: tuple[str, ...] = ()  # words that name it in a message ("dublin", "ireland"), folded
     support_line: str = ""  # a cancer charity's information and support line: not for emergencies
+    advice_line: str = ""  # a public health advice line for what is urgent but not an emergency (NHS 111, 811)
+    text_line: str = ""  # a crisis line people can text instead of calling
 
     def as_context(self) -> dict[str, Any]:
         return {
@@ -313,6 +315,8 @@ class Locale:
             "poison_line": self.poison_line or self.emergency_number,
             "care_team_advice": self.care_team_advice,
             "support_line": self.support_line,
+            "advice_line": self.advice_line,
+            "text_line": self.text_line,
         }
 
 
