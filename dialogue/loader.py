@@ -380,7 +380,8 @@ class _Compiler:
         try:
             sample = {name: "x" for name in allowed}
             sample.update({s: None for s in self.slots})
-            template.render({**sample, "locale": _DUMMY_LOCALE, "audience": audience or "clinician", "conversions": _DUMMY_CONVERSIONS})
+            template.render({**sample, "locale": _DUMMY_LOCALE, "audience": audience or "clinician",
+                             "conversions": _DUMMY_CONVERSIONS})
         except jinja2.UndefinedError as exc:
             self.out.error(where, f"template error: {exc.message}", key)
         except Exception as exc:  # a template must never fail at run time  # noqa: BLE001

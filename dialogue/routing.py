@@ -78,8 +78,9 @@ NOT_RESULT_WORDS = frozenset({"moa", "mechanism", "mechan", "class", "work", "wo
 #: Word pairs that ask what to watch for on a drug ("what should I look out for"): its side effects and warning signs.
 WATCH_PAIRS = frozenset({("look", "out"), ("watch", "out"), ("watch", "for"), ("warning", "sign"), ("warning", "signs"),
                          # "which symptoms on capivasertib need urgent review?", "what should patients report straight away?"
-                         ("which", "symptoms"), ("what", "symptoms"), ("which", "symptom"), ("what", "symptom"), ("urgent", "review"), ("report", "straight"),
-                         ("ring", "straight"), ("call", "straight"), ("report", "immediately"), ("call", "immediately")})
+                         ("which", "symptoms"), ("what", "symptoms"), ("which", "symptom"), ("what", "symptom"),
+                         ("urgent", "review"), ("report", "straight"), ("ring", "straight"), ("call", "straight"),
+                         ("report", "immediately"), ("call", "immediately")})
 SITE_WORDS = frozenset({"met", "mets", "metastases", "metastasis", "metastatic", "spread", "tumour", "tumor", "cancer",
                         "lesion", "lesions", "nodule", "nodules", "disease"})
 HARM_REACH = 4

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .reading import MessageReading
+from .reading import MessageReading, Number
 
 #: Words that name each unit, as the reading spells them (lower case, stemmed, "mg/dL" split in two).
 UNIT_WORDS = {
@@ -41,7 +41,6 @@ GIVEN_UNITS = {"c": "c", "f": "f", "mmol": "mmol", "mgdl": "mgdl", "other:lb": "
                "other:kg": "kg", "other:kgs": "kg"}
 PAIRS = {"c": "f", "f": "c", "mmol": "mgdl", "mgdl": "mmol", "kg": "lb", "lb": "kg"}
 LABELS = {"c": "°C", "f": "°F", "mmol": "mmol/L", "mgdl": "mg/dL", "kg": "kg", "lb": "lb"}
-QUANTITIES = {"c": "temperature", "f": "temperature", "kg": "weight", "lb": "weight"}
 #: Decimal places for a result, by unit (and analyte for the shared units).
 PLACES = {"c": 1, "f": 1, "kg": 1, "lb": 1, ("glucose", "mmol"): 1, ("glucose", "mgdl"): 0,
           ("calcium", "mmol"): 2, ("calcium", "mgdl"): 1}
@@ -102,7 +101,7 @@ def _analyte(words: tuple[str, ...]) -> str | None:
     return "glucose" if glucose and not calcium else "calcium" if calcium and not glucose else None
 
 
-def _unit_of(number, targets: set[str]) -> str | None:
+def _unit_of(number: Number, targets: set[str]) -> str | None:
     """The unit a number is given in: stated beside it, or, for a temperature without one ("what is 100.4 in
     Celsius?", "38 degrees in Fahrenheit"), the scale its size says: 34-43 is °C, 93-110 is °F."""
     unit = GIVEN_UNITS.get(number.unit)
