@@ -147,8 +147,11 @@ class _Evidence:
         toks = reading.tokens
         self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
-        self.resolved_sentences = {h.sentence for h in self.hits.get("resolved", ()) if not h.negated}
-        self.news_clauses = {reading.tokens[h.start].clause for h in self.hits.get("new_or_worse", ()) if not h.negated}
+        news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated]
+        # "it stopped after ten minutes but now it's pouring again": news after the resolution reopens it
+        self.resolved_sentences = {h.sentence for h in self.hits.get("resolved", ()) if not h.negated
+                                   and not any(n.sentence == h.sentence and n.start > h.end for n in news)}
+        self.news_clauses = {reading.tokens[h.start].clause for h in news}
         self.past_clauses = {reading.tokens[h.start].clause for h in self.hits.get("past", ()) if not h.negated}
         # an idiom lies within one clause: "want to die, I'm at home" is not "to die at home"
         idioms = [(h.start, h.end) for h in self.hits.get("idiom", ()) if toks[h.start].clause == toks[h.end].clause]
