@@ -114,8 +114,10 @@ COMPARING = frozenset({"or", "vs", "versus", "compared", "compare", "than"})
 CLASS_DIFFERENCE_ASPECTS = frozenset({"what", "where_fits", "evidence", "side_effects"})
 MECHANISM = "term:mechanism"
 MECHANISM_WORDS = frozenset({"mechanistic", "mechanistically"})
+#: Words that ask how to pick between the drugs named ("alpelisib or capivasertib? how do you choose").
+PICKING = frozenset({"choose", "choosing", "pick", "picking", "decide", "deciding", "select", "selecting"})
 #: Words that make a comparison a choice between the things named.
-CHOOSING = frozenset({"best", "better", "worse", "worst", "prefer", "preferred", "superior"})
+CHOOSING = frozenset({"best", "better", "worse", "worst", "prefer", "preferred", "superior"}) | PICKING
 #: What a question choosing between two drugs of one class may be guessed to ask.
 CHOOSING_ASPECTS = frozenset({"evidence", "where_fits", "what"})
 #: Words that ask what a result changes ("does BRCA change the first treatment?"), after one of the
@@ -300,7 +302,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     top = guesses[0] if guesses else None
     hinted = any(w in model.hints for w in reading.tagged)
     compares = _compares(knowledge, reading)
-    if compares and top is not None and top.aspect == "what" and CHOOSING.intersection(reading.words):
+    if compares and top is not None and (top.aspect == "what" or PICKING.intersection(reading.words)) and CHOOSING.intersection(reading.words):
         # "what's the best CDK4/6 first line, Kisqali or Ibrance?" asks which is better: the trials' figures
         guesses = [Guess(EVIDENCE, 1.0)]
         top = guesses[0]
@@ -842,7 +844,8 @@ def _compares(knowledge: Knowledge, reading: Reading) -> bool:
     after = reading.tagged[named[-1] + 1 :]
     # "talazoparib dose? and olaparib tab dose": the same thing asked of each, one after the other
     parallel = "and" in between and any(w.startswith("term:") and w in after for w in between)
-    return any(w in COMPARING for w in between) or parallel or ("and" in between and bool(DIFFERENCE_WORDS.intersection(reading.words)))
+    return any(w in COMPARING for w in between) or parallel or (
+        "and" in between and bool((DIFFERENCE_WORDS | PICKING).intersection(reading.words)))
 
 
 def _only_unit(knowledge: Knowledge, entity: str, hinted: bool = False) -> str | None:
