@@ -217,6 +217,9 @@ PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_lin
 LINE_ASPECTS = frozenset({"first_line", AFTER_PROGRESSION})
 #: Words that ask for the first treatment ("the first treatment", "what do they start with").
 FIRST_LINE_CUES = frozenset({"slot:line=first", "term:first_step"})
+#: When the cancer became stage 4 (from the start, or years after early treatment): with a subtype and a
+#: first line asked, the scene of the question, not what it asks.
+TIMING_SCENES = frozenset({"term:stage4_timing"})
 SUBTYPE_SLOTS = frozenset({"hr", "her2"})
 #: The term for a treatment that stopped working ("Xeloda stopped working").
 PROGRESSION = "term:progression"
@@ -373,16 +376,30 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
                          and (top is None or top.aspect in NEXT_STEP_ASPECTS)  # not "is a trial an option in 1L HR+?"
                          and (FIRST_LINE_CUES.intersection(c.id for c in reading.concepts)
                               or (top is not None and top.aspect == "first_line" and top.probability >= CLEAR_MIN))
-                         and not any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)
+                         # (a broad class is part of the question: "HR+ HER2-, first treatment: do I need chemo?")
+                         and not any(c.kind in ENTITY_KINDS and _specific(knowledge, c.id)
+                                     for n, c in enumerate(reading.concepts) if n not in past)
                          # "non-hormonal options for hot flushes in ER+ MBC?": a leading concept is what is asked about
-                         and not any(c.leads and c.kind == "term" and not is_site(knowledge, c.id) for c in found))
+                         and not any(c.leads and c.kind == "term" and not is_site(knowledge, c.id) and c.id not in TIMING_SCENES
+                                     for c in found))
     first_card = knowledge.aspects["first_line"].overview if first_for_subtype and "first_line" in knowledge.aspects else None
     # (only where the scene is a site whose card says nothing of the first line: brain metastases
     # change the first treatment, a visceral crisis or an early relapse have cards of their own)
-    scenes = (c.id for c in found if c.kind not in ENTITY_KINDS and c.id not in FIRST_LINE_CUES and c.id in knowledge.entity_units)
+    scenes = (c.id for c in found if c.kind not in ENTITY_KINDS and c.id not in FIRST_LINE_CUES | TIMING_SCENES
+              and c.id in knowledge.entity_units)
     if first_card in knowledge.topics and all(is_site(knowledge, e) and not lookup(knowledge, e, "first_line") for e in scenes):
         return replace(unresolved, units=(first_card,), aspect="first_line", probability=max(top.probability if top else 0.0, CLEAR_MIN),
                        by_card=True)  # (an example match may still know better, as for an aspect's overview)
+    if (entities and not carried and is_site(knowledge, entities[0]) and SUBTYPE_SLOTS.intersection(reading.sets)
+            and reading.sets.get("line") in LATER_LINES
+            and (top is None or top.aspect in NEXT_STEP_ASPECTS or top.aspect == AFTER_PROGRESSION)
+            and not any(c.kind == "drug" for n, c in enumerate(reading.concepts) if n not in past)):
+        # "hormone positive, now in her liver after 3 lots of hormone treatment: chemo now?": the subtype
+        # and a later line stated say what is asked; the site is the scene
+        regimen = _regimen_for(knowledge, AFTER_PROGRESSION, reading)
+        if regimen is not None:
+            return replace(unresolved, units=(regimen,), aspect=AFTER_PROGRESSION,
+                           probability=max(top.probability if top else 0.0, CLEAR_MIN))
     if entities:
         only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
         # a leading term's only card, when no drug is named, whatever the hesitant guess ("number for the
@@ -631,12 +648,24 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
         return [Guess("what", 1.0)]  # "how is HER2-ultralow defined": a definition, whatever "how is" suggests
     words = reading.words
     # "which symptoms mean we should ring?" asks what follows from them, not what a word means
-    if not guesses or not any(w in MEANING_WORDS and not (i and words[i - 1] in INDICATING) for i, w in enumerate(words)):
+    if not guesses or not any(w in MEANING_WORDS and not (i and words[i - 1] in INDICATING) and not _means_that(words, i)
+                              for i, w in enumerate(words)):
         return guesses
     what = next((g for g in guesses if g.aspect == "what"), None)
     if what is None or what.probability < MASS_MIN:
         return guesses
     return [Guess("what", 1.0)]  # settled, as a named symptom settles side effects
+
+
+#: Words that start what a "mean" asks to infer ("does it mean it's not working?"), not a word to define.
+INFERRED_STARTS = frozenset("its it that the i im ive she shes he hes we my her his they theyre this there theres you".split())
+
+
+def _means_that(words: tuple[str, ...], i: int) -> bool:
+    """Whether "mean" at ``i`` asks what follows from something ("is that normal? does it mean it's not
+    working?"), not what a word or a finding means ("what does it mean that it's in the nodes?")."""
+    return (2 <= i < len(words) - 1 and words[i - 1] in ("it", "that", "this") and words[i - 2] in ("does", "do", "did", "will", "would", "could")
+            and (i < 3 or words[i - 3] != "what") and words[i + 1] in INFERRED_STARTS)
 
 
 def defines_a_fact(knowledge: Knowledge, reading: Reading) -> bool:
