@@ -390,8 +390,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if first_card in knowledge.topics and all(is_site(knowledge, e) and not lookup(knowledge, e, "first_line") for e in scenes):
         return replace(unresolved, units=(first_card,), aspect="first_line", probability=max(top.probability if top else 0.0, CLEAR_MIN),
                        by_card=True)  # (an example match may still know better, as for an aspect's overview)
-    if (entities and not carried and is_site(knowledge, entities[0]) and SUBTYPE_SLOTS.intersection(reading.sets)
-            and reading.sets.get("line") in LATER_LINES
+    if (entities and not carried and _is_organ_site(knowledge, entities[0]) and entities[0] not in TIMING_SCENES
+            and SUBTYPE_SLOTS.intersection(reading.sets) and reading.sets.get("line") in LATER_LINES
             and (top is None or top.aspect in NEXT_STEP_ASPECTS or top.aspect == AFTER_PROGRESSION)
             and not any(c.kind == "drug" for n, c in enumerate(reading.concepts) if n not in past)):
         # "hormone positive, now in her liver after 3 lots of hormone treatment: chemo now?": the subtype
