@@ -14,6 +14,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from .text import NEGATIONS, STOPWORDS
+from .understanding.concepts import english_words, is_english
 
 
 #: Words that may sit inside a phrase without changing it ("feel so sick", "hand and foot").
@@ -148,9 +149,14 @@ class Lexicon:
         cached = self._corrections.get(word)
         if cached is not None:
             return cached
+        fixed = word
+        if is_english(word, english_words()):
+            # "extensive" is not "expensive", "climbing" not "clinging": a typo is a word that is not a word
+            if len(self._corrections) < self._CACHE_LIMIT:
+                self._corrections[word] = word
+            return word
         limit = 1 if len(word) < 9 else 2
         best = process.extractOne(word, self._choices, scorer=OSA.distance, score_cutoff=limit)
-        fixed = word
         # A typo keeps its first letter: "water" is not "later", "treating" is not "sweating".
         if best is not None and best[0][0] == word[0]:
             fixed = best[0]

@@ -657,15 +657,11 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
     return [Guess("what", 1.0)]  # settled, as a named symptom settles side effects
 
 
-#: Words that start what a "mean" asks to infer ("does it mean it's not working?"), not a word to define.
-INFERRED_STARTS = frozenset("its it that the i im ive she shes he hes we my her his they theyre this there theres you".split())
-
-
 def _means_that(words: tuple[str, ...], i: int) -> bool:
     """Whether "mean" at ``i`` asks what follows from something ("is that normal? does it mean it's not
     working?"), not what a word or a finding means ("what does it mean that it's in the nodes?")."""
     return (2 <= i < len(words) - 1 and words[i - 1] in ("it", "that", "this") and words[i - 2] in ("does", "do", "did", "will", "would", "could")
-            and (i < 3 or words[i - 3] != "what") and words[i + 1] in INFERRED_STARTS)
+            and (i < 3 or words[i - 3] != "what"))
 
 
 def defines_a_fact(knowledge: Knowledge, reading: Reading) -> bool:
@@ -972,6 +968,8 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
             continue  # "will steroids help the swelling in my brain?": a treatment for the site, not a symptom
         own = (knowledge.units.get((concept.id, SIDE_EFFECTS))
                if concept.kind == "term" and concept.id not in GENERAL_LEADS and concept.id != entities[0] else None)
+        if own is not None and concept.id not in SIDE_EFFECT_TERMS and len(knowledge.topics[own].aspects) >= CATCH_ALL:
+            continue  # "worst side effect of Enhertu? someone in my facebook group said lungs": the group is the scene
         if own is not None and own != drug_card and (managing or concept.id not in mentions(knowledge, drug_card)):
             # "so tired on Ibrance, anything that helps?": what eases the symptom is on its own card
             return [concept.id] + [e for e in entities if e != concept.id]
