@@ -968,7 +968,8 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
             continue  # "will steroids help the swelling in my brain?": a treatment for the site, not a symptom
         own = (knowledge.units.get((concept.id, SIDE_EFFECTS))
                if concept.kind == "term" and concept.id not in GENERAL_LEADS and concept.id != entities[0] else None)
-        if own is not None and concept.id not in SIDE_EFFECT_TERMS and len(knowledge.topics[own].aspects) >= CATCH_ALL:
+        if (own is not None and concept.id not in SIDE_EFFECT_TERMS and concept.id not in FEELINGS
+                and len(knowledge.topics[own].aspects) >= CATCH_ALL):
             continue  # "worst side effect of Enhertu? someone in my facebook group said lungs": the group is the scene
         if own is not None and own != drug_card and (managing or concept.id not in mentions(knowledge, drug_card)):
             # "so tired on Ibrance, anything that helps?": what eases the symptom is on its own card
