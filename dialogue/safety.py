@@ -438,7 +438,10 @@ _SOMEONE_ELSE = frozenset("she he her him his hers mum mom mam dad mother father
 _INFORMATION_WORDS = frozenset("test tests tested result results report reports said says told mean means meaning explain"
                                " explained gene genes genetic brca brca1 brca2 scan scans letter doctor oncologist nurse"
                                " chemo chemotherapy immunotherapy treatment drug drugs medicine medicines therapy trial"
-                               " hormone her2 type stage".split())
+                               " hormone her2 type stage tablets tablet pills pill meds medication thought heard read".split())
+#: The writer's own puzzlement ("but I thought that was for appetite?? confused"): the someone else named is
+#: the subject of what puzzles them, not someone confused.
+_OWN_PUZZLEMENT = re.compile(r"\bi (thought|assumed|heard|read|was told|understood)\b")
 
 
 def _puzzled(reading: MessageReading) -> set[int]:
@@ -451,7 +454,7 @@ def _puzzled(reading: MessageReading) -> set[int]:
     if not any(t.stem.startswith("confus") for t in toks):
         return set()  # most messages: nothing to look at
     words = {t.text for t in toks}
-    if words & _SOMEONE_ELSE or not words & _INFORMATION_WORDS:
+    if (words & _SOMEONE_ELSE and not _OWN_PUZZLEMENT.search(reading.folded)) or not words & _INFORMATION_WORDS:
         return set()  # "is she ok? confused" may be about her; puzzlement is about something read or told
     sentences: dict[int, list[int]] = {}
     for i, t in enumerate(toks):
