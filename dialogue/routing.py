@@ -152,6 +152,7 @@ IMPLYING = frozenset([("does", w, "mean") for w in ("it", "that", "this")] + [("
 HISTORY_WORDS = LEXICON_HISTORY_WORDS | {"since", "previously", "pretreated", "pd"}  # "PD on fulv+abema"
 #: Words just before a drug that make it history when another drug or a result is the question ("she had Enhertu").
 PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used", "finish", "finishe", "finished", "complet", "completed", "complete", "stopped",
+                              "through", "despite",  # "been through letrozole, ibrance and faslodex"; "spread despite tamoxifen"
                               "adjuvant", "neoadjuvant",  # "relapsed on adjuvant letrozole": treatment of early disease
                               "grown", "grew", "growing", "worse"}  # "it has grown again on capecitabine"
 #: Words between a history word and the drug it makes history ("after palbo and letrozole").
@@ -186,6 +187,9 @@ OUTLOOK, EVIDENCE = "outlook", "evidence"
 SURVIVAL = "term:survival"
 #: Feelings whose cards answer anything about them, but not how long someone may live.
 FEELINGS = frozenset({"term:anxiety", "term:mood"})
+#: Words that ask how to bear something: with a feeling named, the feeling's card answers.
+COPING = frozenset({"cope", "coping"})
+TRIALS_TERM = "term:clinical_trial"
 #: Aspects about a treatment that a named drug's cards answer better than a feeling's card.
 TREATMENT_ASPECTS = frozenset({"after_progression", "first_line", "where_fits", "how_given", "side_effects", "evidence"})
 TRIALS = "trials"
@@ -333,6 +337,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     unresolved = Decision(aspect=top.aspect if _clear(guesses) else fallback,
                           probability=top.probability if top else 0.0, guesses=tuple(guesses))
     scene = _grew_in_organ(knowledge, reading, past, entities)
+    if (entities and not carried and TRIALS_TERM in (c.id for c in reading.concepts) and TRIALS in knowledge.aspects
+            and PROGRESSION in reading.tagged and _only_history(knowledge, reading, past, entities[0])):
+        # "eribulin didn't work either: are there trials for people who've had lots?" asks about trials
+        overview = knowledge.aspects[TRIALS].overview
+        if overview in knowledge.topics:
+            return Decision((overview,), TRIALS_TERM, TRIALS, max(top.probability if top else 0.0, CLEAR_MIN), carried, tuple(guesses))
     if (entities and top is not None and not carried and (top.aspect in NEXT_STEP_ASPECTS or top.aspect == AFTER_PROGRESSION)
             and (scene or _only_history(knowledge, reading, past, entities[0]))):
         sure = max(top.probability, HISTORY_SURE)  # the message's shape says what is asked, not its words
@@ -343,11 +353,19 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # (the subtype's later-lines card when the subtype is stated: "HR+ HER2-low after one line of chemo")
         regimen = _regimen_for(knowledge, AFTER_PROGRESSION, reading)
         return replace(unresolved, units=(regimen,) if regimen else (), aspect=AFTER_PROGRESSION, probability=sure)
-    if entities and top is not None and not carried and _clear(guesses):
+    coping = bool(COPING.intersection(reading.words)) and any(e in FEELINGS for e in entities)
+    asked_as = _asked_whether(reading, entities)
+    if asked_as is not None and not carried:
+        # "can't sleep, nothing feels good any more: could this be depression?": the thing asked about
+        entities = [asked_as] + [e for e in entities if e != asked_as]
+    elif coping and not carried:
+        # "she has months left: how do I cope with losing her?": how to cope is asked; the outlook is the scene
+        entities = [e for e in entities if e in FEELINGS] + [e for e in entities if e not in FEELINGS]
+    elif entities and top is not None and not carried and _clear(guesses):
         entities = _feeling_as_scene(knowledge, entities, top)
         entities = _answering_first(knowledge, entities, found[0], top.aspect, reading)
     if (entities and not carried and top is not None and top.aspect == OUTLOOK and top.probability >= ASPECT_MIN
-            and SURVIVAL in (c.id for c in reading.concepts)):
+            and SURVIVAL in (c.id for c in reading.concepts) and not coping):
         overview = knowledge.aspects[OUTLOOK].overview if OUTLOOK in knowledge.aspects else None
         scene = entities[0] in FEELINGS or (is_site(knowledge, entities[0]) and not _declares(knowledge, entities[0], OUTLOOK))
         if scene and overview in knowledge.topics:
@@ -360,6 +378,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         entities = _symptom_first(knowledge, reading, entities, top is not None and top.aspect == SIDE_EFFECTS)
     if entities and not carried:
         entities = _living_first(knowledge, reading, entities)
+    if asked_as is not None and not carried and asked_as in entities:
+        entities = [asked_as] + [e for e in entities if e != asked_as]  # (whatever covers what)
     if (entities and entities[0].startswith("slot:") and not carried and _asks_effect(reading)
             and not SUBTYPE_SLOTS.intersection(reading.sets) and not (top is not None and top.aspect == TESTING)):
         # "does having the BRCA gene change the first treatment?" asks what the result means for treatment: its card
@@ -793,6 +813,21 @@ def _covering_first(knowledge: Knowledge, reading: Reading, entities: list[str])
                 and not any(entity in mentions(knowledge, u) for u in own)):
             return [entity] + [e for e in entities if e != entity]
     return entities
+
+
+#: Openings that ask whether what was told is a named condition ("could this be depression?").
+WHETHER_OPENINGS = (("could", "this", "be"), ("could", "it", "be"), ("might", "this", "be"), ("might", "it", "be"),
+                    ("is", "this"), ("is", "it"), ("sounds", "like"))
+
+
+def _asked_whether(reading: Reading, entities: list[str]) -> str | None:
+    """The term a message asks whether its story amounts to, when one is named right after such an opening."""
+    tagged = reading.tagged
+    for i, w in enumerate(tagged):
+        if w in entities and w.startswith("term:") and w != entities[0] and any(
+                tuple(tagged[max(0, i - len(o)):i]) == o for o in WHETHER_OPENINGS):
+            return w
+    return None
 
 
 def _feeling_as_scene(knowledge: Knowledge, entities: list[str], top: Guess) -> list[str]:
