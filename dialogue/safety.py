@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .understanding.concepts import Hit
+from .understanding.conversions import asked_conversions
 from .understanding.reading import MessageReading, Number, Token
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ class _Evidence:
         self.hits = knowledge.safety_concepts.match(reading)
         toks = reading.tokens
         self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
+        self.teaching = [h for h in self.hits.get("teaching", ()) if not h.negated]
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
         news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated]
         # "it stopped after ten minutes but now it's pouring again": news after the resolution reopens it
@@ -284,12 +286,13 @@ class _Evidence:
         return None
 
     def hypothetical_threshold(self, number: Number) -> bool:
-        """"if it goes over 38": a threshold in a hypothetical clause, not a reading."""
+        """"if it goes over 38": a threshold in a hypothetical clause, not a reading; so is a figure to
+        convert for teaching material ("38.3 C and 37.5 C in F for a US handout")."""
         toks = self.reading.tokens
         clause = toks[number.index].clause
-        if clause not in self.hypothetical_clauses:
-            return False
-        return any(0 < number.index - h.end <= 2 for h in self.hits.get("threshold", ()))
+        if clause in self.hypothetical_clauses and any(0 < number.index - h.end <= 2 for h in self.hits.get("threshold", ())):
+            return True
+        return bool(self.teaching) and bool(asked_conversions(self.reading))
 
     # --- conditions --------------------------------------------------------------------
     def holds(self, cond: Condition) -> tuple[bool, bool]:
