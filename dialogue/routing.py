@@ -190,6 +190,8 @@ FEELINGS = frozenset({"term:anxiety", "term:mood"})
 #: Words that ask how to bear something: with a feeling named, the feeling's card answers.
 COPING = frozenset({"cope", "coping"})
 TRIALS_TERM = "term:clinical_trial"
+IF_STOPPED = "term:if_stopped"
+STOPPING = "stopping"
 #: Aspects about a treatment that a named drug's cards answer better than a feeling's card.
 TREATMENT_ASPECTS = frozenset({"after_progression", "first_line", "where_fits", "how_given", "side_effects", "evidence"})
 TRIALS = "trials"
@@ -307,6 +309,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # "HER2-ultralow: definition and trial", "which trial got imlunestrant approved": the evidence, not joining one
         guesses = _as_evidence(guesses, TRIALS)
     top = guesses[0] if guesses else None
+    if IF_STOPPED in reading.tagged and STOPPING in knowledge.aspects:
+        # "worn out by it all: what would happen if I stopped treatment?" asks what stopping means; the
+        # tiredness is why it is asked (a card that answers anything about tiredness would take it)
+        overview = knowledge.aspects[STOPPING].overview
+        if overview in knowledge.topics:
+            return Decision((overview,), IF_STOPPED, STOPPING, 1.0, False, tuple(guesses))
     hinted = any(w in model.hints for w in reading.tagged)
     compares = _compares(knowledge, reading)
     if compares and top is not None and (top.aspect == "what" or PICKING.intersection(reading.words)) and CHOOSING.intersection(reading.words):
@@ -739,6 +747,10 @@ def _lift(guesses: list[Guess], hinted: Guess | None) -> list[Guess]:
     return [Guess(g.aspect, g.probability / total) for g in [lifted] + [g for g in guesses if g is not hinted and g is not guesses[0]]]
 
 
+#: Terms whose aspect is the question whatever else the message says.
+SETTLING_HINTS = frozenset({"term:same_cancer", "term:if_stopped"})
+
+
 def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
     """The classifier's guesses, narrowed to the aspects the message's own terms signal.
 
@@ -751,6 +763,9 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     if not signalled:
         return guesses
     strong = {hints[w] for w in terms if w not in WEAK_HINTS}
+    settling = [w for w in terms if w in SETTLING_HINTS]
+    if settling:
+        return [Guess(hints[settling[0]], 1.0)]  # "so is it bone cancer now?" asks what the site's cancer is
     if FREQUENCY in terms and any(hints[w] == TESTING for w in terms if w != FREQUENCY):
         return [Guess(TESTING, 1.0)]  # "how often CT/bone scans on 1L ET+CDK4/6i?" asks how often the test
     if BLOOD_TESTS in terms and (GENE_TESTS in terms or any(w.startswith(GENE_SLOT) for w in reading.tagged)
