@@ -191,6 +191,7 @@ FEELINGS = frozenset({"term:anxiety", "term:mood"})
 COPING = frozenset({"cope", "coping"})
 TRIALS_TERM = "term:clinical_trial"
 IF_STOPPED = "term:if_stopped"
+WARNING_SIGNS = "term:warning_signs"
 STOPPING = "stopping"
 #: Aspects about a treatment that a named drug's cards answer better than a feeling's card.
 TREATMENT_ASPECTS = frozenset({"after_progression", "first_line", "where_fits", "how_given", "side_effects", "evidence"})
@@ -298,6 +299,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     # (not in a story of the disease growing: "liver numbers up, the scan says progression, what now?")
     if named and named[0].kind in ENTITY_KINDS and PROGRESSION not in reading.tagged and _harm_asked(reading):
         guesses = [Guess(SIDE_EFFECTS, 1.0)]  # "could Kisqali harm my liver?", as a named symptom settles it
+    if (named and named[0].kind in ENTITY_KINDS and WARNING_SIGNS in reading.tagged
+            and any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)):
+        # "which signs mean I should go to A&E on Enhertu?": the drug's side-effect card lists when to call
+        guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
     if named and named[0].kind in ENTITY_KINDS and _names_trial(reading, guesses):
