@@ -366,7 +366,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # (the subtype's later-lines card when the subtype is stated: "HR+ HER2-low after one line of chemo")
         regimen = _regimen_for(knowledge, AFTER_PROGRESSION, reading)
         return replace(unresolved, units=(regimen,) if regimen else (), aspect=AFTER_PROGRESSION, probability=sure)
-    coping = bool(COPING.intersection(reading.words)) and any(e in FEELINGS for e in entities)
+    coping = any(e in FEELINGS for e in entities) and (bool(COPING.intersection(reading.words)) or (
+        # "I can't stop crying since the scan results, is this normal?": the feeling is what is asked about
+        "normal" in reading.words and not any(e.split(":", 1)[0] in ENTITY_KINDS for e in entities)))
     asked_as = _asked_whether(reading, entities)
     if asked_as is not None and not carried:
         # "can't sleep, nothing feels good any more: could this be depression?": the thing asked about
