@@ -910,8 +910,11 @@ def _listed_aspect_units(knowledge: Knowledge, reading: Reading, entity: str) ->
         unit = lookup(knowledge, entity, aspect)
         if unit is None:
             continue
-        if units and not (i == last + 2 and tagged[last + 1] in ASPECT_LINKS):
-            return {}  # side by side ("class toxicities") or far apart: not a list of what is asked
+        side_by_side = i == last + 1 and w != tagged[last] and SIDE_EFFECTS not in (aspect, hints.get(tagged[last]))
+        if units and not (i == last + 2 and tagged[last + 1] in ASPECT_LINKS) and not side_by_side:
+            # far apart, or a symptom beside another word ("allergy meds"): not a list of what is asked
+            # (two other aspect words side by side are one: "mechanism, route")
+            return {}
         units.setdefault(unit, w)
         last = i
     return units if len(units) > 1 else {}
