@@ -450,7 +450,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         if (only is not None and _clear(guesses) and len(knowledge.entity_units.get(entities[0], ())) == 1
                 and lookup(knowledge, entities[0], top.aspect) is None
                 and not (top.aspect in LINE_ASPECTS and SUBTYPE_SLOTS.intersection(reading.sets))
-                and not (top.aspect not in LINE_ASPECTS and overview_of in knowledge.topics and reading.concepts[0].id != entities[0])):
+                and not (top.aspect not in LINE_ASPECTS and overview_of in knowledge.topics and bool(reading.concepts) and reading.concepts[0].id != entities[0])):
             # (but "are trials only for people who have run out of options?" asks about trials, named first: their overview)
             # ... but "triple negative, spread to the lungs: what do they start with?" asks for the subtype's first line
             # a concept with one card answers whatever is asked about it ("CBT-I first line for insomnia")
