@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -55,3 +56,32 @@ def test_any_conversation_is_handled(knowledge, conversation, audience, consent)
         round_trip = ConversationState.from_dict(json.loads(json.dumps(turn.state.to_dict())))
         assert round_trip == turn.state
         state = turn.state
+
+
+#: Questions that land on each kind of card (drug, class, site, feeling, regimen, concept), then
+#: follow-ups that name nothing of their own and lean on the last answer.
+OPENERS = [
+    "with liver secondaries can she stay on hormone pills", "what is ibrance", "kisqali side effects",
+    "how is enhertu given", "HR+ HER2- first line options", "her2 positive later lines", "it has spread to her bones",
+    "brain mets treatment", "fluid on the lung", "I feel so low since the diagnosis", "scared of every scan",
+    "what does stage 4 mean", "clinical trials for MBC", "hospice at home", "male breast cancer", "ESR1 mutation",
+    "pd-l1 test", "had letrozole, ribociclib, fulvestrant and capecitabine; anything left?",
+    "abemaciclib with clarithromycin, any CYP3A4 issue?", "cold cap on paclitaxel", "travel insurance on chemo",
+    "what is a DNR", "tamoxifen hot flushes", "is it bone cancer now", "my mum is 88 and frail",
+]
+FOLLOW_UPS = [
+    "how long can my mum live with this", "and the side effects?", "what about if she is premenopausal?",
+    "actually it's HER2 positive", "what comes after that?", "thanks", "how is it given?", "is it safe?", "why?",
+    "what else", "and for men?", "ok",
+]
+
+
+@pytest.mark.parametrize("audience", ["clinician", "patient"])
+def test_follow_ups_that_name_nothing_are_handled(knowledge, audience) -> None:
+    """A follow-up leaning on any card's answer gets well-formed replies (a site's only card once raised here)."""
+    engine = Engine(knowledge, EngineOptions(audience=audience, preview=True))
+    for opener in OPENERS:
+        first = engine.step(None, Incoming(text=opener), 0.0)
+        for follow_up in FOLLOW_UPS:
+            turn = engine.step(first.state, Incoming(text=follow_up), 1.0)
+            assert turn.replies and all(well_formed(r) for r in turn.replies), (opener, follow_up)
