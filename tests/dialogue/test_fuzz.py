@@ -77,9 +77,9 @@ FOLLOW_UPS = [
 
 
 @pytest.mark.parametrize("audience", ["clinician", "patient"])
-def test_follow_ups_that_name_nothing_are_handled(knowledge, audience) -> None:
+def test_follow_ups_that_name_nothing_are_handled(bundled, audience) -> None:
     """A follow-up leaning on any card's answer gets well-formed replies (a site's only card once raised here)."""
-    engine = Engine(knowledge, EngineOptions(audience=audience, preview=True))
+    engine = Engine(bundled, EngineOptions(audience=audience, preview=True))
     for opener in OPENERS:
         first = engine.step(None, Incoming(text=opener), 0.0)
         for follow_up in FOLLOW_UPS:
