@@ -148,6 +148,7 @@ class _Evidence:
         toks = reading.tokens
         self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
         self.teaching = [h for h in self.hits.get("teaching", ()) if not h.negated]
+        self._converting: bool | None = None
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
         news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated]
         # "it stopped after ten minutes but now it's pouring again": news after the resolution reopens it
@@ -158,9 +159,10 @@ class _Evidence:
         # an idiom lies within one clause: "want to die, I'm at home" is not "to die at home"
         idioms = [(h.start, h.end) for h in self.hits.get("idiom", ()) if toks[h.start].clause == toks[h.end].clause]
         if idioms:  # "dead on my feet", "nearly gave me a heart attack": the words inside an idiom mean nothing alone
+            inside = {i for a, b in idioms for i in range(a, b + 1)}  # one pass, however many idioms and hits
             self.hits = {
                 name: kept for name, hits in self.hits.items()
-                if (kept := [h for h in hits if name == "idiom" or not any(a <= h.start <= b or a <= h.end <= b for a, b in idioms)])
+                if (kept := [h for h in hits if name == "idiom" or not (h.start in inside or h.end in inside)])
             }
         puzzled = _puzzled(reading)
         if puzzled:  # "my tumour test says BRCA1 but my blood test was normal?? confused": bewildered, not delirious
@@ -292,7 +294,11 @@ class _Evidence:
         clause = toks[number.index].clause
         if clause in self.hypothetical_clauses and any(0 < number.index - h.end <= 2 for h in self.hits.get("threshold", ())):
             return True
-        return bool(self.teaching) and bool(asked_conversions(self.reading))
+        if not self.teaching:
+            return False
+        if self._converting is None:
+            self._converting = bool(asked_conversions(self.reading))  # once per message, not once per number
+        return self._converting
 
     # --- conditions --------------------------------------------------------------------
     def holds(self, cond: Condition) -> tuple[bool, bool]:
