@@ -127,7 +127,9 @@ AUXILIARIES = frozenset({"does", "do", "will", "would", "could", "can", "might",
 OBJECT_STARTS = frozenset({"the", "my", "her", "his", "what", "which", "how"})
 #: Leading terms that give way to a more specific leading term in the same message: warning signs
 #: to the emergency named, the chest wall's skin (the scene) to what is asked of it ("chest wall RT dermatitis").
-GENERAL_LEADS = frozenset({"term:warning_signs", "term:skin_chest_wall"})
+#: Questions about warning signs ("which signs mean A&E?"): a drug named beside them is asked its side effects.
+WARNING_SIGNS = "term:warning_signs"
+GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
 #: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
 DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "different", "compare", "comparison", "better", "best", "worse"})
 #: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
@@ -189,9 +191,10 @@ SURVIVAL = "term:survival"
 FEELINGS = frozenset({"term:anxiety", "term:mood"})
 #: Words that ask how to bear something: with a feeling named, the feeling's card answers.
 COPING = frozenset({"cope", "coping"})
+#: The lexicon's trials; asked after a treatment stopped working, the trials card answers.
 TRIALS_TERM = "term:clinical_trial"
+#: "What happens if I stop treatment?": the stopping card answers, whatever reason is given.
 IF_STOPPED = "term:if_stopped"
-WARNING_SIGNS = "term:warning_signs"
 STOPPING = "stopping"
 #: Aspects about a treatment that a named drug's cards answer better than a feeling's card.
 TREATMENT_ASPECTS = frozenset({"after_progression", "first_line", "where_fits", "how_given", "side_effects", "evidence"})
@@ -207,7 +210,7 @@ EVIDENCE_TRIAL_WORDS = frozenset({"which", "pivotal", "approved", "approval", "r
 RESULT_SLOTS = frozenset({"her2", "mutation"})
 LATER_LINES = frozenset({"second", "later"})
 #: Aspects no drug card answers: asked of a drug in the terms that signal them, their overview answers.
-OVERVIEW_FIRST = frozenset({"stopping"})
+OVERVIEW_FIRST = frozenset({STOPPING})
 #: Words and word pairs that ask how to ease or cope with a symptom, which its own card answers.
 MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips", "help",
                             "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue",
@@ -369,14 +372,11 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     coping = any(e in FEELINGS for e in entities) and (bool(COPING.intersection(reading.words)) or (
         # "I can't stop crying since the scan results, is this normal?": the feeling is what is asked about
         "normal" in reading.words and not any(e.split(":", 1)[0] in ENTITY_KINDS for e in entities)))
-    asked_as = _asked_whether(reading, entities)
-    if asked_as is not None and not carried:
-        # "can't sleep, nothing feels good any more: could this be depression?": the thing asked about
-        entities = [asked_as] + [e for e in entities if e != asked_as]
-    elif coping and not carried:
+    asked_as = None if carried else _asked_whether(reading, entities)  # put first below, after the other reorderings
+    if coping and asked_as is None and not carried:
         # "she has months left: how do I cope with losing her?": how to cope is asked; the outlook is the scene
         entities = [e for e in entities if e in FEELINGS] + [e for e in entities if e not in FEELINGS]
-    elif entities and top is not None and not carried and _clear(guesses):
+    elif entities and top is not None and not carried and asked_as is None and _clear(guesses):
         entities = _feeling_as_scene(knowledge, entities, top)
         entities = _answering_first(knowledge, entities, found[0], top.aspect, reading)
     if (entities and not carried and top is not None and top.aspect == OUTLOOK and top.probability >= ASPECT_MIN
@@ -393,8 +393,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         entities = _symptom_first(knowledge, reading, entities, top is not None and top.aspect == SIDE_EFFECTS)
     if entities and not carried:
         entities = _living_first(knowledge, reading, entities)
-    if asked_as is not None and not carried and asked_as in entities:
-        entities = [asked_as] + [e for e in entities if e != asked_as]  # (whatever covers what)
+    if asked_as is not None and asked_as in entities:
+        # "can't sleep, nothing feels good any more: could this be depression?": the thing asked about,
+        # whatever the other concepts' cards cover
+        entities = [asked_as] + [e for e in entities if e != asked_as]
     if (entities and entities[0].startswith("slot:") and not carried and _asks_effect(reading)
             and not SUBTYPE_SLOTS.intersection(reading.sets) and not (top is not None and top.aspect == TESTING)):
         # "does having the BRCA gene change the first treatment?" asks what the result means for treatment: its card

@@ -147,7 +147,7 @@ class _Evidence:
         self.hits = knowledge.safety_concepts.match(reading)
         toks = reading.tokens
         self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
-        self.teaching = [h for h in self.hits.get("teaching", ()) if not h.negated]
+        self.teaching = any(not h.negated for h in self.hits.get("teaching", ()))
         self._converting: bool | None = None
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
         news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated]
