@@ -65,8 +65,11 @@ TREATMENT_CONTEXT = "on_treatment"
 #: The range of a bare decimal read as a temperature during treatment, in °C.
 BARE_FEVER_RANGE = (37.5, 42.5)
 #: Words that make a nearby decimal a trial figure, not a reading ("median PFS 38.4 on paclitaxel").
-FIGURE_WORDS = frozenset({"median", "pfs", "os", "hr", "ci", "vs", "versus", "month", "months", "mo", "week",
-                          "weeks", "year", "years", "arm", "rate", "orr", "dor", "ttp", "survival", "percent"})
+FIGURE_WORDS = frozenset({"median", "pfs", "os", "hr", "ci", "vs", "versus", "arm", "rate", "orr", "dor", "ttp",
+                          "survival", "percent"})
+#: a time unit makes a decimal a figure only as its unit ("PFS 37.9 months"), not as a nearby
+#: time ("ANC 0.6 last week, now 37.9")
+FIGURE_UNITS = frozenset({"month", "months", "mo", "week", "weeks", "wk", "wks", "year", "years", "yr", "yrs"})
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
 _COND = re.compile(
     r"^\s*(?:(?P<absent>!\s*[a-z][a-z0-9_]*)|named\(\s*(?P<named>[a-z][a-z0-9_]*)\s*\)|asked\(\s*(?P<asked>[a-z][a-z0-9_]*)\s*\)"
@@ -225,7 +228,8 @@ class _Evidence:
         if "." not in toks[n.index].text or not self.live(TREATMENT_CONTEXT):
             return False
         near = toks[max(0, n.index - 4): n.index + 5]
-        return not any(t.text in FIGURE_WORDS for t in near)
+        after = toks[n.index + 1].text if n.index + 1 < len(toks) else ""
+        return not any(t.text in FIGURE_WORDS for t in near) and after not in FIGURE_UNITS
 
     def _near_context(self, measure: str, number: Number) -> bool:
         context = MEASURES[measure][0]
