@@ -68,6 +68,12 @@ TRIAL_NAMES = frozenset({"paloma", "monaleesa", "monarch", "postmonarch", "cleop
                          "tropics", "tropion", "olympiad", "embraca", "solar", "emerald", "keynote", "impassion",
                          "her2climb", "inavo120", "inavo", "serena", "ember", "veritac", "bolero", "viktoria", "patina",
                          "sophia", "nala", "emilia", "evelyn"})
+#: Words that make a trial named after them history, not the question: "T-DM1's place post DESTINY-Breast03"
+TRIAL_AS_HISTORY = frozenset({"post", "after", "since", "following", "beyond", "pre", "before", "prior"})
+#: Words before a treatment someone is on now ("on letrozole", "during AI+CDK"): the scene of a question
+SCENE_WORDS = frozenset({"on", "during", "taking", "while"})
+#: Aspects a question may ask of a trial's drug besides the trial: "SERENA-6 dose?", "PALOMA side effects"
+TRIAL_OTHER_ASPECTS = frozenset({"how_given", "side_effects"})
 #: The lexicon's word for a test ("what was tested"), which alone beside a trial's name asks what the trial tested.
 TESTING_TERM = "term:testing"
 #: Words that ask for a trial's results without naming it ("what does the data look like?").
@@ -293,7 +299,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if model is None or not knowledge.units:
         return Decision()
     past = _history(reading)  # the drugs named as history, read once
-    found = _entities(knowledge, reading, past)
+    found = _trial_first(knowledge, reading, _entities(knowledge, reading, past))
     named = [c for c in found if _specific(knowledge, c.id)]
     raw = model.guess(reading.tagged, limit=len(model.labels))
     guesses = _defining(raw, reading, model.hints)
@@ -308,6 +314,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
+    if (named and named[0].kind in ENTITY_KINDS and guesses and guesses[0].aspect not in TRIAL_OTHER_ASPECTS
+            and not NOT_RESULT_WORDS.intersection(reading.words)
+            and named[0].id in _trial_drugs(knowledge).values()
+            and any(_trial_drugs(knowledge).get(w) == named[0].id for w in reading.words)):
+        # "ESR1m on ctDNA during 1L AI+CDK, switch now? SERENA-6": the trial named is its result asked
+        guesses = [Guess(EVIDENCE, max(guesses[0].probability, ASPECT_MIN))]
     if named and named[0].kind in ENTITY_KINDS and _names_trial(reading, guesses):
         # "VERITAC-2 headline numbers", "CLEOPATRA: what did pertuzumab add?": a trial named is its result asked
         guesses = [Guess(EVIDENCE, max(guesses[0].probability if guesses else 0.0, CLEAR_MIN))]
@@ -317,7 +329,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # "HER2-ultralow: definition and trial", "which trial got imlunestrant approved": the evidence, not joining one
         guesses = _as_evidence(guesses, TRIALS)
     top = guesses[0] if guesses else None
-    if IF_STOPPED in reading.tagged and STOPPING in knowledge.aspects:
+    # (a drug named is what would be stopped: "can I just stop the Kisqali" is about Kisqali)
+    if IF_STOPPED in reading.tagged and STOPPING in knowledge.aspects and not any(c.kind == "drug" for c in reading.concepts):
         # "worn out by it all: what would happen if I stopped treatment?" asks what stopping means; the
         # tiredness is why it is asked (a card that answers anything about tiredness would take it)
         overview = knowledge.aspects[STOPPING].overview
@@ -459,7 +472,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             return Decision((only,), entities[0], top.aspect, top.probability, carried, tuple(guesses), by_card=True)
     defined = guesses is not raw  # "what does 'progression' mean?" asks for a definition
     overview = None if carried else _overview(knowledge, guesses, defined, reading)
-    line = unresolved.aspect or (top.aspect if top is not None and top.probability >= CLEAR_MIN else None)
+    # ("another hormone treatment after the first one failed, or chemo?": growth stated, what next asked)
+    line = unresolved.aspect or (top.aspect if top is not None and (top.probability >= CLEAR_MIN or (
+        top.aspect == AFTER_PROGRESSION and PROGRESSION in reading.tagged)) else None)
     history = {reading.concepts[n].id for n in past}
     # "HER2+ 3L after THP and T-DXd, stable brain mets": the subtype and line stated say what is asked; the site is the scene
     staged = bool(past) and bool(SUBTYPE_SLOTS.intersection(reading.sets)) and reading.sets.get("line") in LATER_LINES
@@ -1072,6 +1087,70 @@ def mentions(knowledge: Knowledge, unit: str) -> frozenset[str]:
     return found
 
 
+_TRIAL_DRUGS: dict[int, dict[str, str]] = {}
+
+
+def _trial_drugs(knowledge: Knowledge) -> dict[str, str]:
+    """A trial's name word -> the drug whose lexicon names include it ("serena 6" -> camizestrant), built once."""
+    phrases = knowledge.lexicon.phrases
+    found = _TRIAL_DRUGS.get(id(phrases))
+    if found is None:
+        found = {}
+        for phrase, concept in phrases.items():
+            if concept.kind == "drug" and phrase[0] in TRIAL_NAMES:
+                found.setdefault(phrase[0], concept.id)
+        _TRIAL_DRUGS.clear()
+        _TRIAL_DRUGS[id(phrases)] = found
+    return found
+
+
+def _trial_first(knowledge: Knowledge, reading: Reading, found: list[Concept]) -> list[Concept]:
+    """The drug a named trial tested comes first: "emergent ESR1m on 1L AI+CDK, SERENA-6 approach?" asks about
+    camizestrant's trial, whatever the scene names before it."""
+    trials = TRIAL_NAMES.intersection(reading.words)
+    if not trials or len(found) < 2:
+        return found
+    drugs = _trial_drugs(knowledge)
+    tested = {drugs[t] for t in trials if t in drugs}
+    if len(tested) != 1:
+        return found
+    first = [c for c in found if c.id in tested]
+    if not first or found[0].id in tested:
+        return found
+    ahead = found[: found.index(first[0])]
+    # only past a scene ("on first-line letrozole + palbo, SERENA-6 data?"): not when the trial is history ("T-DM1:
+    # its place post DESTINY-Breast03?" asks about T-DM1), not past the trial drug's own class ("which CDK4/6i has
+    # OS? was MONARCH-3's significant?" asks about the class) or a leading term ("CDK4/6 beyond progression:
+    # MAINTAIN vs postMONARCH")
+    words = reading.words
+    if any(w in trials and n > 0 and words[n - 1] in TRIAL_AS_HISTORY for n, w in enumerate(words)):
+        return found
+    if any((c.kind == "class" and c.id in first[0].implies) or (c.kind == "term" and c.leads) for c in ahead):
+        return found
+    # a drug named ahead is the question ("who gets exemestane, BOLERO-2 data"), unless it is what the person is
+    # on ("emerging ESR1 on first-line letrozole + palbociclib: SERENA-6 data?")
+    scene = _treatment_scene(reading)
+    if any(c.kind == "drug" and c.id not in scene for c in ahead):
+        return found
+    return first + [c for c in found if c.id not in tested]
+
+
+def _treatment_scene(reading: Reading) -> set[str]:
+    """The drugs and classes named as what someone is on now: "on first-line letrozole + palbo", "during AI+CDK"."""
+    tagged = reading.tagged
+    places = [i for i, w in enumerate(tagged) if w.startswith(("<", "term:", "slot:"))]
+    scene: set[str] = set()
+    for i, concept in zip(places, reading.concepts):
+        if concept.kind not in ENTITY_KINDS:
+            continue
+        j = i - 1
+        while j >= 0 and (tagged[j] in COMBINING or tagged[j].startswith("slot:line=")):
+            j -= 1  # back over the rest of a combination and its line: "on 1L AI + CDK"
+        if j >= 0 and tagged[j] in SCENE_WORDS:
+            scene.add(concept.id)
+    return scene
+
+
 def _names_trial(reading: Reading, guesses: list[Guess]) -> bool:
     """Whether a trial or its results are named in a question that asks nothing else clearly ("what" is the
     classifier's default when the lexicon reads a trial's name as its drug's): "INAVO120, how was resistance
@@ -1209,7 +1288,8 @@ def _history(reading: Reading) -> set[int]:
         while k < len(tagged) and tagged[k] in COMBINING:
             k += 1  # forward over the rest of a combination: "kisqali and letrozole, it stopped working"
         worked_for = tagged[k : k + 2] == WORKED_FOR and not (j >= 0 and tagged[j] in ASKING_WORK)
-        if (j >= 0 and tagged[j] in PAST_WORDS) or PROGRESSION in tagged[k : k + 2] or worked_for:
+        # ("grew on kisqali and letrozole": the growth word read as progression comes before the drugs)
+        if (j >= 0 and (tagged[j] in PAST_WORDS or tagged[j] == PROGRESSION)) or PROGRESSION in tagged[k : k + 2] or worked_for:
             past.add(n)
     return past | _history_list(tagged, places, reading)
 
