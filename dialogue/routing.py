@@ -72,6 +72,9 @@ TRIAL_NAMES = frozenset({"paloma", "monaleesa", "monarch", "postmonarch", "cleop
 TRIAL_AS_HISTORY = frozenset({"post", "after", "since", "following", "beyond", "pre", "before", "prior"})
 #: Words before a treatment someone is on now ("on letrozole", "during AI+CDK"): the scene of a question
 SCENE_WORDS = frozenset({"on", "during", "taking", "while"})
+#: Who a treatment is for, after "does that mean": "does that mean I get Enhertu?", "does it mean she'll need chemo?"
+SUBJECTS = frozenset({"i", "she", "he", "we", "mum", "mom", "dad", "shell", "hell", "ill", "id", "theyll", "they"})
+GETTING = frozenset({"get", "have", "need", "start", "go", "can", "could", "will", "should", "qualify"})
 #: Aspects a question may ask of a trial's drug besides the trial: "SERENA-6 dose?", "PALOMA side effects"
 TRIAL_OTHER_ASPECTS = frozenset({"how_given", "side_effects"})
 #: The lexicon's word for a test ("what was tested"), which alone beside a trial's name asks what the trial tested.
@@ -312,6 +315,14 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)):
         # "which signs mean I should go to A&E on Enhertu?": the drug's side-effect card lists when to call
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
+    if named and named[0].kind in ENTITY_KINDS and guesses and _means_getting(reading.words):
+        # "HER2-low and hormone positive, does that mean I get Enhertu straight away?": who gets it, not what it is;
+        # the drug named last is the one asked ("ESR1 after AI+palbo; does that mean she should get elacestrant?")
+        last = next((c for c in reversed(reading.concepts) if c.kind == "drug"), None)
+        if last is not None and last.id != named[0].id and any(c.id == last.id for c in named):
+            named = [c for c in named if c.id == last.id] + [c for c in named if c.id != last.id]
+            found = [c for c in found if c.id == last.id] + [c for c in found if c.id != last.id]
+        guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
     if (named and named[0].kind in ENTITY_KINDS and guesses and guesses[0].aspect not in TRIAL_OTHER_ASPECTS
@@ -714,6 +725,16 @@ def _means_that(words: tuple[str, ...], i: int) -> bool:
     working?"), not what a word or a finding means ("what does it mean that it's in the nodes?")."""
     return (2 <= i < len(words) - 1 and words[i - 1] in ("it", "that", "this") and words[i - 2] in ("does", "do", "did", "will", "would", "could")
             and (i < 3 or words[i - 3] != "what"))
+
+
+def _means_getting(words: tuple[str, ...]) -> bool:
+    """Whether "does that mean I get / she'll need ..." asks what follows for treatment from what was said."""
+    for i, w in enumerate(words):
+        if w == "mean" and _means_that(words, i):
+            after = words[i + 1 : i + 4]
+            if any(a in SUBJECTS for a in after[:1]) and any(b in GETTING for b in after[1:]):
+                return True
+    return False
 
 
 def defines_a_fact(knowledge: Knowledge, reading: Reading) -> bool:
