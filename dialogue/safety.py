@@ -197,6 +197,8 @@ class _Evidence:
             return True
         if self.about_message:
             return True
+        if self.teaching and any(t.sentence == hit.sentence and not t.negated for t in self.hits.get("teaching", ())):
+            return True  # "SVCO symptoms - pt-facing list": material for patients, whatever the dash splits off
         # a cue that is one of the evidence's own words ("hasnt managed to drink") asks nothing
         general = any(self.reading.tokens[g.start].clause == clause and not hit.start <= g.start <= hit.end
                       for g in self.hits.get("general", ()))
