@@ -67,7 +67,7 @@ SURFACE_TROUBLE = frozenset({"sore", "red", "peeling", "peel", "cracked", "crack
 TRIAL_NAMES = frozenset({"paloma", "monaleesa", "monarch", "postmonarch", "cleopatra", "destiny", "db", "ascent", "tropic",
                          "tropics", "tropion", "olympiad", "embraca", "solar", "emerald", "keynote", "impassion",
                          "her2climb", "inavo120", "inavo", "serena", "ember", "veritac", "bolero", "viktoria", "patina",
-                         "sophia", "nala", "emilia", "evelyn"})
+                         "sophia", "nala", "emilia", "evelyn", "federica", "phrancesca"})
 #: Words that make a trial named after them history, not the question: "T-DM1's place post DESTINY-Breast03"
 TRIAL_AS_HISTORY = frozenset({"post", "after", "since", "following", "beyond", "pre", "before", "prior"})
 #: Words before a treatment someone is on now ("on letrozole", "during AI+CDK"): the scene of a question
