@@ -406,3 +406,5 @@ class Knowledge:
     aspect_model: Any = None  # dialogue.understanding.aspects.AspectModel, fitted from the aspects' phrasings
     #: unit id -> the lexicon concepts its answers name (filled on first use, see routing.mentions)
     mentions: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: a trial's name word -> the drug whose lexicon names include it (filled on first use, see routing.trial_drugs)
+    trial_drugs: dict[str, str] | None = None

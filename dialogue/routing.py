@@ -320,15 +320,13 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # the drug named last is the one asked ("ESR1 after AI+palbo; does that mean she should get elacestrant?")
         last = next((c for c in reversed(reading.concepts) if c.kind == "drug"), None)
         if last is not None and last.id != named[0].id and any(c.id == last.id for c in named):
-            named = [c for c in named if c.id == last.id] + [c for c in named if c.id != last.id]
-            found = [c for c in found if c.id == last.id] + [c for c in found if c.id != last.id]
+            named, found = _to_front(named, last.id), _to_front(found, last.id)
         guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
     if (named and named[0].kind in ENTITY_KINDS and guesses and guesses[0].aspect not in TRIAL_OTHER_ASPECTS
             and not NOT_RESULT_WORDS.intersection(reading.words)
-            and named[0].id in _trial_drugs(knowledge).values()
-            and any(_trial_drugs(knowledge).get(w) == named[0].id for w in reading.words)):
+            and any(trial_drugs(knowledge).get(w) == named[0].id for w in reading.words)):
         # "ESR1m on ctDNA during 1L AI+CDK, switch now? SERENA-6": the trial named is its result asked
         guesses = [Guess(EVIDENCE, max(guesses[0].probability, ASPECT_MIN))]
     if named and named[0].kind in ENTITY_KINDS and _names_trial(reading, guesses):
@@ -1108,21 +1106,25 @@ def mentions(knowledge: Knowledge, unit: str) -> frozenset[str]:
     return found
 
 
-_TRIAL_DRUGS: dict[int, dict[str, str]] = {}
-
-
-def _trial_drugs(knowledge: Knowledge) -> dict[str, str]:
-    """A trial's name word -> the drug whose lexicon names include it ("serena 6" -> camizestrant), built once."""
-    phrases = knowledge.lexicon.phrases
-    found = _TRIAL_DRUGS.get(id(phrases))
-    if found is None:
-        found = {}
-        for phrase, concept in phrases.items():
+def trial_drugs(knowledge: Knowledge) -> dict[str, str]:
+    """A trial's name word -> the drug whose lexicon names include it ("serena 6" -> camizestrant), read once, then kept."""
+    if knowledge.trial_drugs is None:
+        found: dict[str, str] = {}
+        for phrase, concept in knowledge.lexicon.phrases.items():
             if concept.kind == "drug" and phrase[0] in TRIAL_NAMES:
                 found.setdefault(phrase[0], concept.id)
-        _TRIAL_DRUGS.clear()
-        _TRIAL_DRUGS[id(phrases)] = found
-    return found
+        knowledge.trial_drugs = found
+    return knowledge.trial_drugs
+
+
+def _to_front(concepts: list[Concept], concept_id: str) -> list[Concept]:
+    """The concepts with ``concept_id`` first, the rest in their order."""
+    return [c for c in concepts if c.id == concept_id] + [c for c in concepts if c.id != concept_id]
+
+
+def _concept_places(tagged: tuple[str, ...]) -> list[int]:
+    """The positions in a tagged message of the words that stand for its concepts, in the concepts' order."""
+    return [i for i, w in enumerate(tagged) if w.startswith(("<", "term:", "slot:"))]
 
 
 def _trial_first(knowledge: Knowledge, reading: Reading, found: list[Concept]) -> list[Concept]:
@@ -1131,7 +1133,7 @@ def _trial_first(knowledge: Knowledge, reading: Reading, found: list[Concept]) -
     trials = TRIAL_NAMES.intersection(reading.words)
     if not trials or len(found) < 2:
         return found
-    drugs = _trial_drugs(knowledge)
+    drugs = trial_drugs(knowledge)
     tested = {drugs[t] for t in trials if t in drugs}
     if len(tested) != 1:
         return found
@@ -1153,15 +1155,14 @@ def _trial_first(knowledge: Knowledge, reading: Reading, found: list[Concept]) -
     scene = _treatment_scene(reading)
     if any(c.kind == "drug" and c.id not in scene for c in ahead):
         return found
-    return first + [c for c in found if c.id not in tested]
+    return _to_front(found, first[0].id)
 
 
 def _treatment_scene(reading: Reading) -> set[str]:
     """The drugs and classes named as what someone is on now: "on first-line letrozole + palbo", "during AI+CDK"."""
     tagged = reading.tagged
-    places = [i for i, w in enumerate(tagged) if w.startswith(("<", "term:", "slot:"))]
     scene: set[str] = set()
-    for i, concept in zip(places, reading.concepts):
+    for i, concept in zip(_concept_places(tagged), reading.concepts):
         if concept.kind not in ENTITY_KINDS:
             continue
         j = i - 1
@@ -1292,7 +1293,7 @@ def _history(reading: Reading) -> set[int]:
     """The positions (among the message's concepts) of drugs named as history: "after Kisqali",
     "progressed on 1L palbo+letrozole", "Xeloda stopped working"."""
     tagged = reading.tagged
-    places = [i for i, w in enumerate(tagged) if w.startswith(("<", "term:", "slot:"))]
+    places = _concept_places(tagged)
     past: set[int] = set()
     for n, (i, concept) in enumerate(zip(places, reading.concepts)):
         if concept.kind not in ENTITY_KINDS:

@@ -150,7 +150,8 @@ class _Evidence:
         self.hits = knowledge.safety_concepts.match(reading)
         toks = reading.tokens
         self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
-        self.teaching = any(not h.negated for h in self.hits.get("teaching", ()))
+        #: sentences naming material for patients ("for the handout", "pt-facing list")
+        self.teaching_sentences = {h.sentence for h in self.hits.get("teaching", ()) if not h.negated}
         self._converting: bool | None = None
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
         news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated]
@@ -197,7 +198,7 @@ class _Evidence:
             return True
         if self.about_message:
             return True
-        if self.teaching and any(t.sentence == hit.sentence and not t.negated for t in self.hits.get("teaching", ())):
+        if hit.sentence in self.teaching_sentences:
             return True  # "SVCO symptoms - pt-facing list": material for patients, whatever the dash splits off
         # a cue that is one of the evidence's own words ("hasnt managed to drink") asks nothing
         general = any(self.reading.tokens[g.start].clause == clause and not hit.start <= g.start <= hit.end
@@ -300,7 +301,7 @@ class _Evidence:
         clause = toks[number.index].clause
         if clause in self.hypothetical_clauses and any(0 < number.index - h.end <= 2 for h in self.hits.get("threshold", ())):
             return True
-        if not self.teaching:
+        if not self.teaching_sentences:
             return False
         if self._converting is None:
             self._converting = bool(asked_conversions(self.reading))  # once per message, not once per number
