@@ -139,6 +139,10 @@ OBJECT_STARTS = frozenset({"the", "my", "her", "his", "what", "which", "how"})
 #: Questions about warning signs ("which signs mean A&E?"): a drug named beside them is asked its side effects.
 WARNING_SIGNS = "term:warning_signs"
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
+#: Leading terms that ask a carer's question ("how can I support him?"), and the terms that then only say the
+#: situation: the person being a man, or avoiding the subject.
+CARER_LEADS = frozenset({"term:carer"})
+SITUATION_LEADS = frozenset({"term:male_breast_cancer", "term:relationships"})
 #: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
 DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "different", "compare", "comparison", "better", "best", "worse"})
 #: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
@@ -228,7 +232,9 @@ MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("she", "eat"), ("he", 
                             ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off"),
                             ("how", "long"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my"),
                             # "the anti-sickness tablets aren't touching it", "what else is there?", "what else can I try?"
-                            ("touch", "it"), ("touching", "it"), ("else", "is"), ("else", "can"), ("else", "could"), ("else", "for")})
+                            ("touch", "it"), ("touching", "it"), ("else", "is"), ("else", "can"), ("else", "could"), ("else", "for"),
+                            # "hot flushes on letrozole, what can I take that's safe?"
+                            ("i", "take"), ("she", "take"), ("can", "take")})
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
@@ -315,6 +321,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)):
         # "which signs mean I should go to A&E on Enhertu?": the drug's side-effect card lists when to call
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
+    if named and named[0].kind in ENTITY_KINDS and guesses and _asks_use(reading.tagged):
+        guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]  # "what is Datroway for?": who it is for
     if named and named[0].kind in ENTITY_KINDS and guesses and _means_getting(reading.words):
         # "HER2-low and hormone positive, does that mean I get Enhertu straight away?": who gets it, not what it is;
         # the drug named last is the one asked ("ESR1 after AI+palbo; does that mean she should get elacestrant?")
@@ -513,9 +521,11 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         what = lookup(knowledge, entities[0], "what") if named else None
         return replace(unresolved, entity=entities[0], tentative=what)
     if (len(entities) > 1 and REGIMEN_WORDS.intersection(reading.words) and not compares
-            and entities[0].split(":", 1)[0] in ENTITY_KINDS and _cytotoxic(knowledge, entities[0])):
+            and entities[0].split(":", 1)[0] in ENTITY_KINDS and _cytotoxic(knowledge, entities[0])
+            and not _partner_on_card(knowledge, reading, entities[0], entities[1], top)):
         # "gem carbo regimen": a combination of chemotherapies is a regimen question, not one drug's card;
-        # "Tukysa with Xeloda and Herceptin, when is that combo used?" is the targeted drug's
+        # "Tukysa with Xeloda and Herceptin, when is that combo used?" is the targeted drug's, and
+        # "ixabepilone - combo with capecitabine?" ixabepilone's, whose card is written for that pairing
         return unresolved
     if (top is not None and top.aspect == AFTER_PROGRESSION and not carried and not _declares(knowledge, entities[0], top.aspect)
             and _named_later(knowledge, reading, entities[0], past)):
@@ -725,6 +735,38 @@ def _means_that(words: tuple[str, ...], i: int) -> bool:
             and (i < 3 or words[i - 3] != "what"))
 
 
+#: What "what is ... for" may ask about once a drug is named: the drug, or a word pointing back to it.
+USE_SUBJECTS = frozenset({"<drug>", "it", "that", "this"})
+#: Words after "what is <drug> for" that name the disease it treats, not ask who it is for.
+DISEASE_WORDS = frozenset({"breast", "cancer", "mbc", "metastatic", "term:metastatic", "stage", "secondary"})
+
+
+def _partner_on_card(knowledge: Knowledge, reading: Reading, drug: str, partner: str, top: Guess | None) -> bool:
+    """Whether a drug is asked about with a partner ("ixabepilone, combo with capecitabine?") that its card for
+    the aspect asked names: its usual combination. A bare pair ("gem carbo") names a regimen."""
+    tagged = reading.tagged
+    drugs = [i for i, w in enumerate(tagged) if w == "<drug>"]
+    if len(drugs) < 2 or tagged[drugs[1] - 1] not in ("with", "plus"):
+        return False
+    unit = lookup(knowledge, drug, top.aspect) if top is not None else None
+    return unit is not None and partner in mentions(knowledge, unit)
+
+
+def _asks_use(tagged: tuple[str, ...]) -> bool:
+    """Whether "what is <drug> (used) for" asks what a drug is for: who gets it, not what it is."""
+    for i, w in enumerate(tagged):
+        # "what is Datroway for", "Datroway, what is that for?"
+        if w in USE_SUBJECTS and (tagged[max(0, i - 2):i] == ("what", "is") or tagged[i - 1:i] == ("whats",)):
+            rest = tagged[i + 1:]
+            if rest[:2] in (("used", "for"), ("use", "for")):
+                rest = rest[1:]
+            # "what is estrogen therapy for breast cancer?" and "what is it?? for brca right" ask what it is
+            after = rest[1] if len(rest) > 1 else ""
+            if rest[:1] == ("for",) and after not in DISEASE_WORDS and not after.startswith("slot:"):
+                return True
+    return False
+
+
 def _means_getting(words: tuple[str, ...]) -> bool:
     """Whether "does that mean I get / she'll need ..." asks what follows for treatment from what was said."""
     for i, w in enumerate(words):
@@ -811,6 +853,8 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
         return [Guess(hints[settling[0]], 1.0)]  # "so is it bone cancer now?" asks what the site's cancer is
     if FREQUENCY in terms and any(hints[w] == TESTING for w in terms if w != FREQUENCY):
         return [Guess(TESTING, 1.0)]  # "how often CT/bone scans on 1L ET+CDK4/6i?" asks how often the test
+    if FREQUENCY in terms and any(hints[w] == SIDE_EFFECTS for w in terms if w != FREQUENCY):
+        return [Guess(SIDE_EFFECTS, 1.0)]  # "alpelisib hyperglycaemia - how often?" asks how common it is
     if BLOOD_TESTS in terms and (GENE_TESTS in terms or any(w.startswith(GENE_SLOT) for w in reading.tagged)
                                  or GENE_WORDS.intersection(reading.words)):  # "a blood test 'for mutations'"
         # "is the BRCA test a blood test?" asks about the gene test, not the blood monitoring of a drug;
@@ -1237,7 +1281,11 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
             seen[concept.id] = concept  # "live vaccines on chemo": the vaccines' card, not chemotherapy's
     if len(seen) > 1:
         # "warning signs of spinal cord compression": the emergency named, not warning signs in general
-        seen = {k: v for k, v in sorted(seen.items(), key=lambda item: item[0] in GENERAL_LEADS)}
+        # "my dad won't talk about his cancer, how do I support him?": how to support him is the question; his
+        # being a man, or avoiding the subject, is the situation
+        situation_last = bool(CARER_LEADS.intersection(seen))
+        seen = {k: v for k, v in sorted(seen.items(),
+                                        key=lambda item: item[0] in GENERAL_LEADS or (situation_last and item[0] in SITUATION_LEADS))}
     for n, concept in enumerate(reading.concepts):
         if concept.kind in ENTITY_KINDS and concept.id not in seen and n not in past:
             seen[concept.id] = concept
@@ -1245,7 +1293,7 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         # "ESR1 came back positive after Kisqali": a result found after a treatment is the question;
         # "triple negative, got worse after chemo plus Keytruda": so is the subtype's next step
         if (concept.kind not in ENTITY_KINDS and past and concept.id in about and concept.id not in seen
-                and not SUBTYPE_SLOTS.intersection(dict(concept.sets))):
+                and not SUBTYPE_SLOTS.intersection(dict(concept.sets)) and not is_site(knowledge, concept.id)):
             seen[concept.id] = concept  # (the subtype is the person's, not a result: "post-T-DXd, HR+ HER2-low, options?")
     for concept in reading.concepts:
         if concept.kind in ENTITY_KINDS and concept.id not in seen:
