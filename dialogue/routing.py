@@ -139,6 +139,8 @@ OBJECT_STARTS = frozenset({"the", "my", "her", "his", "what", "which", "how"})
 #: Questions about warning signs ("which signs mean A&E?"): a drug named beside them is asked its side effects.
 WARNING_SIGNS = "term:warning_signs"
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
+#: Words that, after "from", lead to the drug switched to ("from the drips to the Phesgo injection").
+SWITCHED_TO = frozenset({"to", "onto"})
 #: Leading terms that ask a carer's question ("how can I support him?"), and the terms that then only say the
 #: situation: the person being a man, or avoiding the subject.
 CARER_LEADS = frozenset({"term:carer"})
@@ -323,6 +325,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if named and named[0].kind in ENTITY_KINDS and guesses and _asks_use(reading.tagged):
         guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]  # "what is Datroway for?": who it is for
+    target = _switched_to(reading) if named and named[0].kind in ENTITY_KINDS else None
+    if target is not None and any(c.id == target for c in named):
+        # "can I switch from the Herceptin and Perjeta drips to the Phesgo injection?": the drug switched to
+        named, found = _to_front(named, target), _to_front(found, target)
     if named and named[0].kind in ENTITY_KINDS and guesses and _means_getting(reading.words):
         # "HER2-low and hormone positive, does that mean I get Enhertu straight away?": who gets it, not what it is;
         # the drug named last is the one asked ("ESR1 after AI+palbo; does that mean she should get elacestrant?")
@@ -1166,6 +1172,18 @@ def _to_front(concepts: list[Concept], concept_id: str) -> list[Concept]:
     return [c for c in concepts if c.id == concept_id] + [c for c in concepts if c.id != concept_id]
 
 
+def _switched_to(reading: Reading) -> str | None:
+    """The drug a message asks to switch to ("from the drips to the Phesgo injection"), if it says "from ... to"."""
+    tagged = reading.tagged
+    if "from" not in tagged:
+        return None
+    start = tagged.index("from")
+    for place, concept in zip(_concept_places(tagged), reading.concepts):
+        if place > start and concept.kind == "drug" and SWITCHED_TO.intersection(tagged[start:place]):
+            return concept.id
+    return None
+
+
 def _concept_places(tagged: tuple[str, ...]) -> list[int]:
     """The positions in a tagged message of the words that stand for its concepts, in the concepts' order."""
     return [i for i, w in enumerate(tagged) if w.startswith(("<", "term:", "slot:"))]
@@ -1293,7 +1311,7 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         # "ESR1 came back positive after Kisqali": a result found after a treatment is the question;
         # "triple negative, got worse after chemo plus Keytruda": so is the subtype's next step
         if (concept.kind not in ENTITY_KINDS and past and concept.id in about and concept.id not in seen
-                and not SUBTYPE_SLOTS.intersection(dict(concept.sets)) and not is_site(knowledge, concept.id)):
+                and not SUBTYPE_SLOTS.intersection(dict(concept.sets))):
             seen[concept.id] = concept  # (the subtype is the person's, not a result: "post-T-DXd, HR+ HER2-low, options?")
     for concept in reading.concepts:
         if concept.kind in ENTITY_KINDS and concept.id not in seen:

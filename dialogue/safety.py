@@ -205,9 +205,11 @@ class _Evidence:
                       for g in self.hits.get("general", ()))
         # "refractory breathlessness in MBC: non-pharm and pharm options?" asks after the colon; only
         # a cue that asks for management reaches across clauses ("what is going on" does not)
-        if self.case_question and self.only_cases:
-            return True  # a clinician asking how to manage their patient's problem
-        general = general or self.case_question or any(g.sentence == hit.sentence for g in self.hits.get("management_question", ()))
+        managing = any(g.sentence == hit.sentence for g in self.hits.get("management_question", ()))
+        # (asked as a question: "HR 38 on monitor, pt on Kisqali" reports a patient on a monitor)
+        if (self.case_question or (managing and "?" in self.reading.folded)) and self.only_cases:
+            return True  # a clinician asking how to manage their patient's problem ("pt on dex 8 mg, hyperglycaemia - management?")
+        general = general or self.case_question or managing
         return general and not self.someone
 
     # --- readings ----------------------------------------------------------------------
