@@ -323,8 +323,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)):
         # "which signs mean I should go to A&E on Enhertu?": the drug's side-effect card lists when to call
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
-    if named and named[0].kind in ENTITY_KINDS and guesses and _asks_use(reading.tagged):
-        guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]  # "what is Datroway for?": who it is for
+    if named and named[0].kind in ENTITY_KINDS and guesses and (_asks_use(reading.tagged) or _asks_to_have(reading.tagged)):
+        # "what is Datroway for?", "the hormone pills stopped working, can she have Enhertu?": who it is for
+        guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]
     target = _switched_to(reading) if named and named[0].kind in ENTITY_KINDS else None
     if target is not None and any(c.id == target for c in named):
         # "can I switch from the Herceptin and Perjeta drips to the Phesgo injection?": the drug switched to
@@ -771,6 +772,13 @@ def _asks_use(tagged: tuple[str, ...]) -> bool:
             if rest[:1] == ("for",) and after not in DISEASE_WORDS and not after.startswith("slot:"):
                 return True
     return False
+
+
+def _asks_to_have(tagged: tuple[str, ...]) -> bool:
+    """Whether "can she have <drug>" asks if a drug is open to someone, after what they have had."""
+    return PROGRESSION in tagged and any(
+        w == "<drug>" and i >= 3 and tagged[i - 3] in ("can", "could") and tagged[i - 2] in SUBJECTS
+        and tagged[i - 1] in ("have", "get", "try", "start") for i, w in enumerate(tagged))
 
 
 def _means_getting(words: tuple[str, ...]) -> bool:
