@@ -740,6 +740,9 @@ class _TurnBuilder:
             named = {c.id for c in reading.concepts}
             if topic.entities and decision.entity in named and not named.intersection(topic.entities) and top.score < STRONG_MATCH:
                 return False  # "CA 15-3 in monitoring MBC per ASCO?": a match about things the message does not name
+            if (decision.entity is None and not named.intersection(topic.entities) and top.score < STRONG_MATCH
+                    and any(e.split(":", 1)[0] in ENTITY_KINDS for e in topic.entities)):
+                return False  # "when to recommend stopping systemic therapy?": a drug's card, and no drug named
             if (decision.aspect in LINE_ASPECTS and decision.entity is not None and decision.entity.startswith("term:")
                     and not SUBTYPE_SLOTS.intersection(reading.sets) and not any(c.kind in ENTITY_KINDS for c in reading.concepts)):
                 return False  # "insomnia: CBT-I first line?" asks the symptom's first-line management, not the cancer's
