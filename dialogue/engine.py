@@ -753,12 +753,13 @@ class _TurnBuilder:
                 return False  # "is surgery the first thing they do?": the local-therapy card answers; first line would ask the subtype
             return top.score >= STRONG_MATCH or not (sure and topic.aspects and decision.aspect not in topic.aspects)
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
-                and SIDE_EFFECTS in topic.aspects
+                and not self._leads(decision.entity) and SIDE_EFFECTS in topic.aspects
                 and decision.entity not in topic.entities and any(self._about_drug(topic, c) for c in reading.concepts)
                 and not asks_to_manage(reading)):
             # "does chemo make you tired all the time": a symptom's card is general; a topic matched
             # this well on the treatment the message names, for the same aspect, is more to the point
-            # (but "mouth ulcers on chemo, what can I eat?" asks how to cope: the symptom's card)
+            # (but "mouth ulcers on chemo, what can I eat?" asks how to cope: the symptom's card, and
+            # "acupuncture for AI arthralgia?" asks about acupuncture, a term that leads)
             return True
         if decision.probability >= STRONG_ASPECT:
             return False
@@ -844,6 +845,13 @@ class _TurnBuilder:
         if PROGRESSION in named and decision.aspect == AFTER_PROGRESSION:
             return False  # "it grew on Kisqali, can I swap to Verzenio?" asks what comes next, not about side effects
         return decision.likelihood(SIDE_EFFECTS) >= PLAUSIBLE_ASPECT
+
+    def _leads(self, concept_id: str) -> bool:
+        """Whether a lexicon term leads and names no symptom: the question itself (herbal remedies, travel), not
+        something a drug may cause (high calcium from a tamoxifen flare)."""
+        found = self.k.lexicon.concept(concept_id)
+        hints = self.k.aspect_model.hints if self.k.aspect_model is not None else {}
+        return found is not None and found.leads and hints.get(concept_id) != SIDE_EFFECTS
 
     def _about_drug(self, topic: Topic, concept: Any) -> bool:
         """Whether a drug or class the message names (or a class it belongs to) is what the topic is about."""
