@@ -726,13 +726,19 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
         return [Guess("what", 1.0)]  # "how is HER2-ultralow defined": a definition, whatever "how is" suggests
     words = reading.words
     # "which symptoms mean we should ring?" asks what follows from them, not what a word means
+    # ... and "what does that actually mean for me?" what follows for the person
     if not guesses or not any(w in MEANING_WORDS and not (i and words[i - 1] in INDICATING) and not _means_that(words, i)
+                              and not (words[i + 1:i + 2] == ("for",) and words[i + 2:i + 3] and words[i + 2] in PERSONS)
                               for i, w in enumerate(words)):
         return guesses
     what = next((g for g in guesses if g.aspect == "what"), None)
     if what is None or what.probability < MASS_MIN:
         return guesses
     return [Guess("what", 1.0)]  # settled, as a named symptom settles side effects
+
+
+#: Whom "what does it mean for ..." asks about: what follows for them, not what a word means.
+PERSONS = frozenset({"me", "her", "him", "us", "them", "my", "mum", "mom", "dad"})
 
 
 def _means_that(words: tuple[str, ...], i: int) -> bool:
