@@ -753,7 +753,7 @@ class _TurnBuilder:
                 return False  # "is surgery the first thing they do?": the local-therapy card answers; first line would ask the subtype
             return top.score >= STRONG_MATCH or not (sure and topic.aspects and decision.aspect not in topic.aspects)
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
-                and not self._leads(decision.entity) and SIDE_EFFECTS in topic.aspects
+                and not self._leads_as_question(decision.entity) and SIDE_EFFECTS in topic.aspects
                 and decision.entity not in topic.entities and any(self._about_drug(topic, c) for c in reading.concepts)
                 and not asks_to_manage(reading)):
             # "does chemo make you tired all the time": a symptom's card is general; a topic matched
@@ -846,7 +846,7 @@ class _TurnBuilder:
             return False  # "it grew on Kisqali, can I swap to Verzenio?" asks what comes next, not about side effects
         return decision.likelihood(SIDE_EFFECTS) >= PLAUSIBLE_ASPECT
 
-    def _leads(self, concept_id: str) -> bool:
+    def _leads_as_question(self, concept_id: str) -> bool:
         """Whether a lexicon term leads and names no symptom: the question itself (herbal remedies, travel), not
         something a drug may cause (high calcium from a tamoxifen flare)."""
         found = self.k.lexicon.concept(concept_id)

@@ -145,6 +145,12 @@ SWITCHED_TO = frozenset({"to", "onto"})
 #: situation: the person being a man, or avoiding the subject.
 CARER_LEADS = frozenset({"term:carer"})
 SITUATION_LEADS = frozenset({"term:male_breast_cancer", "term:relationships"})
+#: Whom "what does it mean for ..." asks about: what follows for them, not what a word means.
+PERSONS = frozenset({"me", "her", "him", "us", "them", "my", "mum", "mom", "dad"})
+#: What "what is ... for" may ask about once a drug is named: the drug, or a word pointing back to it.
+USE_SUBJECTS = frozenset({"<drug>", "it", "that", "this"})
+#: Words after "what is <drug> for" that name the disease it treats, not ask who it is for.
+DISEASE_WORDS = frozenset({"breast", "cancer", "mbc", "metastatic", "term:metastatic", "stage", "secondary"})
 #: Words that make "X and Y" a comparison ("the difference between Kisqali and Ibrance").
 DIFFERENCE_WORDS = frozenset({"difference", "differences", "differ", "different", "compare", "comparison", "better", "best", "worse"})
 #: A class of more drugs than this ("chemotherapy", "targeted therapy") says too little about what a
@@ -726,10 +732,8 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
         return [Guess("what", 1.0)]  # "how is HER2-ultralow defined": a definition, whatever "how is" suggests
     words = reading.words
     # "which symptoms mean we should ring?" asks what follows from them, not what a word means
-    # ... and "what does that actually mean for me?" what follows for the person
     if not guesses or not any(w in MEANING_WORDS and not (i and words[i - 1] in INDICATING) and not _means_that(words, i)
-                              and not (words[i + 1:i + 2] == ("for",) and words[i + 2:i + 3] and words[i + 2] in PERSONS)
-                              for i, w in enumerate(words)):
+                              and not _means_for(words, i) for i, w in enumerate(words)):
         return guesses
     what = next((g for g in guesses if g.aspect == "what"), None)
     if what is None or what.probability < MASS_MIN:
@@ -737,8 +741,9 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
     return [Guess("what", 1.0)]  # settled, as a named symptom settles side effects
 
 
-#: Whom "what does it mean for ..." asks about: what follows for them, not what a word means.
-PERSONS = frozenset({"me", "her", "him", "us", "them", "my", "mum", "mom", "dad"})
+def _means_for(words: tuple[str, ...], i: int) -> bool:
+    """Whether "mean" at ``i`` asks what follows for someone ("what does that actually mean for me?")."""
+    return words[i + 1:i + 2] == ("for",) and i + 2 < len(words) and words[i + 2] in PERSONS
 
 
 def _means_that(words: tuple[str, ...], i: int) -> bool:
@@ -746,12 +751,6 @@ def _means_that(words: tuple[str, ...], i: int) -> bool:
     working?"), not what a word or a finding means ("what does it mean that it's in the nodes?")."""
     return (2 <= i < len(words) - 1 and words[i - 1] in ("it", "that", "this") and words[i - 2] in ("does", "do", "did", "will", "would", "could")
             and (i < 3 or words[i - 3] != "what"))
-
-
-#: What "what is ... for" may ask about once a drug is named: the drug, or a word pointing back to it.
-USE_SUBJECTS = frozenset({"<drug>", "it", "that", "this"})
-#: Words after "what is <drug> for" that name the disease it treats, not ask who it is for.
-DISEASE_WORDS = frozenset({"breast", "cancer", "mbc", "metastatic", "term:metastatic", "stage", "secondary"})
 
 
 def _partner_on_card(knowledge: Knowledge, reading: Reading, drug: str, partner: str, top: Guess | None) -> bool:
