@@ -597,9 +597,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         second = next(((u, t) for u, t in listed.items() if u != best), None)
         if second is not None and best in listed and (second[1] == EXPLICIT_SIDE_EFFECTS or second[1] not in mentions(knowledge, best)):
             units.append(second[0])  # (not "margenza dose and LVEF holds": the dose card has the holds)
-    if compares:
-        # "is Kisqali or Verzenio the one with ECGs?"; a partner drug ("gemzar dosing with
-        # paclitaxel") is part of the first drug's answer, not a second question.
+    if compares or (first_aspect[best] == "what" and not past and _two_drugs_joined(reading.tagged)):
+        # "is Kisqali or Verzenio the one with ECGs?", "generic names for Orserdu and Itovebi?"; a partner drug
+        # ("gemzar dosing with paclitaxel") is part of the first drug's answer, not a second question.
         for entity in entities[1:MAX_UNITS]:
             if entities[0].startswith("class:") and _member(knowledge, entity, entities[0]):
                 continue  # "best CDK4/6, Verzenio or Kisqali?": the class's card compares its members
@@ -1183,6 +1183,13 @@ def trial_drugs(knowledge: Knowledge) -> dict[str, str]:
 def _to_front(concepts: list[Concept], concept_id: str) -> list[Concept]:
     """The concepts with ``concept_id`` first, the rest in their order."""
     return [c for c in concepts if c.id == concept_id] + [c for c in concepts if c.id != concept_id]
+
+
+def _two_drugs_joined(tagged: tuple[str, ...]) -> bool:
+    """Whether two drugs are named side by side as one question ("Orserdu and Itovebi", "Ibrance & Kisqali"),
+    not as the treatment someone is on ("on abemaciclib and fulvestrant")."""
+    return any(tagged[i:i + 3] in (("<drug>", "and", "<drug>"), ("<drug>", "&", "<drug>"))
+               and (i == 0 or tagged[i - 1] not in SCENE_WORDS | TRIAL_AS_HISTORY) for i in range(len(tagged) - 2))
 
 
 def _switched_to(reading: Reading) -> str | None:
