@@ -72,6 +72,8 @@ TRIAL_NAMES = frozenset({"paloma", "monaleesa", "monarch", "postmonarch", "cleop
 TRIAL_AS_HISTORY = frozenset({"post", "after", "since", "following", "beyond", "pre", "before", "prior"})
 #: Words before a treatment someone is on now ("on letrozole", "during AI+CDK"): the scene of a question
 SCENE_WORDS = frozenset({"on", "during", "taking", "while"})
+#: Words before a drug that make it the treatment someone is on or had, not a drug asked about.
+TREATMENT_CONTEXT_WORDS = SCENE_WORDS | TRIAL_AS_HISTORY
 #: Who a treatment is for, after "does that mean": "does that mean I get Enhertu?", "does it mean she'll need chemo?"
 SUBJECTS = frozenset({"i", "she", "he", "we", "mum", "mom", "dad", "shell", "hell", "ill", "id", "theyll", "they"})
 GETTING = frozenset({"get", "have", "need", "start", "go", "can", "could", "will", "should", "qualify"})
@@ -329,20 +331,21 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)):
         # "which signs mean I should go to A&E on Enhertu?": the drug's side-effect card lists when to call
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
-    if named and named[0].kind in ENTITY_KINDS and guesses and (_asks_use(reading.tagged) or _asks_to_have(reading.tagged)):
-        # "what is Datroway for?", "the hormone pills stopped working, can she have Enhertu?": who it is for
-        guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]
-    target = _switched_to(reading) if named and named[0].kind in ENTITY_KINDS else None
-    if target is not None and any(c.id == target for c in named):
-        # "can I switch from the Herceptin and Perjeta drips to the Phesgo injection?": the drug switched to
-        named, found = _to_front(named, target), _to_front(found, target)
-    if named and named[0].kind in ENTITY_KINDS and guesses and _means_getting(reading.words):
-        # "HER2-low and hormone positive, does that mean I get Enhertu straight away?": who gets it, not what it is;
-        # the drug named last is the one asked ("ESR1 after AI+palbo; does that mean she should get elacestrant?")
-        last = next((c for c in reversed(reading.concepts) if c.kind == "drug"), None)
-        if last is not None and last.id != named[0].id and any(c.id == last.id for c in named):
-            named, found = _to_front(named, last.id), _to_front(found, last.id)
-        guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]
+    if named and named[0].kind in ENTITY_KINDS:
+        target = _switched_to(reading)
+        if target is not None and any(c.id == target for c in named):
+            # "can I switch from the Herceptin and Perjeta drips to the Phesgo injection?": the drug switched to
+            named, found = _to_front(named, target), _to_front(found, target)
+        getting = bool(guesses) and _means_getting(reading.words)
+        if getting:
+            # "ESR1 after AI+palbo; does that mean she should get elacestrant?": the drug named last is the one asked
+            last = next((c for c in reversed(reading.concepts) if c.kind == "drug"), None)
+            if last is not None and last.id != named[0].id and any(c.id == last.id for c in named):
+                named, found = _to_front(named, last.id), _to_front(found, last.id)
+        if guesses and (getting or _asks_use(reading.tagged) or _asks_to_have(reading.tagged)):
+            # who the drug is for, not what it is: "what is Datroway for?", "the hormone pills stopped working,
+            # can she have Enhertu?", "HER2-low and hormone positive, does that mean I get Enhertu straight away?"
+            guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
     if (named and named[0].kind in ENTITY_KINDS and guesses and guesses[0].aspect not in TRIAL_OTHER_ASPECTS
@@ -1189,7 +1192,7 @@ def _two_drugs_joined(tagged: tuple[str, ...]) -> bool:
     """Whether two drugs are named side by side as one question ("Orserdu and Itovebi", "Ibrance & Kisqali"),
     not as the treatment someone is on ("on abemaciclib and fulvestrant")."""
     return any(tagged[i:i + 3] in (("<drug>", "and", "<drug>"), ("<drug>", "&", "<drug>"))
-               and (i == 0 or tagged[i - 1] not in SCENE_WORDS | TRIAL_AS_HISTORY) for i in range(len(tagged) - 2))
+               and (i == 0 or tagged[i - 1] not in TREATMENT_CONTEXT_WORDS) for i in range(len(tagged) - 2))
 
 
 def _switched_to(reading: Reading) -> str | None:

@@ -181,6 +181,7 @@ class _Evidence:
         # clinicians write fragments ("G2 diarrhoea despite loperamide. hold or dose reduce?"): the
         # question counts anywhere in the message
         self.case_question = any(not h.negated for h in self.hits.get(CASE_QUESTION, ()))
+        self.questioning = "?" in reading.folded
         self.about_message = bool(knowledge.about_patterns) and any(p.search(reading.folded) for p in knowledge.about_patterns) and not (
             self.someone or any(p.search(reading.folded) for p in knowledge.experiencer_patterns)
         )
@@ -207,7 +208,7 @@ class _Evidence:
         # a cue that asks for management reaches across clauses ("what is going on" does not)
         managing = any(g.sentence == hit.sentence for g in self.hits.get("management_question", ()))
         # (asked as a question: "HR 38 on monitor, pt on Kisqali" reports a patient on a monitor)
-        if (self.case_question or (managing and "?" in self.reading.folded)) and self.only_cases:
+        if (self.case_question or (managing and self.questioning)) and self.only_cases:
             return True  # a clinician asking how to manage their patient's problem ("pt on dex 8 mg, hyperglycaemia - management?")
         general = general or self.case_question or managing
         return general and not self.someone
