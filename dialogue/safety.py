@@ -154,7 +154,7 @@ class _Evidence:
         self.teaching_sentences = {h.sentence for h in self.hits.get("teaching", ()) if not h.negated}
         self._converting: bool | None = None
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
-        news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated]
+        news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated and not self._from_now_on(h.start)]
         # "it stopped after ten minutes but now it's pouring again": news after the resolution reopens it
         self.resolved_sentences = {h.sentence for h in self.hits.get("resolved", ()) if not h.negated
                                    and not any(n.sentence == h.sentence and n.start > h.end for n in news)}
@@ -233,9 +233,25 @@ class _Evidence:
         toks = self.reading.tokens
         if "." not in toks[n.index].text or not self.live(TREATMENT_CONTEXT):
             return False
-        near = toks[max(0, n.index - 4): n.index + 5]
+        start = max(0, n.index - 4)
+        near = toks[start: n.index + 5]
         after = toks[n.index + 1].text if n.index + 1 < len(toks) else ""
-        return not any(t.text in FIGURE_WORDS for t in near) and after not in FIGURE_UNITS
+        return not any(t.text in FIGURE_WORDS and not self._heart_rate(start + j) for j, t in enumerate(near)) \
+            and after not in FIGURE_UNITS
+
+    def _from_now_on(self, index: int) -> bool:
+        """'should G-CSF be added from now on?' plans ahead: that 'now' is not a new turn for the worse."""
+        toks = self.reading.tokens
+        return 0 < index < len(toks) - 1 and toks[index].text == "now" and toks[index - 1].text == "from" \
+            and toks[index + 1].text == "on"
+
+    def _heart_rate(self, index: int) -> bool:
+        """'HR 118' is a pulse, not a hazard ratio ('HR 0.56'): a whole number of beats follows."""
+        toks = self.reading.tokens
+        if toks[index].text != "hr" or index + 1 >= len(toks):
+            return False
+        nxt = toks[index + 1].text
+        return nxt.isdigit() and 30 <= int(nxt) <= 250
 
     def _near_context(self, measure: str, number: Number) -> bool:
         context = MEASURES[measure][0]
