@@ -81,7 +81,7 @@ STRONG_MATCH = 0.6
 PLAUSIBLE_ASPECT = 0.2
 #: Words that ask what holds for everyone, whatever the person's subtype ("is chemo always first?"); not
 #: "usually", which people also ask of their own case ("what's the usual treatment once it has spread").
-GENERAL_WORDS = frozenset({"always", "alway", "everyone", "everybody"})
+GENERAL_WORDS = frozenset({"always", "alway", "everyone", "everybody", "all", "every"})
 #: "How do they decide the first treatment?" asks how the choice is made, which is the same for everyone.
 DECIDING_WORDS = frozenset({"decide", "decid", "decides", "decided", "choose", "chooses", "chosen", "choos", "pick", "picks"})
 ASKING_HOW = frozenset({"how", "what"})

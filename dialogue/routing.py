@@ -74,6 +74,12 @@ TRIAL_AS_HISTORY = frozenset({"post", "after", "since", "following", "beyond", "
 SCENE_WORDS = frozenset({"on", "during", "taking", "while"})
 #: Words before a drug that make it the treatment someone is on or had, not a drug asked about.
 TREATMENT_CONTEXT_WORDS = SCENE_WORDS | TRIAL_AS_HISTORY
+#: "is fulvestrant alone reasonable?", "is Kisqali an option?": where a drug fits
+ALONE_WORDS = frozenset({"mono", "monotherapy", "alone", "single", "agent", "on", "its", "own", "by", "itself", "still", "really"})
+REASONABLE = frozenset({"reasonable", "appropriate", "sensible", "acceptable", "ok", "okay", "suitable", "justified", "indicated"})
+#: Words between "what does <drug>" and "do" ("what does Herceptin actually do?")
+ACTION_FILLERS = frozenset({"actually", "really", "exactly", "even", "precisely"})
+ACTION_TARGETS = frozenset({"cancer", "cell", "cells", "tumour", "tumor", "tumours", "tumors", "term:metastatic"})
 #: Who a treatment is for, after "does that mean": "does that mean I get Enhertu?", "does it mean she'll need chemo?"
 SUBJECTS = frozenset({"i", "she", "he", "we", "mum", "mom", "dad", "shell", "hell", "ill", "id", "theyll", "they"})
 GETTING = frozenset({"get", "have", "need", "start", "go", "can", "could", "will", "should", "qualify"})
@@ -140,6 +146,11 @@ OBJECT_STARTS = frozenset({"the", "my", "her", "his", "what", "which", "how"})
 #: to the emergency named, the chest wall's skin (the scene) to what is asked of it ("chest wall RT dermatitis").
 #: Questions about warning signs ("which signs mean A&E?"): a drug named beside them is asked its side effects.
 WARNING_SIGNS = "term:warning_signs"
+#: Monitoring said of a drug is its safety checks ("T-DM1 monitoring essentials"), unless the words are of
+#: response: scans, markers, restaging
+MONITORING = "term:monitoring"
+RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding", "marker", "markers", "restaging", "restage",
+                            "progression", "recist", "ca", "cea", "imaging", "ct", "pet", "working"})
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
 #: Words that, after "from", lead to the drug switched to ("from the drips to the Phesgo injection").
 SWITCHED_TO = frozenset({"to", "onto"})
@@ -255,6 +266,9 @@ FIRST_LINE_CUES = frozenset({"slot:line=first", "term:first_step"})
 #: When the cancer became stage 4 (from the start, or years after early treatment): with a subtype and a
 #: first line asked, the scene of the question, not what it asks.
 TIMING_SCENES = frozenset({"term:stage4_timing"})
+#: Where a line of treatment stands, not what is asked when a later line is: "HER2+ progressing on 1L THP
+#: maintenance: 2L standard?"
+LINE_SCENES = frozenset({"term:maintenance"})
 SUBTYPE_SLOTS = frozenset({"hr", "her2"})
 #: The term for a treatment that stopped working ("Xeloda stopped working").
 PROGRESSION = "term:progression"
@@ -318,7 +332,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if model is None or not knowledge.units:
         return Decision()
     past = _history(reading)  # the drugs named as history, read once
-    found = _trial_first(knowledge, reading, _entities(knowledge, reading, past))
+    dated = _dated_by_trial(reading, knowledge)
+    found = [c for c in _trial_first(knowledge, reading, _entities(knowledge, reading, past))
+             if not _only_at(reading, c.id, dated)]
     named = [c for c in found if _specific(knowledge, c.id)]
     raw = model.guess(reading.tagged, limit=len(model.labels))
     guesses = _defining(raw, reading, model.hints)
@@ -331,6 +347,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)):
         # "which signs mean I should go to A&E on Enhertu?": the drug's side-effect card lists when to call
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
+    if (MONITORING in reading.tagged and not RESPONSE_WORDS.intersection(reading.words) and not (guesses and guesses[0].aspect == "how_given")
+            and any(c.kind == "drug" for n, c in enumerate(reading.concepts) if n not in past)):
+        # "T-DM1 monitoring essentials": the drug's safety checks are on its side-effect card
+        guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if named and named[0].kind in ENTITY_KINDS:
         target = _switched_to(reading)
         if target is not None and any(c.id == target for c in named):
@@ -342,7 +362,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             last = next((c for c in reversed(reading.concepts) if c.kind == "drug"), None)
             if last is not None and last.id != named[0].id and any(c.id == last.id for c in named):
                 named, found = _to_front(named, last.id), _to_front(found, last.id)
-        if guesses and (getting or _asks_use(reading.tagged) or _asks_to_have(reading.tagged)):
+        if guesses and _asks_action(reading.tagged):
+            guesses = [Guess("what", 1.0)]  # "what does Herceptin actually do to the cancer cells?": how it works
+        if guesses and (getting or _asks_use(reading.tagged) or _asks_to_have(reading.tagged) or _asks_reasonable(reading.tagged)):
             # who the drug is for, not what it is: "what is Datroway for?", "the hormone pills stopped working,
             # can she have Enhertu?", "HER2-low and hormone positive, does that mean I get Enhertu straight away?"
             guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]
@@ -473,7 +495,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if first_card in knowledge.topics and all(is_site(knowledge, e) and not lookup(knowledge, e, "first_line") for e in scenes):
         return replace(unresolved, units=(first_card,), aspect="first_line", probability=max(top.probability if top else 0.0, CLEAR_MIN),
                        by_card=True)  # (an example match may still know better, as for an aspect's overview)
-    if (entities and not carried and _is_organ_site(knowledge, entities[0]) and entities[0] not in TIMING_SCENES
+    if (entities and not carried and (_is_organ_site(knowledge, entities[0]) or entities[0] in LINE_SCENES) and entities[0] not in TIMING_SCENES
             and SUBTYPE_SLOTS.intersection(reading.sets) and reading.sets.get("line") in LATER_LINES
             and (top is None or top.aspect in NEXT_STEP_ASPECTS or top.aspect == AFTER_PROGRESSION)
             and not any(c.kind == "drug" for n, c in enumerate(reading.concepts) if n not in past)):
@@ -620,7 +642,8 @@ def _overview(knowledge: Knowledge, guesses: list[Guess], defined: bool, reading
     An example match may still know better (``by_card``).
     """
     top = guesses[0] if guesses else None
-    if top is None or top.probability < ASPECT_MIN:
+    # (a hesitant guess at a line of treatment that a term signalling it backs: "does everyone get chemo first?")
+    if top is None or (top.probability < ASPECT_MIN and not (top.aspect in LINE_ASPECTS and _signalled(knowledge, reading, top.aspect))):
         return None
     words = reading.words
     implying = any(words[i : i + 3] in IMPLYING and (i == 0 or words[i - 1] != "what") for i in range(len(words)))
@@ -782,11 +805,32 @@ def _asks_use(tagged: tuple[str, ...]) -> bool:
     return False
 
 
+def _asks_action(tagged: tuple[str, ...]) -> bool:
+    """Whether "what does <drug> (actually) do (to the cancer)" asks how a drug works: what it is."""
+    for i, w in enumerate(tagged):
+        if w == "<drug>" and tagged[max(0, i - 2):i] in (("what", "does"), ("what", "do")):
+            rest = [t for t in tagged[i + 1:] if t not in ACTION_FILLERS]
+            # ... but not "what does Ibrance do to your blood counts?" (its side effects)
+            if rest[:1] == ["do"] and (len(rest) == 1 or (rest[1] == "to" and ACTION_TARGETS.intersection(rest[2:5]))):
+                return True
+    return False
+
+
 def _asks_to_have(tagged: tuple[str, ...]) -> bool:
     """Whether "can she have <drug>" asks if a drug is open to someone, after what they have had."""
     return PROGRESSION in tagged and any(
         w == "<drug>" and i >= 3 and tagged[i - 3] in ("can", "could") and tagged[i - 2] in SUBJECTS
         and tagged[i - 1] in ("have", "get", "try", "start") for i, w in enumerate(tagged))
+
+
+def _asks_reasonable(tagged: tuple[str, ...]) -> bool:
+    """Whether "is <drug> (alone) reasonable / an option" asks where a drug fits, not what it is."""
+    for i, w in enumerate(tagged):
+        if w == "<drug>" and tagged[i - 1:i] == ("is",):
+            rest = [t for t in tagged[i + 1:i + 5] if t not in ALONE_WORDS]
+            if rest[:1] and (rest[0] in REASONABLE or tuple(rest[:2]) in (("an", "option"), ("still", "an"))):
+                return True
+    return False
 
 
 def _means_getting(words: tuple[str, ...]) -> bool:
@@ -837,7 +881,14 @@ def _lined(knowledge: Knowledge, guesses: list[Guess], reading: Reading, hints: 
     its own aspect ("is a trial an option in 1L HR+ disease?").
     """
     line = reading.sets.get("line")
-    if not guesses or line is None or any(w in hints for w in reading.tagged) or _names_a_drug(knowledge, reading):
+    if not guesses or line is None or _names_a_drug(knowledge, reading):
+        return guesses
+    later = next((g for g in guesses if g.aspect == AFTER_PROGRESSION), None)
+    if guesses[0].aspect == "first_line" and line in LATER_LINES and later is not None:
+        # "progressing on 1L THP maintenance: 2L standard?": the first line is history, a later one is asked
+        rest = [g for g in guesses if g is not later and g is not guesses[0]]
+        return [Guess(AFTER_PROGRESSION, later.probability + guesses[0].probability)] + rest
+    if any(w in hints for w in reading.tagged):
         return guesses
     if guesses[0].aspect not in DRUG_ASPECTS:
         return guesses  # a question of its own kind ("is a trial an option in 1L?") keeps it
@@ -855,7 +906,7 @@ def _lift(guesses: list[Guess], hinted: Guess | None) -> list[Guess]:
 
 
 #: Terms whose aspect is the question whatever else the message says.
-SETTLING_HINTS = frozenset({"term:same_cancer", "term:if_stopped"})
+SETTLING_HINTS = frozenset({"term:same_cancer", "term:if_stopped", "term:cdk46_beyond_progression"})
 
 
 def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
@@ -1181,6 +1232,37 @@ def trial_drugs(knowledge: Knowledge) -> dict[str, str]:
                 found.setdefault(phrase[0], concept.id)
         knowledge.trial_drugs = found
     return knowledge.trial_drugs
+
+
+def _dated_by_trial(reading: Reading, knowledge: Knowledge) -> set[int]:
+    """The positions of drugs named by their trials after "post" or "since": "is THP still standard post
+    DB-09?", "1L TNBC, no PD-(L)1, after ASCENT-03 / TROPION-Breast02: options?" date the question by
+    the trials' results; nobody is said to have had the drugs, and they are not what is asked."""
+    drugs = trial_drugs(knowledge)
+    words, tagged = reading.words, reading.tagged
+    def dating(before: tuple[str, ...]) -> bool:  # "post DB-09", "since the DESTINY-Breast09 trial"
+        if before[-1:] == ("the",):
+            before = before[:-1]
+        return bool(before) and before[-1] in TRIAL_AS_HISTORY
+
+    if not any(w in drugs and dating(words[:n]) for n, w in enumerate(words)):
+        return set()
+    named = {w for w in words if w in drugs}
+    dated: set[int] = set()
+    for n, i in enumerate(_concept_places(tagged)):
+        j = i - 1
+        while j >= 0 and tagged[j] in ("<drug>", "and", "or", "/", ",", "the"):
+            j -= 1
+        concept = reading.concepts[n]
+        if j >= 0 and tagged[j] in TRIAL_AS_HISTORY and tagged[i] == "<drug>" and concept.id in {drugs[w] for w in named}:
+            dated.add(n)
+    return dated
+
+
+def _only_at(reading: Reading, concept_id: str, places: set[int]) -> bool:
+    """Whether every mention of the concept is at one of these positions."""
+    at = [n for n, c in enumerate(reading.concepts) if c.id == concept_id]
+    return bool(places) and all(n in places for n in at)
 
 
 def _to_front(concepts: list[Concept], concept_id: str) -> list[Concept]:
