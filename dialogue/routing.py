@@ -179,6 +179,8 @@ MEANING_WORDS = frozenset({"mean", "means", "meaning", "define", "definition", "
 INDICATING = frozenset({"symptom", "symptoms", "sign", "signs", "result", "results", "number", "numbers", "level", "levels"})
 #: "How is X defined" asks for a definition whatever else the message says ("defined" reads as "defin").
 DEFINING = frozenset({"defin", "defined"})
+#: "Why do they call it ...", "why is it called ...": what a name means
+NAMING = frozenset({"call", "called", "named"})
 #: Words that really ask what something is.
 WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", "define", "definition"})
 #: "Does that mean...?" asks what follows from something, not what a word means.
@@ -249,7 +251,7 @@ OVERVIEW_FIRST = frozenset({STOPPING})
 MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips", "help",
                             "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue",
                             "mouthcare", "options", "alternatives", "alternative"})
-MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
+MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("cant", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
                             ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off"),
                             ("how", "long"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my"),
                             # "the anti-sickness tablets aren't touching it", "what else is there?", "what else can I try?"
@@ -266,6 +268,8 @@ FIRST_LINE_CUES = frozenset({"slot:line=first", "term:first_step"})
 #: When the cancer became stage 4 (from the start, or years after early treatment): with a subtype and a
 #: first line asked, the scene of the question, not what it asks.
 TIMING_SCENES = frozenset({"term:stage4_timing"})
+#: Terms that are the subject only when nothing else is named ("which guidelines cover MBC?")
+BACKGROUND_TERMS = frozenset({"term:guidelines"})
 #: Where a line of treatment stands, not what is asked when a later line is: "HER2+ progressing on 1L THP
 #: maintenance: 2L standard?"
 LINE_SCENES = frozenset({"term:maintenance"})
@@ -756,6 +760,8 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
         return [Guess("what", 1.0)]
     if guesses and DEFINING.intersection(reading.words):
         return [Guess("what", 1.0)]  # "how is HER2-ultralow defined": a definition, whatever "how is" suggests
+    if guesses and "why" in reading.words and NAMING.intersection(reading.words):
+        return [Guess("what", 1.0)]  # "why do they call it triple negative?": what the name means
     words = reading.words
     # "which symptoms mean we should ring?" asks what follows from them, not what a word means
     if not guesses or not any(w in MEANING_WORDS and not (i and words[i - 1] in INDICATING) and not _means_that(words, i)
@@ -1425,6 +1431,8 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     found = list(seen.values())
+    if any(c.id not in BACKGROUND_TERMS for c in found):
+        found = [c for c in found if c.id not in BACKGROUND_TERMS]  # "what do guidelines prefer for chemo?" asks about chemo
     if found and found[0].id in GENERAL_LEADS and any(c.kind in ENTITY_KINDS or is_site(knowledge, c.id) for c in found[1:]):
         # "brain met red-flag symptoms", "which Keytruda side effects count as an emergency": the site's or
         # the drug's own warning signs, not warning signs in general (a symptom stays with them: "when
