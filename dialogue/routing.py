@@ -268,6 +268,11 @@ FIRST_LINE_CUES = frozenset({"slot:line=first", "term:first_step"})
 #: When the cancer became stage 4 (from the start, or years after early treatment): with a subtype and a
 #: first line asked, the scene of the question, not what it asks.
 TIMING_SCENES = frozenset({"term:stage4_timing"})
+#: A drug the cancer spread or grew on: "even on tamoxifen", "despite being on Kisqali"
+DESPITE_WORDS = (("even", "on"), ("despite",), ("despite", "being", "on"), ("despite", "taking"), ("even", "with"))
+SPREAD_TAGS = frozenset({"term:metastatic", "term:progression", "spread", "spreading"})
+#: Words that ask what comes next ("what are the options now?")
+NEXT_WORDS = frozenset({"term:options", "next", "now", "else"})
 #: Terms that are the subject only when nothing else is named ("which guidelines cover MBC?")
 BACKGROUND_TERMS = frozenset({"term:guidelines"})
 #: Where a line of treatment stands, not what is asked when a later line is: "HER2+ progressing on 1L THP
@@ -336,14 +341,21 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if model is None or not knowledge.units:
         return Decision()
     past = _history(reading)  # the drugs named as history, read once
+    spread_on = _spread_despite(knowledge, reading)
+    past |= spread_on
     dated = _dated_by_trial(reading, knowledge)
     found = [c for c in _trial_first(knowledge, reading, _entities(knowledge, reading, past))
              if not _only_at(reading, c.id, dated)]
+    if _bearing_a_drug(reading.tagged):
+        found = [c for c in found if c.id not in FEELINGS]  # "can't cope with the letrozole": its side effects, not a low mood
     named = [c for c in found if _specific(knowledge, c.id)]
     raw = model.guess(reading.tagged, limit=len(model.labels))
     guesses = _defining(raw, reading, model.hints)
     if guesses is raw:  # a question about a word's meaning is settled before the words it names signal anything
         guesses = _lined(knowledge, _situated(_hinted(raw, reading, model.hints), reading), reading, model.hints)
+    if spread_on and guesses and NEXT_WORDS.intersection(reading.tagged):
+        # "spread to his liver even on tamoxifen: what are the options now?" asks what comes next
+        guesses = [Guess(AFTER_PROGRESSION, max(guesses[0].probability, CLEAR_MIN))]
     # (not in a story of the disease growing: "liver numbers up, the scan says progression, what now?")
     if named and named[0].kind in ENTITY_KINDS and PROGRESSION not in reading.tagged and _harm_asked(reading):
         guesses = [Guess(SIDE_EFFECTS, 1.0)]  # "could Kisqali harm my liver?", as a named symptom settles it
@@ -665,7 +677,8 @@ def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, 
     named ("what's a PARP inhibitor? the onc mentioned lynparza"), anything to a biomarker's card about
     a test ("PD-L1 assay for pembro?")."""
     own = lookup(knowledge, entities[0], aspect)
-    drug = (_drug_asked_side_effects(knowledge, reading, entities[1:], aspect, own)
+    drug = ((_drug_asked_side_effects(knowledge, reading, entities[1:], aspect, own)
+             or _drug_asked_by_term(knowledge, reading, entities[1:], aspect, own))
             if own is not None and first.leads and first.id == entities[0] else None)
     if drug is not None:
         # "tucatinib side effects? my dad has male breast cancer": the situation's card answers anything
@@ -695,6 +708,15 @@ def _drug_asked_side_effects(knowledge: Knowledge, reading: Reading, others: lis
         if card is not None and (EXPLICIT_SIDE_EFFECTS in named or named & SIDE_EFFECT_TERMS & mentions(knowledge, card)):
             return drug
     return None
+
+
+def _drug_asked_by_term(knowledge: Knowledge, reading: Reading, others: list[str], aspect: str, own: str) -> str | None:
+    """The named drug whose card for the aspect answers, when a term of the message signals that aspect
+    ("can Verzenio be taken on its own? my dad has male breast cancer": alone is where it fits) while the
+    leading concept's card is one that answers anything (a situation)."""
+    if aspect != "where_fits" or len(knowledge.topics[own].aspects) < CATCH_ALL or not _signalled(knowledge, reading, aspect):
+        return None
+    return next((d for d in others if d.startswith("drug:") and lookup(knowledge, d, aspect) is not None), None)
 
 
 def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
@@ -1238,6 +1260,32 @@ def trial_drugs(knowledge: Knowledge) -> dict[str, str]:
                 found.setdefault(phrase[0], concept.id)
         knowledge.trial_drugs = found
     return knowledge.trial_drugs
+
+
+def _bearing_a_drug(tagged: tuple[str, ...]) -> bool:
+    """Whether a feeling is said of a drug: "can't cope with the letrozole", "struggling with my Kisqali"."""
+    for i, w in enumerate(tagged):
+        if w in FEELINGS:
+            rest = [t for t in tagged[i + 1:i + 4] if t not in ("the", "my", "his", "her", "their", "this")]
+            if rest[:2] == ["with", "<drug>"]:
+                return True
+    return False
+
+
+def _spread_despite(knowledge: Knowledge, reading: Reading) -> set[int]:
+    """The positions of drugs the cancer spread on: "spread to his liver even on tamoxifen", "new liver
+    mets despite being on Kisqali" (a spread, growth or new site before them, no progression word needed)."""
+    tagged = reading.tagged
+    spread = [i for i, w in enumerate(tagged) if w in SPREAD_TAGS
+              or (w == "new" and i + 1 < len(tagged) and tagged[i + 1].startswith("term:") and is_site(knowledge, tagged[i + 1]))]
+    if not spread:
+        return set()
+    found: set[int] = set()
+    for n, i in enumerate(_concept_places(tagged)):
+        before = tagged[max(0, i - 3):i]
+        if tagged[i] == "<drug>" and spread[0] < i and any(before[-len(w):] == w for w in DESPITE_WORDS):
+            found.add(n)
+    return found
 
 
 def _dated_by_trial(reading: Reading, knowledge: Knowledge) -> set[int]:
