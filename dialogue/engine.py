@@ -228,8 +228,13 @@ class Engine:
         """
         if self._places is None:
             return None
-        found = self._places.search(" ".join(reading.words))
-        return self._place_locale[found.group(1)] if found else None
+        text = " ".join(reading.words)
+        found = list(self._places.finditer(text))
+        if not found:
+            return None
+        # a place said to be where someone is wins over a service's name: "samaritans number in ireland"
+        placed = [m for m in found if text[:m.start()].split()[-1:] in (["in"], ["from"])]
+        return self._place_locale[(placed or found)[0].group(1)]
 
     def urgent_for(self, safety: SafetyCheck, audience: str, slots: dict[str, str], locale: str | None = None) -> list[Reply]:
         """The urgent replies of the red flags a message raised (at most two), most important first."""
