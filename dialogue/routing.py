@@ -630,7 +630,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # an aspect asked plainly ("zoladex - how is it given?") is not outvoted by two hesitant ones
         best, probability = asked, mass[asked]
     units = [best]
-    if asks_two:
+    if asks_two and not compares:
         units.append(ranked[1][0])  # "what is Phesgo and how is it given?"
     elif not carried and not compares:
         # "imlunestrant: drug class + oral or inj?": two aspects named one after the other
