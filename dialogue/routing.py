@@ -343,7 +343,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     past = _history(reading)  # the drugs named as history, read once
     spread_on = _spread_despite(knowledge, reading)
     past |= spread_on
-    dated = _dated_by_trial(reading, knowledge)
+    dated = _dated_by_trial(knowledge, reading)
     found = [c for c in _trial_first(knowledge, reading, _entities(knowledge, reading, past))
              if not _only_at(reading, c.id, dated)]
     if _bearing_a_drug(reading.tagged):
@@ -363,7 +363,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)):
         # "which signs mean I should go to A&E on Enhertu?": the drug's side-effect card lists when to call
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
-    if (MONITORING in reading.tagged and not RESPONSE_WORDS.intersection(reading.words) and not (guesses and guesses[0].aspect == "how_given")
+    if (MONITORING in reading.tagged and not RESPONSE_WORDS.intersection(reading.words)
+            and not (guesses and guesses[0].aspect == "how_given")  # "alpelisib dose + glucose monitoring"
             and any(c.kind == "drug" for n, c in enumerate(reading.concepts) if n not in past)):
         # "T-DM1 monitoring essentials": the drug's safety checks are on its side-effect card
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
@@ -1288,29 +1289,30 @@ def _spread_despite(knowledge: Knowledge, reading: Reading) -> set[int]:
     return found
 
 
-def _dated_by_trial(reading: Reading, knowledge: Knowledge) -> set[int]:
+def _dated_by_trial(knowledge: Knowledge, reading: Reading) -> set[int]:
     """The positions of drugs named by their trials after "post" or "since": "is THP still standard post
     DB-09?", "1L TNBC, no PD-(L)1, after ASCENT-03 / TROPION-Breast02: options?" date the question by
     the trials' results; nobody is said to have had the drugs, and they are not what is asked."""
     drugs = trial_drugs(knowledge)
     words, tagged = reading.words, reading.tagged
-    def dating(before: tuple[str, ...]) -> bool:  # "post DB-09", "since the DESTINY-Breast09 trial"
-        if before[-1:] == ("the",):
-            before = before[:-1]
-        return bool(before) and before[-1] in TRIAL_AS_HISTORY
-
-    if not any(w in drugs and dating(words[:n]) for n, w in enumerate(words)):
+    if not any(w in drugs and _after_dating_word(words[:n]) for n, w in enumerate(words)):
         return set()
-    named = {w for w in words if w in drugs}
+    tested = {drugs[w] for w in words if w in drugs}
     dated: set[int] = set()
     for n, i in enumerate(_concept_places(tagged)):
         j = i - 1
         while j >= 0 and tagged[j] in ("<drug>", "and", "or", "/", ",", "the"):
-            j -= 1
-        concept = reading.concepts[n]
-        if j >= 0 and tagged[j] in TRIAL_AS_HISTORY and tagged[i] == "<drug>" and concept.id in {drugs[w] for w in named}:
+            j -= 1  # back over the other trials of a list: "after ASCENT-03 / TROPION-Breast02"
+        if j >= 0 and tagged[j] in TRIAL_AS_HISTORY and tagged[i] == "<drug>" and reading.concepts[n].id in tested:
             dated.add(n)
     return dated
+
+
+def _after_dating_word(before: tuple[str, ...]) -> bool:
+    """Whether the words before a trial date it: "post DB-09", "since the DESTINY-Breast09 trial"."""
+    if before[-1:] == ("the",):
+        before = before[:-1]
+    return bool(before) and before[-1] in TRIAL_AS_HISTORY
 
 
 def _only_at(reading: Reading, concept_id: str, places: set[int]) -> bool:
