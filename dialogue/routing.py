@@ -13,6 +13,7 @@ When nothing resolves, the decision says so and the engine's example matcher tak
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, replace
 
 from .lexicon import HISTORY_WORDS as LEXICON_HISTORY_WORDS
@@ -270,6 +271,8 @@ FIRST_LINE_CUES = frozenset({"slot:line=first", "term:first_step"})
 #: When the cancer became stage 4 (from the start, or years after early treatment): with a subtype and a
 #: first line asked, the scene of the question, not what it asks.
 TIMING_SCENES = frozenset({"term:stage4_timing"})
+#: Words between a feeling and the drug it is said of ("can't cope with the letrozole")
+OWNER_WORDS = frozenset({"the", "my", "his", "her", "their", "this"})
 #: A drug the cancer spread or grew on: "even on tamoxifen", "despite being on Kisqali"
 DESPITE_WORDS = (("even", "on"), ("despite",), ("despite", "being", "on"), ("despite", "taking"), ("even", "with"))
 SPREAD_TAGS = frozenset({"term:metastatic", "term:progression", "spread", "spreading"})
@@ -362,12 +365,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if named and named[0].kind in ENTITY_KINDS and PROGRESSION not in reading.tagged and _harm_asked(reading):
         guesses = [Guess(SIDE_EFFECTS, 1.0)]  # "could Kisqali harm my liver?", as a named symptom settles it
     if (named and named[0].kind in ENTITY_KINDS and WARNING_SIGNS in reading.tagged
-            and any(c.kind in ENTITY_KINDS for n, c in enumerate(reading.concepts) if n not in past)):
+            and _names_now(reading, past, ENTITY_KINDS)):
         # "which signs mean I should go to A&E on Enhertu?": the drug's side-effect card lists when to call
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if (MONITORING in reading.tagged and not RESPONSE_WORDS.intersection(reading.words)
             and not (guesses and guesses[0].aspect == "how_given")  # "alpelisib dose + glucose monitoring"
-            and any(c.kind == "drug" for n, c in enumerate(reading.concepts) if n not in past)):
+            and _names_now(reading, past, ("drug",))):
         # "T-DM1 monitoring essentials": the drug's safety checks are on its side-effect card
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if named and named[0].kind in ENTITY_KINDS:
@@ -517,7 +520,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if (entities and not carried and (_is_organ_site(knowledge, entities[0]) or entities[0] in LINE_SCENES) and entities[0] not in TIMING_SCENES
             and SUBTYPE_SLOTS.intersection(reading.sets) and reading.sets.get("line") in LATER_LINES
             and (top is None or top.aspect in NEXT_STEP_ASPECTS or top.aspect == AFTER_PROGRESSION)
-            and not any(c.kind == "drug" for n, c in enumerate(reading.concepts) if n not in past)):
+            and not _names_now(reading, past, ("drug",))):
         # "hormone positive, now in her liver after 3 lots of hormone treatment: chemo now?": the subtype
         # and a later line stated say what is asked; the site is the scene
         regimen = _regimen_for(knowledge, AFTER_PROGRESSION, reading)
@@ -680,8 +683,7 @@ def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, 
     named ("what's a PARP inhibitor? the onc mentioned lynparza"), anything to a biomarker's card about
     a test ("PD-L1 assay for pembro?")."""
     own = lookup(knowledge, entities[0], aspect)
-    drug = ((_drug_asked_side_effects(knowledge, reading, entities[1:], aspect, own)
-             or _drug_asked_by_term(knowledge, reading, entities[1:], aspect, own))
+    drug = (_drug_asked_of(knowledge, reading, entities[1:], aspect, own)
             if own is not None and first.leads and first.id == entities[0] else None)
     if drug is not None:
         # "tucatinib side effects? my dad has male breast cancer": the situation's card answers anything
@@ -698,28 +700,27 @@ def _answering_first(knowledge: Knowledge, entities: list[str], first: Concept, 
     return entities if answering is None else [answering] + [e for e in entities if e != answering]
 
 
-def _drug_asked_side_effects(knowledge: Knowledge, reading: Reading, others: list[str], aspect: str, own: str) -> str | None:
-    """The named drug whose own side-effects card answers, when side effects are asked of it ("side effects"
-    in so many words, or a symptom that card covers) while the leading concept's card is one that answers
-    anything (a situation: men, pregnancy, body image)."""
-    if aspect != SIDE_EFFECTS or len(knowledge.topics[own].aspects) < CATCH_ALL:
+def _drug_asked_of(knowledge: Knowledge, reading: Reading, others: list[str], aspect: str, own: str) -> str | None:
+    """The named drug whose own card answers while the leading concept's card is one that answers anything
+    (a situation: men, pregnancy, body image): side effects asked of the drug ("side effects" in so many words,
+    or a symptom its card covers), or where it fits when a term says so ("can Verzenio be taken on its own?
+    my dad has male breast cancer")."""
+    if len(knowledge.topics[own].aspects) < CATCH_ALL:
         return None
-    named = {c.id for c in reading.concepts}
-    for drug in others:
-        card = lookup(knowledge, drug, aspect) if drug.startswith("drug:") else None
-        # "side effects" in so many words, or a symptom the drug's card covers ("weight gain from letrozole")
-        if card is not None and (EXPLICIT_SIDE_EFFECTS in named or named & SIDE_EFFECT_TERMS & mentions(knowledge, card)):
-            return drug
+    cards = [(d, card) for d in others if d.startswith("drug:") and (card := lookup(knowledge, d, aspect)) is not None]
+    if aspect == SIDE_EFFECTS:
+        named = {c.id for c in reading.concepts}
+        # "weight gain from letrozole": a symptom the drug's card covers
+        return next((d for d, card in cards
+                     if EXPLICIT_SIDE_EFFECTS in named or named & SIDE_EFFECT_TERMS & mentions(knowledge, card)), None)
+    if aspect == "where_fits" and _signalled(knowledge, reading, aspect):
+        return next((d for d, _ in cards), None)
     return None
 
 
-def _drug_asked_by_term(knowledge: Knowledge, reading: Reading, others: list[str], aspect: str, own: str) -> str | None:
-    """The named drug whose card for the aspect answers, when a term of the message signals that aspect
-    ("can Verzenio be taken on its own? my dad has male breast cancer": alone is where it fits) while the
-    leading concept's card is one that answers anything (a situation)."""
-    if aspect != "where_fits" or len(knowledge.topics[own].aspects) < CATCH_ALL or not _signalled(knowledge, reading, aspect):
-        return None
-    return next((d for d in others if d.startswith("drug:") and lookup(knowledge, d, aspect) is not None), None)
+def _names_now(reading: Reading, past: set[int], kinds: Container[str]) -> bool:
+    """Whether the message names a concept of these kinds that is not history (not "after Kisqali")."""
+    return any(c.kind in kinds for n, c in enumerate(reading.concepts) if n not in past)
 
 
 def _member(knowledge: Knowledge, drug: str, cls: str) -> bool:
@@ -1269,7 +1270,7 @@ def _bearing_a_drug(tagged: tuple[str, ...]) -> bool:
     """Whether a feeling is said of a drug: "can't cope with the letrozole", "struggling with my Kisqali"."""
     for i, w in enumerate(tagged):
         if w in FEELINGS:
-            rest = [t for t in tagged[i + 1:i + 4] if t not in ("the", "my", "his", "her", "their", "this")]
+            rest = [t for t in tagged[i + 1:i + 4] if t not in OWNER_WORDS]
             if rest[:2] == ["with", "<drug>"]:
                 return True
     return False
