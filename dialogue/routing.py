@@ -150,6 +150,8 @@ WARNING_SIGNS = "term:warning_signs"
 #: Monitoring said of a drug is its safety checks ("T-DM1 monitoring essentials"), unless the words are of
 #: response: scans, markers, restaging
 MONITORING = "term:monitoring"
+#: a dose missed, or thrown up soon after: the rule for it is on the drug's own how-it-is-given card
+MISSED_DOSE = "term:missed_dose"
 RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding", "marker", "markers", "restaging", "restage",
                             "progression", "recist", "ca", "cea", "imaging", "ct", "pet", "working"})
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
@@ -373,6 +375,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and _names_now(reading, past, ("drug",))):
         # "T-DM1 monitoring essentials": the drug's safety checks are on its side-effect card
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
+    if (named and named[0].kind not in ENTITY_KINDS and MISSED_DOSE in reading.tagged
+            and guesses and guesses[0].aspect == "how_given"):
+        # "threw up 20 minutes after my Ibrance, take another?": the drug's rule, not the sickness's card
+        drug = next((c for c in named if c.kind == "drug"), None)
+        if drug is not None:
+            named, found = _to_front(named, drug.id), _to_front(found, drug.id)
     if named and named[0].kind in ENTITY_KINDS:
         target = _switched_to(reading)
         if target is not None and any(c.id == target for c in named):
@@ -384,6 +392,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             last = next((c for c in reversed(reading.concepts) if c.kind == "drug"), None)
             if last is not None and last.id != named[0].id and any(c.id == last.id for c in named):
                 named, found = _to_front(named, last.id), _to_front(found, last.id)
+        if guesses and _asks_kind(reading.tagged):
+            guesses = [Guess("what", 1.0)]  # "is Herceptin chemo? I get it with docetaxel": what kind of drug it is
         if guesses and _asks_action(reading.tagged):
             guesses = [Guess("what", 1.0)]  # "what does Herceptin actually do to the cancer cells?": how it works
         if guesses and (getting or _asks_use(reading.tagged) or _asks_to_have(reading.tagged) or _asks_reasonable(reading.tagged)):
@@ -902,6 +912,16 @@ def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
         return guesses
     fits = sum(g.probability for g in guesses if g.aspect in ("what", "where_fits"))
     return [Guess("where_fits", fits)] + [g for g in guesses if g.aspect not in ("what", "where_fits")]
+
+
+def _asks_kind(tagged: tuple[str, ...]) -> bool:
+    """"is Keytruda a chemo?": whether a drug belongs to a class is what the drug is, whatever situation follows."""
+    for i, w in enumerate(tagged[:-1]):
+        if w in ("is", "isnt") and tagged[i + 1] == "<drug>":
+            rest = [t for t in tagged[i + 2:i + 5] if t not in ("a", "an", "actually", "really", "also", "like", "type", "of", "kind")]
+            if rest and rest[0] == "<class>":
+                return True
+    return False
 
 
 def _lined(knowledge: Knowledge, guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
