@@ -120,6 +120,8 @@ FREQUENCY = "term:frequency"
 TESTING = "testing"
 #: Words for a test in general ("a special test", "gene test"), not a test of its own.
 GENERIC_TEST_TERMS = frozenset({"term:testing", "term:genetic_test", "term:biopsy"})
+#: Words that state the situation a test is asked in, not a test.
+TEST_SITUATION_TERMS = frozenset({"term:triple_negative", "term:metastatic", "term:options", "term:first_step"})
 #: A card declaring testing among this many aspects at most is about a test, not a catch-all.
 TEST_CARD_ASPECTS = 3
 #: A card declaring this many aspects answers anything about its concept, not one aspect in particular.
@@ -1185,14 +1187,20 @@ def _test_for_drug(knowledge: Knowledge, reading: Reading, entity: str) -> str |
     aspects is about a test (the PIK3CA card names capivasertib); "DPYD genotyping before cape"
     names its test and is left to it.
     """
-    if entity.split(":", 1)[0] != "drug":
+    if entity.split(":", 1)[0] not in ENTITY_KINDS:
         return None
-    if any(c.kind not in ENTITY_KINDS and c.id not in GENERIC_TEST_TERMS for c in reading.concepts):
+    # the person's situation ("triple negative, spread to the lungs: is immunotherapy an option? what's the
+    # test?") does not name a test of its own
+    if any(c.kind not in ENTITY_KINDS and c.id not in GENERIC_TEST_TERMS and c.id not in TEST_SITUATION_TERMS
+           and not is_site(knowledge, c.id) for c in reading.concepts):
         return None
     cards = [t for t in knowledge.topics.values()
              if t.entities and TESTING in t.aspects and len(t.aspects) <= TEST_CARD_ASPECTS and entity in mentions(knowledge, t.id)]
     # a result's own card (a slot value: "PIK3CA mutation") before a term's ("receptor discordance")
-    cards.sort(key=lambda t: not any(e.startswith("slot:") for e in t.entities))
+    # (and, among those, a test the drug's own cards name: PD-L1 for immunotherapy, not the overview of every subtype's tests)
+    named_by_drug = {m for unit in knowledge.entity_units.get(entity, ()) for m in mentions(knowledge, unit)}
+    cards.sort(key=lambda t: (not any(e.startswith("slot:") for e in t.entities),
+                              not any(e in named_by_drug for e in t.entities)))
     return cards[0].id if cards else None
 
 
