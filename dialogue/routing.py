@@ -157,6 +157,9 @@ MISSED_DOSE = "term:missed_dose"
 RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding", "marker", "markers", "restaging", "restage",
                             "progression", "recist", "ca", "cea", "imaging", "ct", "pet", "working"})
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
+PHONE_NUMBERS = "term:phone_numbers"
+#: Words that ask when (or on which signs) to call, next to the names of the lines to call.
+WHEN_WORDS = frozenset({"when", "symptoms", "symptom", "signs", "sign", "mean", "means"})
 #: Words that, after "from", lead to the drug switched to ("from the drips to the Phesgo injection").
 SWITCHED_TO = frozenset({"to", "onto"})
 #: Leading terms that ask a carer's question ("how can I support him?"), and the terms that then only say the
@@ -1239,6 +1242,8 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
     for concept in reading.concepts:
         if concept.id in TREATMENT_TERMS and not drug_named:
             continue  # "will steroids help the swelling in my brain?": a treatment for the site, not a symptom
+        if concept.id == PHONE_NUMBERS:
+            continue  # "on Ibrance, when should I call the hotline?": a number to call is not a symptom
         own = (knowledge.units.get((concept.id, SIDE_EFFECTS))
                if concept.kind == "term" and concept.id not in GENERAL_LEADS and concept.id != entities[0] else None)
         if (own is not None and concept.id not in SIDE_EFFECT_TERMS and concept.id not in FEELINGS
@@ -1494,8 +1499,12 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         # "my dad won't talk about his cancer, how do I support him?": how to support him is the question; his
         # being a man, or avoiding the subject, is the situation
         situation_last = bool(CARER_LEADS.intersection(seen))
+        # "when should we call 999 instead of the chemo helpline?": when to call is asked, the numbers are the scene
+        # (but "24h acute oncology line vs 111 vs 999?" names the lines only: which number is asked)
+        when_to_call = WARNING_SIGNS in seen and PHONE_NUMBERS in seen and bool(WHEN_WORDS.intersection(reading.words))
         seen = {k: v for k, v in sorted(seen.items(),
-                                        key=lambda item: item[0] in GENERAL_LEADS or (situation_last and item[0] in SITUATION_LEADS))}
+                                        key=lambda item: (item[0] == PHONE_NUMBERS if when_to_call else item[0] in GENERAL_LEADS)
+                                        or (situation_last and item[0] in SITUATION_LEADS))}
     for n, concept in enumerate(reading.concepts):
         if concept.kind in ENTITY_KINDS and concept.id not in seen and n not in past:
             seen[concept.id] = concept
@@ -1519,6 +1528,9 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         # the drug's own warning signs, not warning signs in general (a symptom stays with them: "when
         # does being sick become an emergency?")
         found = found[1:] + found[:1]
+        if found[0].id == PHONE_NUMBERS and found[1].kind in ENTITY_KINDS:
+            # "which symptoms on Enhertu mean I should ring the hotline?": the drug's signs
+            found = found[1:] + found[:1]
     return found
 
 
