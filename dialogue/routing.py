@@ -158,6 +158,7 @@ RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding"
                             "progression", "recist", "ca", "cea", "imaging", "ct", "pet", "working"})
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
 PHONE_NUMBERS = "term:phone_numbers"
+LOCAL_TREATMENT = "local_treatment"
 #: Words that ask when (or on which signs) to call, next to the names of the lines to call.
 WHEN_WORDS = frozenset({"when", "symptoms", "symptom", "signs", "sign", "mean", "means"})
 #: Words that, after "from", lead to the drug switched to ("from the drips to the Phesgo injection").
@@ -467,9 +468,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if (entities and top is not None and not carried and (top.aspect in NEXT_STEP_ASPECTS or top.aspect == AFTER_PROGRESSION)
             and (scene or _only_history(knowledge, reading, past, entities[0]))):
         sure = max(top.probability, HISTORY_SURE)  # the message's shape says what is asked, not its words
-        if top.aspect == AFTER_PROGRESSION and not scene and _declares(knowledge, entities[0], top.aspect):
+        own = (lookup(knowledge, entities[0], top.aspect)
+               if top.aspect == AFTER_PROGRESSION and not scene and _declares(knowledge, entities[0], top.aspect) else None)
+        if own is not None and knowledge.topics[own].applies_to(reading.sets):
             # "letrozole and Ibrance have stopped working, what now?": the later-lines card written for them
-            return Decision((lookup(knowledge, entities[0], top.aspect),), entities[0], top.aspect, sure, carried, tuple(guesses))
+            # (not when the subtype stated is another: "HR+/HER2-0 post SG" is not triple negative)
+            return Decision((own,), entities[0], top.aspect, sure, carried, tuple(guesses))
         # "triple negative, got worse after chemo plus Keytruda, what now?": what comes next, not what Keytruda is
         # (the subtype's later-lines card when the subtype is stated: "HR+ HER2-low after one line of chemo")
         regimen = _regimen_for(knowledge, AFTER_PROGRESSION, reading)
@@ -498,6 +502,13 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         entities = _symptom_first(knowledge, reading, entities, top is not None and top.aspect == SIDE_EFFECTS)
     if entities and not carried:
         entities = _living_first(knowledge, reading, entities)
+    if (entities and not carried and top is not None and top.aspect == LOCAL_TREATMENT and _clear(guesses)
+            and not is_site(knowledge, entities[0]) and entities[0].split(":", 1)[0] not in ENTITY_KINDS
+            and not any(c.id in TREATMENT_TERMS for c in reading.concepts)):  # "steroids for liver capsule pain": the steroids
+        # "will radiotherapy help the pain in my hip?": local treatment is asked of the site, the symptom is why
+        site = next((e for e in entities[1:] if _is_organ_site(knowledge, e)), None)
+        if site is not None:
+            entities = [site] + [e for e in entities if e != site]
     if asked_as is not None and asked_as in entities:
         # "can't sleep, nothing feels good any more: could this be depression?": the thing asked about,
         # whatever the other concepts' cards cover
