@@ -361,6 +361,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
              if not _only_at(reading, c.id, dated)]
     if _bearing_a_drug(reading.tagged):
         found = [c for c in found if c.id not in FEELINGS]  # "can't cope with the letrozole": its side effects, not a low mood
+    if SUBTYPE_SLOTS.intersection(reading.sets):
+        # "triple negative that has spread: is it always chemo?" asks the subtype's first treatment
+        found = [c for c in found if c.id != CHEMO_FOR_EVERYONE]
     named = [c for c in found if _specific(knowledge, c.id)]
     raw = model.guess(reading.tagged, limit=len(model.labels))
     guesses = _defining(raw, reading, model.hints)
@@ -974,7 +977,8 @@ def _lift(guesses: list[Guess], hinted: Guess | None) -> list[Guess]:
 
 
 #: Terms whose aspect is the question whatever else the message says.
-SETTLING_HINTS = frozenset({"term:same_cancer", "term:if_stopped", "term:cdk46_beyond_progression"})
+CHEMO_FOR_EVERYONE = "term:chemo_for_everyone"
+SETTLING_HINTS = frozenset({"term:same_cancer", "term:if_stopped", "term:cdk46_beyond_progression", CHEMO_FOR_EVERYONE})
 
 
 def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
@@ -989,7 +993,8 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     if not signalled:
         return guesses
     strong = {hints[w] for w in terms if w not in WEAK_HINTS}
-    settling = [w for w in terms if w in SETTLING_HINTS]
+    settling = [w for w in terms if w in SETTLING_HINTS
+                and not (w == CHEMO_FOR_EVERYONE and SUBTYPE_SLOTS.intersection(reading.sets))]
     if settling:
         return [Guess(hints[settling[0]], 1.0)]  # "so is it bone cancer now?" asks what the site's cancer is
     if FREQUENCY in terms and any(hints[w] == TESTING for w in terms if w != FREQUENCY):
