@@ -268,7 +268,9 @@ MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("cant", "eat"), ("she"
                             # "the anti-sickness tablets aren't touching it", "what else is there?", "what else can I try?"
                             ("touch", "it"), ("touching", "it"), ("else", "is"), ("else", "can"), ("else", "could"), ("else", "for"),
                             # "hot flushes on letrozole, what can I take that's safe?"
-                            ("i", "take"), ("she", "take"), ("can", "take")})
+                            ("i", "take"), ("she", "take"), ("can", "take"),
+                            # "hot flushes on letrozole, anything that isn't hormones?", "anything non-hormonal?"
+                            ("isnt", "hormone"), ("non", "hormonal"), ("anyth", "non"), ("anyth", "that")})
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
