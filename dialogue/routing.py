@@ -120,6 +120,9 @@ FREQUENCY = "term:frequency"
 TESTING = "testing"
 #: Words for a test in general ("a special test", "gene test"), not a test of its own.
 GENERIC_TEST_TERMS = frozenset({"term:testing", "term:genetic_test", "term:biopsy"})
+#: Words that ask for a test before a drug is started, and the tests that watch a drug once it is given.
+BEFORE_WORDS = frozenset({"before", "beforehand", "first", "qualify", "eligible"})
+MONITORING_TESTS = frozenset({"term:monitoring", "term:blood_monitoring", "term:safety_bloods", "term:heart", "term:qt"})
 #: Words that state the situation a test is asked in, not a test.
 TEST_SITUATION_TERMS = frozenset({"term:triple_negative", "term:metastatic", "term:options", "term:first_step"})
 #: A card declaring testing among this many aspects at most is about a test, not a catch-all.
@@ -633,6 +636,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         test = _test_for_drug(knowledge, reading, entities[0])
         if test is not None:  # "does Truqap need a special test first?": the test that selects for it
             return Decision((test,), entities[0], TESTING, top.probability, carried, tuple(guesses))
+        fits = lookup(knowledge, entities[0], "where_fits") if entities[0].startswith("drug:") else None
+        if fits is not None and BEFORE_WORDS.intersection(reading.words) and not MONITORING_TESTS.intersection(reading.tagged):
+            # "does she need a TROP2 test before Trodelvy?": no test selects for it; its card says who it is for
+            return Decision((fits,), entities[0], "where_fits", top.probability, carried, tuple(guesses))
     # Aspects whose units coincide add up: "who gets it, what was the trial" is where it fits and
     # its evidence, both answered by one unit.
     mass: dict[str, float] = {}
