@@ -155,6 +155,7 @@ WARNING_SIGNS = "term:warning_signs"
 #: Monitoring said of a drug is its safety checks ("T-DM1 monitoring essentials"), unless the words are of
 #: response: scans, markers, restaging
 MONITORING = "term:monitoring"
+SIDE_EFFECTS_TERM = "term:side_effects"
 #: a dose missed, or thrown up soon after: the rule for it is on the drug's own how-it-is-given card
 MISSED_DOSE = "term:missed_dose"
 RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding", "marker", "markers", "restaging", "restage",
@@ -207,7 +208,10 @@ PAST_WORDS = HISTORY_WORDS | {"had", "was", "tried", "used", "finish", "finishe"
                               "grown", "grew", "growing", "worse"}  # "it has grown again on capecitabine"
 #: Words between a history word and the drug it makes history ("after palbo and letrozole").
 HISTORY_LINKS = frozenset({"<drug>", "<class>", "and", "plus", "with", "on", "+", "&", "i", "she", "he", "we", "her", "my", "the", "a",
-                           "thp", "tchp", "hp", "ph", "again"})  # regimen shorthand: "after THP and T-DXd"; "grown again on"
+                           "thp", "tchp", "hp", "ph", "again",  # regimen shorthand: "after THP and T-DXd"; "grown again on"
+                           "incl", "including", "line", "lines"})  # "2 prior ET lines incl CDK4/6i"
+#: Words that join a class to what it included ("ET lines incl CDK4/6i").
+INCLUDING = frozenset({"incl", "including", "line", "lines"})
 #: Words and names that continue a combination after a drug ("palbo and letrozole stopped working").
 COMBINING = frozenset({"<drug>", "<class>", "and", "plus", "with", "+", "&"})
 # "letrozole and Kisqali worked for 3 years, now spots in the liver": a combination that worked for a time is history
@@ -388,6 +392,16 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and not (guesses and guesses[0].aspect == "how_given")  # "alpelisib dose + glucose monitoring"
             and _names_now(reading, past, ("drug",))):
         # "T-DM1 monitoring essentials": the drug's safety checks are on its side-effect card
+        guesses = [Guess(SIDE_EFFECTS, 1.0)]
+    if (named and named[0].kind not in ENTITY_KINDS and WARNING_SIGNS in reading.tagged and guesses
+            and guesses[0].aspect == SIDE_EFFECTS and _names_now(reading, past, ("drug",))):
+        # "tucatinib hepatotoxicity: LFT monitoring and warning signs?": the drug's side-effect card lists them
+        drug = next((c for n, c in enumerate(reading.concepts) if c.kind == "drug" and n not in past), None)
+        if drug is not None:
+            named, found = _to_front(named, drug.id), _to_front(found, drug.id)
+    if (named and named[0].kind in ENTITY_KINDS and SIDE_EFFECTS_TERM in reading.tagged and guesses
+            and guesses[0].aspect == AFTER_PROGRESSION and _names_now(reading, past, ENTITY_KINDS)):
+        # "they suggested Afinitor and Aromasin after Ibrance stopped working: what side effects?": of the drugs suggested
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if (named and named[0].kind not in ENTITY_KINDS and MISSED_DOSE in reading.tagged
             and guesses and guesses[0].aspect == "how_given"):
@@ -985,6 +999,9 @@ def _lift(guesses: list[Guess], hinted: Guess | None) -> list[Guess]:
     return [Guess(g.aspect, g.probability / total) for g in [lifted] + [g for g in guesses if g is not hinted and g is not guesses[0]]]
 
 
+SCAN = "term:scan"
+FOUND_WORDS = frozenset({"show", "showed", "shows", "shown", "found"})
+TREAT_WORDS = frozenset({"treat", "treated", "treating", "treatable"})
 #: Terms whose aspect is the question whatever else the message says.
 CHEMO_FOR_EVERYONE = "term:chemo_for_everyone"
 SETTLING_HINTS = frozenset({"term:same_cancer", "term:if_stopped", "term:cdk46_beyond_progression", CHEMO_FOR_EVERYONE})
@@ -997,7 +1014,10 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     several aspects ("sacituzumab dose and premeds": a dose and an infusion reaction), the
     classifier chooses among them.
     """
-    terms = [w for w in reading.tagged if w in hints]
+    tagged = reading.tagged
+    # "the scan showed it's in my spine, can they treat bones?": what a scan found is the scene, not a test asked about
+    terms = [w for i, w in enumerate(tagged) if w in hints
+             and not (w == SCAN and i + 1 < len(tagged) and tagged[i + 1] in FOUND_WORDS and TREAT_WORDS.intersection(tagged))]
     signalled = {hints[w] for w in terms}
     if not signalled:
         return guesses
@@ -1598,7 +1618,7 @@ def _history(reading: Reading) -> set[int]:
         j = i - 1
         while j >= 0 and (tagged[j] in HISTORY_LINKS or tagged[j].startswith("slot:line=")):
             named_next = tagged[j + 1] == "<class>" and not COMPARING.intersection(tagged[i + 1 : i + 2])
-            if tagged[j] == "<class>" and tagged[j + 1] not in JOINING and not named_next:
+            if tagged[j] == "<class>" and tagged[j + 1] not in JOINING | INCLUDING and not named_next:
                 # "after endocrine therapy, enhertu?": a class joins a combination only by a word ("chemo plus
                 # keytruda") or against another class ("post AI+CDK"), unless options are compared ("post-CDK - PARPi vs ADC")
                 break
