@@ -393,6 +393,11 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and _names_now(reading, past, ("drug",))):
         # "T-DM1 monitoring essentials": the drug's safety checks are on its side-effect card
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
+    if named and named[0].kind not in ENTITY_KINDS and _asks_kind(reading.tagged):
+        # "is Enhertu a type of Herceptin? my husband (men get it too)": the drug asked about, not the situation
+        drug = next((c for c in named if c.kind == "drug"), None)
+        if drug is not None:
+            named, found = _to_front(named, drug.id), _to_front(found, drug.id)
     if (named and named[0].kind not in ENTITY_KINDS and WARNING_SIGNS in reading.tagged and guesses
             and guesses[0].aspect == SIDE_EFFECTS and _names_now(reading, past, ("drug",))):
         # "tucatinib hepatotoxicity: LFT monitoring and warning signs?": the drug's side-effect card lists them
@@ -841,6 +846,8 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
     if guesses and "why" in reading.words and NAMING.intersection(reading.words):
         return [Guess("what", 1.0)]  # "why do they call it triple negative?": what the name means
     words = reading.words
+    if "term:schedule" in tagged:
+        return guesses  # "they said day 1 and day 8, I don't get what that means": the schedule, on the how-it-is-given card
     # "which symptoms mean we should ring?" asks what follows from them, not what a word means
     if not guesses or not any(w in MEANING_WORDS and not (i and words[i - 1] in INDICATING) and not _means_that(words, i)
                               and not _means_for(words, i) for i, w in enumerate(words)):
@@ -957,13 +964,19 @@ def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
 
 
 def _asks_kind(tagged: tuple[str, ...]) -> bool:
-    """"is Keytruda a chemo?": whether a drug belongs to a class is what the drug is, whatever situation follows."""
+    """"is Keytruda a chemo?", "is Enhertu a type of Herceptin?": whether a drug belongs to a class, or is a
+    form of another drug, is what the drug is, whatever situation follows."""
     for i, w in enumerate(tagged[:-1]):
         if w in ("is", "isnt") and tagged[i + 1] == "<drug>":
-            rest = [t for t in tagged[i + 2:i + 5] if t not in ("a", "an", "actually", "really", "also", "like", "type", "of", "kind")]
-            if rest and rest[0] == "<class>":
+            words = tagged[i + 2:i + 6]
+            rest = [t for t in words if t not in ("a", "an", "actually", "really", "also", "like", "type", "of", "kind", "form", "version", "sort")]
+            if rest and (rest[0] == "<class>" or (rest[0] == "<drug>" and bool(KIND_WORDS.intersection(words)))):
                 return True
     return False
+
+
+#: Words that ask whether one drug is a kind of another ("is Enhertu a type of Herceptin?").
+KIND_WORDS = frozenset({"type", "kind", "form", "version", "sort"})
 
 
 def _lined(knowledge: Knowledge, guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
