@@ -846,7 +846,7 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
     if guesses and "why" in reading.words and NAMING.intersection(reading.words):
         return [Guess("what", 1.0)]  # "why do they call it triple negative?": what the name means
     words = reading.words
-    if "term:schedule" in tagged:
+    if {"term:schedule", "term:frequency"}.intersection(tagged):
         return guesses  # "they said day 1 and day 8, I don't get what that means": the schedule, on the how-it-is-given card
     # "which symptoms mean we should ring?" asks what follows from them, not what a word means
     if not guesses or not any(w in MEANING_WORDS and not (i and words[i - 1] in INDICATING) and not _means_that(words, i)
