@@ -1013,6 +1013,7 @@ def _lift(guesses: list[Guess], hinted: Guess | None) -> list[Guess]:
 
 
 SCAN = "term:scan"
+SURGERY = "term:surgery"
 FOUND_WORDS = frozenset({"show", "showed", "shows", "shown", "found"})
 TREAT_WORDS = frozenset({"treat", "treated", "treating", "treatable"})
 #: Terms whose aspect is the question whatever else the message says.
@@ -1030,7 +1031,8 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
     tagged = reading.tagged
     # "the scan showed it's in my spine, can they treat bones?": what a scan found is the scene, not a test asked about
     terms = [w for i, w in enumerate(tagged) if w in hints
-             and not (w == SCAN and i + 1 < len(tagged) and tagged[i + 1] in FOUND_WORDS and TREAT_WORDS.intersection(tagged))]
+             and not (w == SCAN and i + 1 < len(tagged) and tagged[i + 1] in FOUND_WORDS and TREAT_WORDS.intersection(tagged))
+             and not (w == SURGERY and _dated_by(tagged, i))]
     signalled = {hints[w] for w in terms}
     if not signalled:
         return guesses
@@ -1060,6 +1062,11 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
         # tie ("what scans do they do for stage 4": the scans' aspect, not a first line)
         return _lift(guesses, next((g for g in guesses if g.aspect in signalled and g.aspect in strong), None))
     return _renormalised(kept, guesses)
+
+
+def _dated_by(tagged: tuple[str, ...], i: int) -> bool:
+    """"came back 8 months after she finished chemo before her surgery": an operation that dates the story, not one asked about."""
+    return i >= 2 and tagged[i - 1] in ("her", "his", "my", "the") and tagged[i - 2] in ("before", "after", "since")
 
 
 def _renormalised(kept: list[Guess], otherwise: list[Guess]) -> list[Guess]:
