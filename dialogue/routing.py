@@ -439,10 +439,16 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and not NOT_RESULT_WORDS.intersection(reading.words)
             and any(trial_drugs(knowledge).get(w) == named[0].id for w in reading.words)):
         # "ESR1m on ctDNA during 1L AI+CDK, switch now? SERENA-6": the trial named is its result asked
-        guesses = [Guess(EVIDENCE, max(guesses[0].probability, ASPECT_MIN))]
+        # (and "gedatolisib: what is it and what did VIKTORIA-1 show?" asks what it is as well)
+        guesses = [Guess(EVIDENCE, max(guesses[0].probability, ASPECT_MIN))] + (
+            [Guess("what", SECOND_ASPECT_MIN)] if _asks_two(reading) and _what_is_it(reading.tagged) else [])
     if named and named[0].kind in ENTITY_KINDS and _names_trial(reading, guesses):
         # "VERITAC-2 headline numbers", "CLEOPATRA: what did pertuzumab add?": a trial named is its result asked
+        # (and "gedatolisib: what is it and what did VIKTORIA-1 show?" asks what it is as well)
+        what_too = _asks_two(reading) and _what_is_it(reading.tagged)
         guesses = [Guess(EVIDENCE, max(guesses[0].probability if guesses else 0.0, CLEAR_MIN))]
+        if what_too:
+            guesses.append(Guess("what", SECOND_ASPECT_MIN))
     if (guesses and guesses[0].aspect == TRIALS and not JOINING_TRIAL_WORDS.intersection(reading.words)
             and EVIDENCE_TRIAL_WORDS.intersection(reading.words)
             and (any(c.kind in ENTITY_KINDS for c in named) or RESULT_SLOTS.intersection(reading.sets))):
@@ -1164,6 +1170,12 @@ def _is_organ_site(knowledge: Knowledge, concept_id: str) -> bool:
 
 def _falls_back(entity: str, aspect: str) -> bool:
     return aspect not in DRUG_ONLY_FALLBACKS or entity.split(":", 1)[0] in ENTITY_KINDS
+
+
+def _what_is_it(tagged: tuple[str, ...]) -> bool:
+    """"what is it", "what is <drug>": a question asking what a drug is."""
+    return any(tagged[i:i + 2] == ("what", "is") and tagged[i + 2] in ("it", "<drug>", "this", "that")
+               for i in range(len(tagged) - 2))
 
 
 def _asks_two(reading: Reading) -> bool:
