@@ -162,6 +162,7 @@ RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding"
                             "progression", "recist", "ca", "cea", "imaging", "ct", "pet", "working"})
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
 PHONE_NUMBERS = "term:phone_numbers"
+SUBCUTANEOUS = "term:subcutaneous"
 LOCAL_TREATMENT = "local_treatment"
 #: Words that ask when (or on which signs) to call, next to the names of the lines to call.
 WHEN_WORDS = frozenset({"when", "symptoms", "symptom", "signs", "sign", "mean", "means"})
@@ -529,6 +530,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             # "how long do people live with it? I can't stop crying", "it's in her liver now, weeks left?":
             # how long is asked; the feeling or the site is the scene
             return Decision((overview,), SURVIVAL, OUTLOOK, top.probability, carried, tuple(guesses))
+    if (entities and not carried and entities[0] == SUBCUTANEOUS and top is not None and top.aspect == "how_given"):
+        # "pembrolizumab dosing options incl. the SC formulation?": the drug's own dosing card names its SC form
+        drug = next((e for e in entities[1:] if e.startswith("drug:") and (card := lookup(knowledge, e, "how_given"))
+                     and SUBCUTANEOUS in mentions(knowledge, card)), None)
+        if drug is not None:
+            entities = [drug] + [e for e in entities if e != drug]
     if entities and not carried:
         entities = _covering_first(knowledge, reading, entities)
     if entities and not carried:
