@@ -164,6 +164,7 @@ GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
 PHONE_NUMBERS = "term:phone_numbers"
 SUBCUTANEOUS = "term:subcutaneous"
 LOCAL_TREATMENT = "local_treatment"
+LOCAL_TREATMENT_TERMS = frozenset({"term:surgery", "term:radiotherapy", "term:local_procedure"})
 #: Words that ask when (or on which signs) to call, next to the names of the lines to call.
 WHEN_WORDS = frozenset({"when", "symptoms", "symptom", "signs", "sign", "mean", "means"})
 #: Words that, after "from", lead to the drug switched to ("from the drips to the Phesgo injection").
@@ -530,6 +531,13 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             # "how long do people live with it? I can't stop crying", "it's in her liver now, weeks left?":
             # how long is asked; the feeling or the site is the scene
             return Decision((overview,), SURVIVAL, OUTLOOK, top.probability, carried, tuple(guesses))
+    if (entities and not carried and top is not None and top.aspect == LOCAL_TREATMENT and _clear(guesses)
+            and SURGERY in reading.tagged and "breast" in reading.words and is_site(knowledge, entities[0])
+            and _spread_site_only(reading, entities[0])):
+        # "will they remove my breast now it has spread to my bones?": surgery of the breast, the bones are where it spread
+        overview = knowledge.aspects[LOCAL_TREATMENT].overview
+        if overview in knowledge.topics:
+            return Decision((overview,), SURGERY, LOCAL_TREATMENT, top.probability, carried, tuple(guesses))
     if (entities and not carried and entities[0] == SUBCUTANEOUS and top is not None and top.aspect == "how_given"):
         # "pembrolizumab dosing options incl. the SC formulation?": the drug's own dosing card names its SC form
         drug = next((e for e in entities[1:] if e.startswith("drug:") and (card := lookup(knowledge, e, "how_given"))
@@ -544,7 +552,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         entities = _living_first(knowledge, reading, entities)
     if (entities and not carried and top is not None and top.aspect == LOCAL_TREATMENT and _clear(guesses)
             and not is_site(knowledge, entities[0]) and entities[0].split(":", 1)[0] not in ENTITY_KINDS
-            and not any(c.id in TREATMENT_TERMS for c in reading.concepts)):  # "steroids for liver capsule pain": the steroids
+            and not any(c.id in TREATMENT_TERMS for c in reading.concepts)  # "steroids for liver capsule pain": the steroids
+            and entities[0] not in LOCAL_TREATMENT_TERMS):  # "will they remove my breast now it's in my bones?": the operation
         # "will radiotherapy help the pain in my hip?": local treatment is asked of the site, the symptom is why
         site = next((e for e in entities[1:] if _is_organ_site(knowledge, e)), None)
         if site is not None:
@@ -1075,6 +1084,13 @@ def _hinted(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> li
         # tie ("what scans do they do for stage 4": the scans' aspect, not a first line)
         return _lift(guesses, next((g for g in guesses if g.aspect in signalled and g.aspect in strong), None))
     return _renormalised(kept, guesses)
+
+
+def _spread_site_only(reading: Reading, site: str) -> bool:
+    """Whether a site is named only as where the cancer spread ("spread to my bones"), just after the spread word."""
+    tagged = reading.tagged
+    places = [i for i, w in enumerate(tagged) if w == site]
+    return bool(places) and all(any(t == "term:metastatic" for t in tagged[max(0, i - 3):i]) for i in places)
 
 
 def _dated_by(tagged: tuple[str, ...], i: int) -> bool:
