@@ -979,7 +979,8 @@ def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
     "HR+ HER2-low after ET, T-DXd?" reads like "what is T-DXd?" to the classifier (no aspect
     words), but a question that states the patient's facts asks whether the drug fits them.
     """
-    if not guesses or guesses[0].aspect != "what" or not reading.sets or any(w in WHAT_WORDS for w in reading.words):
+    if (not guesses or guesses[0].aspect != "what" or not reading.sets or any(w in WHAT_WORDS for w in reading.words)
+            or "term:mechanism" in reading.tagged):  # "T-DXd mechanism in HER2-low": how it works, whatever the subtype
         return guesses
     fits = sum(g.probability for g in guesses if g.aspect in ("what", "where_fits"))
     return [Guess("where_fits", fits)] + [g for g in guesses if g.aspect not in ("what", "where_fits")]
