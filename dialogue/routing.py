@@ -155,12 +155,14 @@ WARNING_SIGNS = "term:warning_signs"
 #: Monitoring said of a drug is its safety checks ("T-DM1 monitoring essentials"), unless the words are of
 #: response: scans, markers, restaging
 MONITORING = "term:monitoring"
+#: "side effects" in so many words
 SIDE_EFFECTS_TERM = "term:side_effects"
 #: a dose missed, or thrown up soon after: the rule for it is on the drug's own how-it-is-given card
 MISSED_DOSE = "term:missed_dose"
 RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding", "marker", "markers", "restaging", "restage",
                             "progression", "recist", "ca", "cea", "imaging", "ct", "pet", "working"})
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
+#: the numbers to call; a drug's subcutaneous form; the local-treatment aspect and the treatments it names
 PHONE_NUMBERS = "term:phone_numbers"
 SUBCUTANEOUS = "term:subcutaneous"
 LOCAL_TREATMENT = "local_treatment"
@@ -397,15 +399,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if named and named[0].kind not in ENTITY_KINDS and _asks_kind(reading.tagged):
         # "is Enhertu a type of Herceptin? my husband (men get it too)": the drug asked about, not the situation
-        drug = next((c for c in named if c.kind == "drug"), None)
-        if drug is not None:
-            named, found = _to_front(named, drug.id), _to_front(found, drug.id)
+        named, found = _drug_first(named, found, next((c for c in named if c.kind == "drug"), None))
     if (named and named[0].kind not in ENTITY_KINDS and WARNING_SIGNS in reading.tagged and guesses
             and guesses[0].aspect == SIDE_EFFECTS and _names_now(reading, past, ("drug",))):
         # "tucatinib hepatotoxicity: LFT monitoring and warning signs?": the drug's side-effect card lists them
-        drug = next((c for n, c in enumerate(reading.concepts) if c.kind == "drug" and n not in past), None)
-        if drug is not None:
-            named, found = _to_front(named, drug.id), _to_front(found, drug.id)
+        named, found = _drug_first(named, found, next((c for n, c in enumerate(reading.concepts)
+                                                        if c.kind == "drug" and n not in past), None))
     if (named and named[0].kind in ENTITY_KINDS and SIDE_EFFECTS_TERM in reading.tagged and guesses
             and guesses[0].aspect == AFTER_PROGRESSION and _names_now(reading, past, ENTITY_KINDS)):
         # "they suggested Afinitor and Aromasin after Ibrance stopped working: what side effects?": of the drugs suggested
@@ -413,9 +412,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if (named and named[0].kind not in ENTITY_KINDS and MISSED_DOSE in reading.tagged
             and guesses and guesses[0].aspect == "how_given"):
         # "threw up 20 minutes after my Ibrance, take another?": the drug's rule, not the sickness's card
-        drug = next((c for c in named if c.kind == "drug"), None)
-        if drug is not None:
-            named, found = _to_front(named, drug.id), _to_front(found, drug.id)
+        named, found = _drug_first(named, found, next((c for c in named if c.kind == "drug"), None))
     if named and named[0].kind in ENTITY_KINDS:
         target = _switched_to(reading)
         if target is not None and any(c.id == target for c in named):
@@ -1035,6 +1032,7 @@ def _lift(guesses: list[Guess], hinted: Guess | None) -> list[Guess]:
     return [Guess(g.aspect, g.probability / total) for g in [lifted] + [g for g in guesses if g is not hinted and g is not guesses[0]]]
 
 
+#: a scan, and the words after it that say what it found ("the scan showed ..."), with the treating asked next
 SCAN = "term:scan"
 SURGERY = "term:surgery"
 FOUND_WORDS = frozenset({"show", "showed", "shows", "shown", "found"})
@@ -1456,6 +1454,13 @@ def _only_at(reading: Reading, concept_id: str, places: set[int]) -> bool:
     """Whether every mention of the concept is at one of these positions."""
     at = [n for n, c in enumerate(reading.concepts) if c.id == concept_id]
     return bool(places) and all(n in places for n in at)
+
+
+def _drug_first(named: list[Concept], found: list[Concept], drug: Concept | None) -> tuple[list[Concept], list[Concept]]:
+    """The named and found concepts with ``drug`` first in both (unchanged when there is none)."""
+    if drug is None:
+        return named, found
+    return _to_front(named, drug.id), _to_front(found, drug.id)
 
 
 def _to_front(concepts: list[Concept], concept_id: str) -> list[Concept]:
