@@ -167,6 +167,18 @@ PHONE_NUMBERS = "term:phone_numbers"
 SUBCUTANEOUS = "term:subcutaneous"
 LOCAL_TREATMENT = "local_treatment"
 LOCAL_TREATMENT_TERMS = frozenset({"term:surgery", "term:radiotherapy", "term:local_procedure"})
+#: A schedule named: explaining it is how the drug is given, not a word's meaning
+SCHEDULE_TERMS = frozenset({"term:schedule", FREQUENCY})
+METASTATIC = "term:metastatic"
+#: Words that ask whether one drug is a kind of another ("is Enhertu a type of Herceptin?").
+KIND_WORDS = frozenset({"type", "kind", "form", "version", "sort"})
+#: ... and the words around them ("is Keytruda actually a chemo?", "a type of Herceptin")
+KIND_FILLER = KIND_WORDS | {"a", "an", "actually", "really", "also", "like", "of"}
+#: a scan, and the words after it that say what it found ("the scan showed ..."), with the treating asked next
+SCAN = "term:scan"
+SURGERY = "term:surgery"
+FOUND_WORDS = frozenset({"show", "showed", "shows", "shown", "found"})
+TREAT_WORDS = frozenset({"treat", "treated", "treating", "treatable"})
 #: Words that ask when (or on which signs) to call, next to the names of the lines to call.
 WHEN_WORDS = frozenset({"when", "symptoms", "symptom", "signs", "sign", "mean", "means"})
 #: Words that, after "from", lead to the drug switched to ("from the drips to the Phesgo injection").
@@ -226,6 +238,8 @@ GENE_WORDS = frozenset({"mutation", "mutations", "mutat", "gene", "genes", "gene
 ASKING_WORK = frozenset({"does", "do", "did", "will", "would", "can", "could", "might", "may", "should", "it", "to"})
 #: Words that join a class to the drug after it in a combination.
 JOINING = frozenset({"and", "plus", "with", "+", "&"})
+#: What joins a class to the next treatment of the same history ("ET and CDK4/6i", "ET lines incl CDK4/6i")
+CLASS_JOINING = JOINING | INCLUDING
 #: Words between the items of a list of past treatments ("CDK4/6, ET then T-DXd").
 LIST_LINKS = JOINING | {"then", "or", "/"}
 #: Aspects of a drug's card a terse list may ask for together ("dose and side effects?"), and the words
@@ -438,16 +452,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             and not NOT_RESULT_WORDS.intersection(reading.words)
             and any(trial_drugs(knowledge).get(w) == named[0].id for w in reading.words)):
         # "ESR1m on ctDNA during 1L AI+CDK, switch now? SERENA-6": the trial named is its result asked
-        # (and "gedatolisib: what is it and what did VIKTORIA-1 show?" asks what it is as well)
-        guesses = [Guess(EVIDENCE, max(guesses[0].probability, ASPECT_MIN))] + (
-            [Guess("what", SECOND_ASPECT_MIN)] if _asks_two(reading) and _what_is_it(reading.tagged) else [])
+        guesses = _trial_result_asked(reading, max(guesses[0].probability, ASPECT_MIN))
     if named and named[0].kind in ENTITY_KINDS and _names_trial(reading, guesses):
         # "VERITAC-2 headline numbers", "CLEOPATRA: what did pertuzumab add?": a trial named is its result asked
-        # (and "gedatolisib: what is it and what did VIKTORIA-1 show?" asks what it is as well)
-        what_too = _asks_two(reading) and _what_is_it(reading.tagged)
-        guesses = [Guess(EVIDENCE, max(guesses[0].probability if guesses else 0.0, CLEAR_MIN))]
-        if what_too:
-            guesses.append(Guess("what", SECOND_ASPECT_MIN))
+        guesses = _trial_result_asked(reading, max(guesses[0].probability if guesses else 0.0, CLEAR_MIN))
     if (guesses and guesses[0].aspect == TRIALS and not JOINING_TRIAL_WORDS.intersection(reading.words)
             and EVIDENCE_TRIAL_WORDS.intersection(reading.words)
             and (any(c.kind in ENTITY_KINDS for c in named) or RESULT_SLOTS.intersection(reading.sets))):
@@ -865,7 +873,7 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
     if guesses and "why" in reading.words and NAMING.intersection(reading.words):
         return [Guess("what", 1.0)]  # "why do they call it triple negative?": what the name means
     words = reading.words
-    if {"term:schedule", "term:frequency"}.intersection(tagged):
+    if SCHEDULE_TERMS.intersection(tagged):
         return guesses  # "they said day 1 and day 8, I don't get what that means": the schedule, on the how-it-is-given card
     # "which symptoms mean we should ring?" asks what follows from them, not what a word means
     if not guesses or not any(w in MEANING_WORDS and not (i and words[i - 1] in INDICATING) and not _means_that(words, i)
@@ -977,7 +985,7 @@ def _situated(guesses: list[Guess], reading: Reading) -> list[Guess]:
     words), but a question that states the patient's facts asks whether the drug fits them.
     """
     if (not guesses or guesses[0].aspect != "what" or not reading.sets or any(w in WHAT_WORDS for w in reading.words)
-            or "term:mechanism" in reading.tagged):  # "T-DXd mechanism in HER2-low": how it works, whatever the subtype
+            or MECHANISM in reading.tagged):  # "T-DXd mechanism in HER2-low": how it works, whatever the subtype
         return guesses
     fits = sum(g.probability for g in guesses if g.aspect in ("what", "where_fits"))
     return [Guess("where_fits", fits)] + [g for g in guesses if g.aspect not in ("what", "where_fits")]
@@ -989,14 +997,11 @@ def _asks_kind(tagged: tuple[str, ...]) -> bool:
     for i, w in enumerate(tagged[:-1]):
         if w in ("is", "isnt") and tagged[i + 1] == "<drug>":
             words = tagged[i + 2:i + 6]
-            rest = [t for t in words if t not in ("a", "an", "actually", "really", "also", "like", "type", "of", "kind", "form", "version", "sort")]
+            rest = [t for t in words if t not in KIND_FILLER]
             if rest and (rest[0] == "<class>" or (rest[0] == "<drug>" and bool(KIND_WORDS.intersection(words)))):
                 return True
     return False
 
-
-#: Words that ask whether one drug is a kind of another ("is Enhertu a type of Herceptin?").
-KIND_WORDS = frozenset({"type", "kind", "form", "version", "sort"})
 
 
 def _lined(knowledge: Knowledge, guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:
@@ -1032,11 +1037,6 @@ def _lift(guesses: list[Guess], hinted: Guess | None) -> list[Guess]:
     return [Guess(g.aspect, g.probability / total) for g in [lifted] + [g for g in guesses if g is not hinted and g is not guesses[0]]]
 
 
-#: a scan, and the words after it that say what it found ("the scan showed ..."), with the treating asked next
-SCAN = "term:scan"
-SURGERY = "term:surgery"
-FOUND_WORDS = frozenset({"show", "showed", "shows", "shown", "found"})
-TREAT_WORDS = frozenset({"treat", "treated", "treating", "treatable"})
 #: Terms whose aspect is the question whatever else the message says.
 CHEMO_FOR_EVERYONE = "term:chemo_for_everyone"
 SETTLING_HINTS = frozenset({"term:same_cancer", "term:if_stopped", "term:cdk46_beyond_progression", CHEMO_FOR_EVERYONE})
@@ -1089,7 +1089,7 @@ def _spread_site_only(reading: Reading, site: str) -> bool:
     """Whether a site is named only as where the cancer spread ("spread to my bones"), just after the spread word."""
     tagged = reading.tagged
     places = [i for i, w in enumerate(tagged) if w == site]
-    return bool(places) and all(any(t == "term:metastatic" for t in tagged[max(0, i - 3):i]) for i in places)
+    return bool(places) and all(METASTATIC in tagged[max(0, i - 3):i] for i in places)
 
 
 def _dated_by(tagged: tuple[str, ...], i: int) -> bool:
@@ -1117,7 +1117,7 @@ def _as_evidence(guesses: list[Guess], asked: str = OUTLOOK) -> list[Guess]:
 
 def is_site(knowledge: Knowledge, concept_id: str) -> bool:
     """Whether a concept is a site of the disease: one with a card for local treatment (bone, liver, brain)."""
-    return lookup(knowledge, concept_id, "local_treatment") is not None
+    return lookup(knowledge, concept_id, LOCAL_TREATMENT) is not None
 
 
 def _covering_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -> list[str]:
@@ -1186,12 +1186,21 @@ def _living_first(knowledge: Knowledge, reading: Reading, entities: list[str]) -
 def _is_organ_site(knowledge: Knowledge, concept_id: str) -> bool:
     """A site whose local-treatment card is its own (lungs, liver, bone), not a card that answers
     anything about its concept (intimacy, travel)."""
-    card = lookup(knowledge, concept_id, "local_treatment")
+    card = lookup(knowledge, concept_id, LOCAL_TREATMENT)
     return card is not None and len(knowledge.topics[card].aspects) < CATCH_ALL
 
 
 def _falls_back(entity: str, aspect: str) -> bool:
     return aspect not in DRUG_ONLY_FALLBACKS or entity.split(":", 1)[0] in ENTITY_KINDS
+
+
+def _trial_result_asked(reading: Reading, probability: float) -> list[Guess]:
+    """A trial's result asked, and what the drug is as well when the message asks that too
+    ("gedatolisib: what is it and what did VIKTORIA-1 show?")."""
+    guesses = [Guess(EVIDENCE, probability)]
+    if _asks_two(reading) and _what_is_it(reading.tagged):
+        guesses.append(Guess("what", SECOND_ASPECT_MIN))
+    return guesses
 
 
 def _what_is_it(tagged: tuple[str, ...]) -> bool:
@@ -1679,7 +1688,7 @@ def _history(reading: Reading) -> set[int]:
         j = i - 1
         while j >= 0 and (tagged[j] in HISTORY_LINKS or tagged[j].startswith("slot:line=")):
             named_next = tagged[j + 1] == "<class>" and not COMPARING.intersection(tagged[i + 1 : i + 2])
-            if tagged[j] == "<class>" and tagged[j + 1] not in JOINING | INCLUDING and not named_next:
+            if tagged[j] == "<class>" and tagged[j + 1] not in CLASS_JOINING and not named_next:
                 # "after endocrine therapy, enhertu?": a class joins a combination only by a word ("chemo plus
                 # keytruda") or against another class ("post AI+CDK"), unless options are compared ("post-CDK - PARPi vs ADC")
                 break
