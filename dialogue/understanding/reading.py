@@ -338,6 +338,8 @@ def _unit_after(toks: list[Token], i: int, start: int) -> str:
     after = toks[i + 1].text if i + 1 < len(toks) else ""
     if nxt not in _UNIT_WORDS and (after not in _COUNT_WORDS or toks[i].kind != "w"):
         return ""  # the common case, settled in one look-up
+    if nxt == "x" and i + 1 < len(toks) and toks[i + 1].kind != "w":
+        return ""  # "T 38.2 x2": the reading seen twice; the count is the number after "x"
     if nxt == "°":
         if after in ("c", "celsius", "centigrade"):
             return "c"
