@@ -253,19 +253,44 @@ class _Evidence:
         nxt = toks[index + 1].text
         return nxt.isdigit() and 30 <= int(nxt) <= 250
 
-    def _near_context(self, measure: str, number: Number) -> bool:
-        context = MEASURES[measure][0]
+    def _context_spans(self, context: str) -> tuple[set[int], set[int]]:
         spans = self._spans.get(context)
         if spans is None:
             hits = self.hits.get(context, ())
             spans = self._spans[context] = ({h.end for h in hits}, {h.start for h in hits})
-        ends, starts = spans
+        return spans
+
+    def _near_context(self, measure: str, number: Number) -> bool:
+        """The nearest measure word before the number names this measure ("sats 97, BP 150/90": 90 is
+        not a saturation); with none before it, one just after it does ("38.5 temp")."""
         toks = self.reading.tokens
         i = number.index
         sentence = toks[i].sentence
-        return any(i - d in ends and toks[i - d].sentence == sentence for d in range(1, CONTEXT_BEFORE + 1)) or any(
-            i + d in starts and toks[i + d].sentence == sentence for d in range(1, CONTEXT_AFTER + 1)
-        )
+        spans = {m: self._context_spans(context) for m, (context, _units) in MEASURES.items()}
+        for d in range(1, CONTEXT_BEFORE + 1):
+            if i - d < 0 or toks[i - d].sentence != sentence:
+                break
+            named = {m for m, (ends, _starts) in spans.items() if i - d in ends}
+            if named:
+                return measure in named
+        for d in range(1, CONTEXT_AFTER + 1):
+            if i + d >= len(toks) or toks[i + d].sentence != sentence:
+                break
+            named = {m for m, (_ends, starts) in spans.items() if i + d in starts}
+            if named:
+                return measure in named
+        return False
+
+    def _first_after_context(self, measure: str, number: Number) -> bool:
+        """The first number after its context word ("HR 124, BP 88/50" reads 88 as the systolic), or a
+        number written just before it with no number right before ("88/50 BP")."""
+        ends, _starts = self._context_spans(MEASURES[measure][0])
+        toks = self.reading.tokens
+        i = number.index
+        for d in range(1, CONTEXT_BEFORE + 1):
+            if i - d in ends:
+                return not any(toks[j].kind == "n" for j in range(i - d + 1, i))
+        return not (i > 0 and toks[i - 1].kind == "n")
 
     def _as(self, measure: str, n: Number) -> tuple[Number, float, str] | None:
         unit = n.unit
@@ -308,8 +333,8 @@ class _Evidence:
             return (n, v, "/min") if 4 <= v <= 70 else None
         if measure == "systolic":
             toks = self.reading.tokens
-            if any(toks[j].kind == "n" for j in range(max(0, n.index - CONTEXT_BEFORE), n.index)):
-                return None  # "138/85": the second number is the diastolic
+            if not self._first_after_context(measure, n):
+                return None  # "138/85": the diastolic, or another measure's number ("BP 138/85 pulse 80")
             return (n, v, "mmhg") if 40 <= v <= 260 else None
         return None
 

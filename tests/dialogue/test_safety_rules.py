@@ -345,6 +345,18 @@ def test_a_low_temperature_counts_only_where_the_locale_sets_one(rules: Knowledg
     assert urgent(rules, "temp 35.6", locale="uk") == []
 
 
+def test_a_reading_written_with_a_repeat_count_is_still_a_reading(rules: Knowledge) -> None:
+    assert urgent(rules, "temp 38.4 x2 this evening") == ["fever"]
+    assert urgent(rules, "diarrhoea x 8 since breakfast") == ["diarrhoea"]
+
+
+def test_a_bare_number_belongs_to_the_nearest_measure_word_before_it(rules: Knowledge) -> None:
+    # 38.6 follows "sugar", so it is a glucose figure, not a temperature; 9.1 after "temp" is not a fever
+    assert urgent(rules, "temp 36.9, sugar 38.6 mmol") == ["hyperglycaemia"]
+    assert urgent(rules, "sugar 9.1, temp 38.6") == ["fever"]
+    assert urgent(rules, "sugar 38.6 temp 36.9") == ["hyperglycaemia"]
+
+
 def test_a_count_of_a_concept(rules: Knowledge) -> None:
     assert urgent(rules, "diarrhoea x8 since breakfast") == ["diarrhoea"]
     assert urgent(rules, "watery stools six times today") == ["diarrhoea"]
