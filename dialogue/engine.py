@@ -90,6 +90,9 @@ MAX_URGENT = 2  # a message with several emergencies gets the two most important
 #: The out-of-scope rule that is the in-domain gate (knowledge/core/scope.yaml): its ``unless``
 #: patterns are the domain's words. The engine applies it after the other rules (see Engine.in_domain).
 DOMAIN_RULE = "outside_domain"
+#: The refusal of personal dosing: after it, a named drug's how-it-is-given card is general information
+#: (its label's rule for a missed or vomited dose), never a dose for this person.
+PERSONAL_DOSING = "personal_dosing"
 #: Lexicon concepts that put a message in the domain on their own: any drug, class, term or slot phrase.
 DOMAIN_CONCEPT_KINDS = frozenset({"drug", "class", "term", "slot"})
 #: Concepts a message must name for a refusal to be followed by general information (never slot phrases).
@@ -893,7 +896,9 @@ class _TurnBuilder:
         decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect))
         units = [u for u in decision.units if self._servable(self.k.topics[u]) and self.k.topics[u].applies_to(self.s.slots)]
         about_concept = decision.entity is not None and decision.entity.split(":", 1)[0] not in ENTITY_KINDS
-        if units and len(units) == len(decision.units) and not decision.carried and about_concept:
+        # "forgot my Kisqali last night, take 2 today?": the label's rule for a missed dose is on its card
+        drug_given = rule.id == PERSONAL_DOSING and decision.aspect == "how_given" and decision.entity is not None
+        if units and len(units) == len(decision.units) and not decision.carried and (about_concept or drug_given):
             # "should my mum have the BRCA test?": the decision is hers and her team's; what the test is, is ours
             self.replies.append(Reply(ReplyKind.REFUSAL, text))
             self.say("refusal_general_info")
