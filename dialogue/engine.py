@@ -463,9 +463,27 @@ class _TurnBuilder:
                 # "temp 38.4 since chemo, is that bad?" asks about the emergency itself
                 self.answer_topic(flag_topic, ask_missing=False)
                 return
+            card = self._leading_card(lexical)
+            if card is not None:
+                # "she's having a fit, what do we do?": the seizure card, whatever the matcher's examples say
+                self.answer_topic(card, ask_missing=False)
+                return
             top = confident(self.k.index.rank(lexical.features()))
             if top is not None and self._servable(self.k.topics[top.topic]):
                 self.answer_topic(top.topic, ask_missing=False)
+
+    def _leading_card(self, lexical: Reading) -> str | None:
+        """The one card of a leading term the message names (seizures, ports, low platelets), if routing finds it."""
+        decision = route(self.k, lexical, Context(None, None))
+        if not decision.resolved or len(decision.units) != 1 or decision.entity is None:
+            return None
+        named = next((c for c in lexical.concepts if c.id == decision.entity), None)
+        if named is None or named.kind != "term" or not named.leads:
+            return None
+        if any(is_site(self.k, c.id) for c in lexical.concepts):
+            return None  # "having seizures, is that from brain mets?" asks about the site
+        unit = decision.units[0]
+        return unit if self._servable(self.k.topics[unit]) else None
 
     # --- consent -----------------------------------------------------------------------
     def _consent_gate(self, question: str | None) -> bool:
