@@ -288,7 +288,7 @@ class _Evidence:
         toks = self.reading.tokens
         i = number.index
         for d in range(1, CONTEXT_BEFORE + 1):
-            if i - d in ends:
+            if i - d in ends and toks[i - d].sentence == toks[i].sentence:
                 return not any(toks[j].kind == "n" for j in range(i - d + 1, i))
         return not (i > 0 and toks[i - 1].kind == "n")
 
@@ -332,7 +332,6 @@ class _Evidence:
         if measure == "respiratory":
             return (n, v, "/min") if 4 <= v <= 70 else None
         if measure == "systolic":
-            toks = self.reading.tokens
             if not self._first_after_context(measure, n):
                 return None  # "138/85": the diastolic, or another measure's number ("BP 138/85 pulse 80")
             return (n, v, "mmhg") if 40 <= v <= 260 else None
