@@ -344,8 +344,9 @@ class _Evidence:
         clause = toks[number.index].clause
         if clause in self.hypothetical_clauses and any(0 < number.index - h.end <= 2 for h in self.hits.get("threshold", ())):
             return True
-        if not self.teaching_sentences:
-            return False
+        sentence = toks[number.index].sentence
+        if not self.teaching_sentences.intersection((sentence - 1, sentence, sentence + 1)):
+            return False  # a figure far from any mention of teaching material is a reading
         if self._converting is None:
             self._converting = bool(asked_conversions(self.reading))  # once per message, not once per number
         return self._converting
