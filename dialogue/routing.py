@@ -162,9 +162,9 @@ MISSED_DOSE = "term:missed_dose"
 RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding", "marker", "markers", "restaging", "restage",
                             "progression", "recist", "ca", "cea", "imaging", "ct", "pet", "working"})
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
-#: complementary medicine gives way to a condition card named with it: "supplements" said with a bone drug means
-#: its calcium and vitamin D; "does massage help my swollen arm?" is lymphoedema
-SUPPLEMENTS_OF = {"term:complementary_medicine": ("term:calcium_supplement", "term:lymphoedema")}
+#: leading terms that give way to a narrower one named with them: "supplements" said with a bone drug means its
+#: calcium and vitamin D; "does massage help my swollen arm?" is lymphoedema
+GIVES_WAY_TO = {"term:complementary_medicine": ("term:calcium_supplement", "term:lymphoedema")}
 #: the numbers to call; a drug's subcutaneous form; the local-treatment aspect and the treatments it names
 PHONE_NUMBERS = "term:phone_numbers"
 SUBCUTANEOUS = "term:subcutaneous"
@@ -1623,7 +1623,7 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         seen = {k: v for k, v in sorted(seen.items(),
                                         key=lambda item: (item[0] == PHONE_NUMBERS if when_to_call else item[0] in GENERAL_LEADS)
                                         or (situation_last and item[0] in SITUATION_LEADS)
-                                        or any(t in seen for t in SUPPLEMENTS_OF.get(item[0], ())))}
+                                        or any(t in seen for t in GIVES_WAY_TO.get(item[0], ())))}
     for n, concept in enumerate(reading.concepts):
         if concept.kind in ENTITY_KINDS and concept.id not in seen and n not in past:
             seen[concept.id] = concept
