@@ -445,7 +445,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             guesses = [Guess("what", 1.0)]  # "is Herceptin chemo? I get it with docetaxel": what kind of drug it is
         if guesses and _asks_action(reading.tagged):
             guesses = [Guess("what", 1.0)]  # "what does Herceptin actually do to the cancer cells?": how it works
-        if guesses and (getting or _asks_use(reading.tagged) or _asks_to_have(reading.tagged) or _asks_reasonable(reading.tagged)):
+        if guesses and (getting or _asks_use(reading.tagged) or _asks_to_have(reading.tagged) or _asks_reasonable(reading.tagged)
+                        or _asks_need(reading.tagged)):
             # who the drug is for, not what it is: "what is Datroway for?", "the hormone pills stopped working,
             # can she have Enhertu?", "HER2-low and hormone positive, does that mean I get Enhertu straight away?"
             guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]
@@ -951,6 +952,25 @@ def _asks_reasonable(tagged: tuple[str, ...]) -> bool:
             rest = [t for t in tagged[i + 1:i + 5] if t not in ALONE_WORDS]
             if rest[:1] and (rest[0] in REASONABLE or tuple(rest[:2]) in (("an", "option"), ("still", "an"))):
                 return True
+    return False
+
+
+#: "why do I need the injection?", "why does she need Zoladex?": the reason for a treatment is where it fits
+NEED_SUBJECTS = frozenset({"i", "she", "he", "we", "mum", "mom", "dad"})
+
+
+#: what "why do I need ..." may go on to name for it to ask about a treatment ("... an ECG?" asks about a test)
+NEEDED_TREATMENT = frozenset({"<drug>", "<class>", "term:injection", "term:route"})
+NEED_ARTICLES = frozenset({"the", "a", "an", "my", "her", "his", "this", "these", "those", "all"})
+
+
+def _asks_need(tagged: tuple[str, ...]) -> bool:
+    """Whether "why do I need ..." asks the reason for a treatment (where it fits), not how it is given."""
+    for i, w in enumerate(tagged):
+        if (w == "why" and tagged[i + 1:i + 2] in (("do",), ("does",), ("would",), ("will",))
+                and tagged[i + 2:i + 3] and tagged[i + 2] in NEED_SUBJECTS and tagged[i + 3:i + 4] == ("need",)):
+            rest = [t for t in tagged[i + 4:i + 7] if t not in NEED_ARTICLES]
+            return bool(rest) and rest[0] in NEEDED_TREATMENT
     return False
 
 
