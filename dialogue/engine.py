@@ -473,7 +473,7 @@ class _TurnBuilder:
                 self.answer_topic(top.topic, ask_missing=False)
 
     def _leading_card(self, lexical: Reading) -> str | None:
-        """The one card of a leading term the message names (seizures, ports, low platelets), if routing finds it."""
+        """The one card of a leading term the message names (a seizure, a port or PICC line), if routing finds it."""
         decision = route(self.k, lexical, Context(None, None))
         if not decision.resolved or len(decision.units) != 1 or decision.entity is None:
             return None
