@@ -955,10 +955,7 @@ def _asks_reasonable(tagged: tuple[str, ...]) -> bool:
     return False
 
 
-#: "why do I need the injection?", "why does she need Zoladex?": the reason for a treatment is where it fits
-NEED_SUBJECTS = frozenset({"i", "she", "he", "we", "mum", "mom", "dad"})
-
-
+#: "why do I need the injection?", "why does she need Zoladex?": the reason for a treatment is where it fits;
 #: what "why do I need ..." may go on to name for it to ask about a treatment ("... an ECG?" asks about a test)
 NEEDED_TREATMENT = frozenset({"<drug>", "<class>", "term:injection", "term:route"})
 NEED_ARTICLES = frozenset({"the", "a", "an", "my", "her", "his", "this", "these", "those", "all"})
@@ -968,7 +965,7 @@ def _asks_need(tagged: tuple[str, ...]) -> bool:
     """Whether "why do I need ..." asks the reason for a treatment (where it fits), not how it is given."""
     for i, w in enumerate(tagged):
         if (w == "why" and tagged[i + 1:i + 2] in (("do",), ("does",), ("would",), ("will",))
-                and tagged[i + 2:i + 3] and tagged[i + 2] in NEED_SUBJECTS and tagged[i + 3:i + 4] == ("need",)):
+                and tagged[i + 2:i + 3] and tagged[i + 2] in SUBJECTS and tagged[i + 3:i + 4] == ("need",)):
             rest = [t for t in tagged[i + 4:i + 7] if t not in NEED_ARTICLES]
             return bool(rest) and rest[0] in NEEDED_TREATMENT
     return False
@@ -1024,7 +1021,6 @@ def _asks_kind(tagged: tuple[str, ...]) -> bool:
             if rest and (rest[0] == "<class>" or (rest[0] == "<drug>" and bool(KIND_WORDS.intersection(words)))):
                 return True
     return False
-
 
 
 def _lined(knowledge: Knowledge, guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> list[Guess]:

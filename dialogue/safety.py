@@ -188,6 +188,7 @@ class _Evidence:
         self._readings: dict[str, list[tuple[Number, float, str]]] = {}
         self._held: dict[Condition, tuple[bool, bool]] = {}
         self._spans: dict[str, tuple[set[int], set[int]]] = {}
+        self._measure_words: tuple[dict[int, set[str]], dict[int, set[str]]] | None = None
 
     # --- concepts ----------------------------------------------------------------------
     def live(self, concept: str) -> list[Hit]:
@@ -260,25 +261,37 @@ class _Evidence:
             spans = self._spans[context] = ({h.end for h in hits}, {h.start for h in hits})
         return spans
 
+    def _measures_around(self) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+        """Where each measure's context words end and start (token index -> measures), built once per message."""
+        if self._measure_words is None:
+            ends: dict[int, set[str]] = {}
+            starts: dict[int, set[str]] = {}
+            for measure, (context, _units) in MEASURES.items():
+                context_ends, context_starts = self._context_spans(context)
+                for i in context_ends:
+                    ends.setdefault(i, set()).add(measure)
+                for i in context_starts:
+                    starts.setdefault(i, set()).add(measure)
+            self._measure_words = ends, starts
+        return self._measure_words
+
     def _near_context(self, measure: str, number: Number) -> bool:
         """The nearest measure word before the number names this measure ("sats 97, BP 150/90": 90 is
         not a saturation); with none before it, one just after it does ("38.5 temp")."""
         toks = self.reading.tokens
         i = number.index
         sentence = toks[i].sentence
-        spans = {m: self._context_spans(context) for m, (context, _units) in MEASURES.items()}
+        ends, starts = self._measures_around()
         for d in range(1, CONTEXT_BEFORE + 1):
             if i - d < 0 or toks[i - d].sentence != sentence:
                 break
-            named = {m for m, (ends, _starts) in spans.items() if i - d in ends}
-            if named:
-                return measure in named
+            if i - d in ends:
+                return measure in ends[i - d]
         for d in range(1, CONTEXT_AFTER + 1):
             if i + d >= len(toks) or toks[i + d].sentence != sentence:
                 break
-            named = {m for m, (_ends, starts) in spans.items() if i + d in starts}
-            if named:
-                return measure in named
+            if i + d in starts:
+                return measure in starts[i + d]
         return False
 
     def _first_after_context(self, measure: str, number: Number) -> bool:
