@@ -754,10 +754,11 @@ class _TurnBuilder:
             return False
         topic = self.k.topics[top.topic]
         if decision.by_card:
-            if (decision.aspect in LINE_ASPECTS and SUBTYPE_SLOTS.intersection(reading.sets)
+            subtype = SUBTYPE_SLOTS.intersection(reading.sets) or SUBTYPE_SLOTS.intersection(reading.suggested)
+            if (decision.aspect in LINE_ASPECTS and subtype
                     and topic.aspects and decision.aspect not in topic.aspects):
                 return False  # "hormone positive, spread to her liver: what will they give?" is the first-line overview
-            if decision.aspect in LINE_ASPECTS and SUBTYPE_SLOTS.intersection(reading.sets) and top.score < STRONG_MATCH:
+            if decision.aspect in LINE_ASPECTS and subtype and top.score < STRONG_MATCH:
                 return False  # "HER2 positive, spread to the liver, what do they start with?": the liver is no visceral crisis
             # an overview chosen for a sure aspect stands against a match that declares other aspects
             # ("ER+ HER2- spread to her bones, what do people get first?" is not "what stage 4 means")

@@ -19,7 +19,8 @@ from .understanding.concepts import english_words, is_english
 
 #: Words that may sit inside a phrase without changing it ("feel so sick", "hand and foot").
 FILLERS = frozenset({"so", "really", "very", "quite", "bit", "little", "too", "extremely", "awfully", "terribly", "only", "even", "actually",
-                     "always", "constantly", "still", "just", "the", "a", "my", "her", "his", "their", "your"})
+                     "always", "constantly", "still", "just", "the", "a", "my", "her", "his", "their", "your",
+                     "absolute", "absolutely", "total", "totally", "complete", "completely", "utter", "utterly", "pretty", "proper"})
 
 #: Words that put a treatment named after them in the person's history ("after palbo", "progressed on 1L").
 HISTORY_WORDS = frozenset({"after", "post", "following", "prog", "progressed", "progression", "progressing", "failed",

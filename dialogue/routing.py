@@ -42,12 +42,14 @@ EXPLICIT_SIDE_EFFECTS = "term:side_effects"
 TREATMENT_TERMS = frozenset({"term:steroids", "term:steroid_effects"})
 #: Symptoms named in so many words that a drug's side-effect card may cover (not feelings or situations).
 SIDE_EFFECT_TERMS = frozenset({"term:weight_gain", "term:nausea", "term:diarrhoea", "term:hot_flushes", "term:joint_pain",
-                               "term:fatigue", "term:hair_loss", "term:rash", "term:neutropenia", "term:low_platelets"})
+                               "term:fatigue", "term:hair_loss", "term:rash", "term:neutropenia", "term:low_platelets",
+                               "term:bleeding_bruising"})
 #: Words for doing harm, and the parts of the body they may be said of: with a drug named, "could
 #: Kisqali harm my liver" and "is Enhertu hard on the lungs" ask about side effects, not where the
 #: drug fits ("will Enhertu affect my brain mets" asks about the mets: a site word after the part).
 HARM_WORDS = frozenset({"harm", "harms", "harmful", "damage", "damag", "damages", "affect", "affects", "hurt", "hurts",
-                        "toxic", "hard", "kill", "killing", "wreck", "wrecking", "ruin", "ruining"})
+                        "toxic", "hard", "kill", "killing", "wreck", "wrecking", "ruin", "ruining",
+                        "mess", "messes", "messing", "muck", "mucks", "screw", "screws"})  # "does Kisqali mess with your liver?"
 BODY_PARTS = frozenset({"liver", "kidney", "kidneys", "lung", "lungs", "heart", "bone", "bones", "skin", "eye", "eyes",
                         "nerve", "nerves", "body", "organ", "organs", "fertility", "period", "periods", "teeth", "tooth",
                         "jaw", "hair", "nail", "nails", "memory", "brain", "bladder", "stomach", "gut", "bowel", "bowels",
@@ -159,7 +161,7 @@ MONITORING = "term:monitoring"
 SIDE_EFFECTS_TERM = "term:side_effects"
 #: a dose missed, or thrown up soon after: the rule for it is on the drug's own how-it-is-given card
 MISSED_DOSE = "term:missed_dose"
-RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding", "marker", "markers", "restaging", "restage",
+RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding", "marker", "markers", "restaging", "restage", "restag",
                             "progression", "recist", "ca", "cea", "imaging", "ct", "pet", "working"})
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
 #: leading terms that give way to a narrower one named with them: "supplements" said with a bone drug means its
@@ -176,7 +178,9 @@ METASTATIC = "term:metastatic"
 #: Words that ask whether one drug is a kind of another ("is Enhertu a type of Herceptin?").
 KIND_WORDS = frozenset({"type", "kind", "form", "version", "sort"})
 #: ... and the words around them ("is Keytruda actually a chemo?", "a type of Herceptin")
-KIND_FILLER = KIND_WORDS | {"a", "an", "actually", "really", "also", "like", "of"}
+KIND_FILLER = KIND_WORDS | {"a", "an", "actually", "really", "also", "like", "of", "one", "the"}
+#: Words that point back to the drug just named ("is that one of the PARP drugs?").
+KIND_PRONOUNS = frozenset({"that", "it", "this"})
 #: a scan, and the words after it that say what it found ("the scan showed ..."), with the treating asked next
 SCAN = "term:scan"
 SURGERY = "term:surgery"
@@ -235,6 +239,8 @@ INCLUDING = frozenset({"incl", "including", "line", "lines"})
 COMBINING = frozenset({"<drug>", "<class>", "and", "plus", "with", "+", "&"})
 # "letrozole and Kisqali worked for 3 years, now spots in the liver": a combination that worked for a time is history
 WORKED_FOR = ("work", "for")
+#: How a drug was taken, between its name and what it did ("letrozole alone worked 3 years").
+ALONE_BEFORE_WORK = frozenset({"alone", "only", "by", "itself", "on", "its", "own"})
 #: Plain words for what a gene test looks for.
 GENE_WORDS = frozenset({"mutation", "mutations", "mutat", "gene", "genes", "genetic", "dna"})
 #: Words before a drug that make "work for" a question ("does Zometa work for bone mets?"), not its history.
@@ -262,6 +268,9 @@ OUTLOOK, EVIDENCE = "outlook", "evidence"
 SURVIVAL = "term:survival"
 #: Feelings whose cards answer anything about them, but not how long someone may live.
 FEELINGS = frozenset({"term:anxiety", "term:mood"})
+#: With a subtype stated, a treatment asked this clearly outweighs a feeling named beside it.
+TREATMENT_ASKED = frozenset({"first_line", "after_progression"})
+FEELING_GIVES_WAY = 0.5
 #: Words that ask how to bear something: with a feeling named, the feeling's card answers.
 COPING = frozenset({"cope", "coping"})
 #: The lexicon's trials; asked after a treatment stopped working, the trials card answers.
@@ -394,8 +403,16 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if SUBTYPE_SLOTS.intersection(reading.sets):
         # "triple negative that has spread: is it always chemo?" asks the subtype's first treatment
         found = [c for c in found if c.id != CHEMO_FOR_EVERYONE]
-    named = [c for c in found if _specific(knowledge, c.id)]
     raw = model.guess(reading.tagged, limit=len(model.labels))
+    if (SUBTYPE_SLOTS.intersection(reading.sets) and raw and raw[0].aspect in TREATMENT_ASKED
+            and raw[0].probability >= FEELING_GIVES_WAY):
+        # "stage 4, hormone positive her2 negative: the usual first treatment? I'm terrified": the fear is
+        # why it is asked; the subtype and the treatment asked are what it asks
+        found = [c for c in found if c.id not in FEELINGS]
+    if RESPONSE_WORDS.intersection(reading.words) and any(c.id == MONITORING for c in found):
+        # "restaging interval on 1L ET + CDK4/6i?": how response is checked; the treatment is the scene
+        found = [c for c in found if c.kind not in ENTITY_KINDS]
+    named = [c for c in found if _specific(knowledge, c.id)]
     guesses = _defining(raw, reading, model.hints)
     if guesses is raw:  # a question about a word's meaning is settled before the words it names signal anything
         guesses = _lined(knowledge, _situated(_hinted(raw, reading, model.hints), reading), reading, model.hints)
@@ -583,7 +600,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             return glossary  # "what does 2L mean in MBC trials?": the word, not the trials
     # "HER2 positive and it's in her liver: what's the usual first treatment?": the subtype and a first
     # line asked say what is wanted; the site is the scene
-    first_for_subtype = (bool(SUBTYPE_SLOTS.intersection(reading.sets)) and not carried
+    # (or implied by the treatment had: "came back after 2 years on tamoxifen: what's the first thing they do?")
+    first_for_subtype = (bool(SUBTYPE_SLOTS.intersection(reading.sets) or (past and SUBTYPE_SLOTS.intersection(reading.suggested)))
+                         and not carried
                          and (top is None or top.aspect in NEXT_STEP_ASPECTS)  # not "is a trial an option in 1L HR+?"
                          and (FIRST_LINE_CUES.intersection(c.id for c in reading.concepts)
                               or (top is not None and top.aspect == "first_line" and top.probability >= CLEAR_MIN))
@@ -615,7 +634,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         only = _only_unit(knowledge, entities[0], hinted)  # "management of malignant pleural effusion": the lung's card
         # a leading term's only card, when no drug is named, whatever the hesitant guess ("number for the
         # samaritans?"); a class is the situation ("scalp cooling with weekly taxane: does it work?")
-        leads = bool(found) and found[0].id == entities[0] and found[0].leads and not any(c.kind == "drug" for c in found)
+        # (a drug named only as history leaves it leading: "came back 4 months after finishing Keytruda: Keytruda again?")
+        leads = bool(found) and found[0].id == entities[0] and found[0].leads and not _names_now(reading, past, ("drug",))
         # (a symptom or concept with one card, asked something the classifier is unsure of: "can't sleep since the diagnosis")
         if only is not None and (not _clear(guesses) or (leads and top is not None and top.probability < ASPECT_MIN)) and (
             top is None or top.probability < CLEAR_MIN or top.aspect in knowledge.topics[only].aspects or leads
@@ -877,6 +897,9 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
     if guesses and "why" in reading.words and NAMING.intersection(reading.words):
         return [Guess("what", 1.0)]  # "why do they call it triple negative?": what the name means
     words = reading.words
+    if "<drug>" in tagged and SIDE_EFFECT_TERMS.intersection(tagged):
+        # "Kadcyla, the blood test says my platelets are low: what does that mean?": the drug's side effect
+        return [Guess(SIDE_EFFECTS, 1.0)] if guesses and MEANING_WORDS.intersection(words) else guesses
     if SCHEDULE_TERMS.intersection(tagged):
         return guesses  # "they said day 1 and day 8, I don't get what that means": the schedule, on the how-it-is-given card
     # "which symptoms mean we should ring?" asks what follows from them, not what a word means
@@ -1015,7 +1038,9 @@ def _asks_kind(tagged: tuple[str, ...]) -> bool:
     """"is Keytruda a chemo?", "is Enhertu a type of Herceptin?": whether a drug belongs to a class, or is a
     form of another drug, is what the drug is, whatever situation follows."""
     for i, w in enumerate(tagged[:-1]):
-        if w in ("is", "isnt") and tagged[i + 1] == "<drug>":
+        # (or the drug just named: "they want him on Talzenna. is that one of the PARP drugs?")
+        named = tagged[i + 1] == "<drug>" or (tagged[i + 1] in KIND_PRONOUNS and "<drug>" in tagged[:i])
+        if w in ("is", "isnt") and named:
             words = tagged[i + 2:i + 6]
             rest = [t for t in words if t not in KIND_FILLER]
             if rest and (rest[0] == "<class>" or (rest[0] == "<drug>" and bool(KIND_WORDS.intersection(words)))):
@@ -1716,9 +1741,15 @@ def _history(reading: Reading) -> set[int]:
         k = i + 1
         while k < len(tagged) and tagged[k] in COMBINING:
             k += 1  # forward over the rest of a combination: "kisqali and letrozole, it stopped working"
-        worked_for = tagged[k : k + 2] == WORKED_FOR and not (j >= 0 and tagged[j] in ASKING_WORK)
+        while k < len(tagged) and tagged[k] in ALONE_BEFORE_WORK:
+            k += 1  # "letrozole alone worked 3 years": how it was taken, then what it did
+        worked_for = (tagged[k : k + 1] == WORKED_FOR[:1] and k + 1 < len(tagged)
+                      and (tagged[k + 1] == WORKED_FOR[1] or tagged[k + 1].isdigit())
+                      and not (j >= 0 and tagged[j] in ASKING_WORK))
         # ("grew on kisqali and letrozole": the growth word read as progression comes before the drugs)
-        if (j >= 0 and (tagged[j] in PAST_WORDS or tagged[j] == PROGRESSION)) or PROGRESSION in tagged[k : k + 2] or worked_for:
+        # ("came back after 2 years on tamoxifen": the relapse read as when stage 4 came puts the drug before it)
+        if ((j >= 0 and (tagged[j] in PAST_WORDS or tagged[j] == PROGRESSION or tagged[j] in TIMING_SCENES))
+                or PROGRESSION in tagged[k : k + 2] or worked_for):
             past.add(n)
     return past | _history_list(tagged, places, reading)
 
