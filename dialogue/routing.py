@@ -268,6 +268,16 @@ OUTLOOK, EVIDENCE = "outlook", "evidence"
 SURVIVAL = "term:survival"
 #: Feelings whose cards answer anything about them, but not how long someone may live.
 FEELINGS = frozenset({"term:anxiety", "term:mood"})
+#: "A vs B": two things set against each other.
+VERSUS = frozenset({"vs", "versus", "v"})
+#: Words that contrast what two drugs are ("tucatinib vs lapatinib: selectivity?"), not how they compare.
+WHAT_CONTRASTS = frozenset({"selective", "selectivity", "selectiv", "mechanism", "moa", "class", "target", "targets", "structure"})
+#: Below this, "what" for two drugs set against each other is the classifier's hesitation, not a definition asked.
+CLEAR_WHAT = 0.6
+#: Words asking how often a gene change is found.
+PREVALENCE_WORDS = frozenset({"prevalence", "prevalent", "incidence", "frequency", "common", "commonly", "often"})
+#: Words of a test: "how often is ESR1 tested?" asks the testing schedule, not how common the change is.
+TEST_WORDS = frozenset({"test", "tests", "tested", "testing", "retest", "retested", "retesting", "check", "checked", "checking"})
 #: With a subtype stated, a treatment asked this clearly outweighs a feeling named beside it.
 TREATMENT_ASKED = frozenset({"first_line", "after_progression"})
 FEELING_GIVES_WAY = 0.5
@@ -416,6 +426,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     guesses = _defining(raw, reading, model.hints)
     if guesses is raw:  # a question about a word's meaning is settled before the words it names signal anything
         guesses = _lined(knowledge, _situated(_hinted(raw, reading, model.hints), reading), reading, model.hints)
+    if ("mutation" in reading.sets and guesses and PREVALENCE_WORDS.intersection(reading.words)
+            and not TEST_WORDS.intersection(reading.words) and not _names_now(reading, past, ("drug",))):
+        # "ESR1m prevalence at dx vs after AI?": how common the change is, on the biomarker's card
+        guesses = [Guess("what", 1.0)]
     if spread_on and guesses and NEXT_WORDS.intersection(reading.tagged):
         # "spread to his liver even on tamoxifen: what are the options now?" asks what comes next
         guesses = [Guess(AFTER_PROGRESSION, max(guesses[0].probability, CLEAR_MIN))]
@@ -444,9 +458,12 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
         # "they suggested Afinitor and Aromasin after Ibrance stopped working: what side effects?": of the drugs suggested
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if (named and named[0].kind not in ENTITY_KINDS and MISSED_DOSE in reading.tagged
-            and guesses and guesses[0].aspect == "how_given"):
+            and any(g.aspect == "how_given" and g.probability >= SECOND_ASPECT_MIN for g in guesses[:2])
+            and any(c.kind == "drug" for c in named)):
         # "threw up 20 minutes after my Ibrance, take another?": the drug's rule, not the sickness's card
+        # (however much "threw up" leans to side effects)
         named, found = _drug_first(named, found, next((c for c in named if c.kind == "drug"), None))
+        guesses = [Guess("how_given", 1.0)]
     if named and named[0].kind in ENTITY_KINDS:
         target = _switched_to(reading)
         if target is not None and any(c.id == target for c in named):
@@ -492,6 +509,15 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
             return Decision((overview,), IF_STOPPED, STOPPING, 1.0, False, tuple(guesses))
     hinted = any(w in model.hints for w in reading.tagged)
     compares = _compares(knowledge, reading)
+    if (compares and top is not None and top.aspect == "what" and top.probability < CLEAR_WHAT
+            and VERSUS.intersection(reading.words) and sum(w == "<drug>" for w in reading.tagged) == 2
+            and not DEFINING.intersection(reading.words) and not _asks_kind(reading.tagged)
+            and not (DIFFERENCE_WORDS | MECHANISM_WORDS | WHAT_CONTRASTS).intersection(reading.words)
+            and MECHANISM not in reading.tagged):
+        # "bone-dominant MBC: denosumab vs ZA?": two drugs set against each other ask how they compare,
+        # not what each is
+        guesses = [Guess(EVIDENCE, 1.0)]
+        top = guesses[0]
     if compares and top is not None and (top.aspect == "what" or PICKING.intersection(reading.words)) and CHOOSING.intersection(reading.words):
         # "what's the best CDK4/6 first line, Kisqali or Ibrance?" asks which is better: the trials' figures
         guesses = [Guess(EVIDENCE, 1.0)]
