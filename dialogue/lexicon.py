@@ -232,7 +232,8 @@ class Lexicon:
                     loose.append(word)
                 tagged.append(word)
                 i += 1
-        content = [w for w in fixed if w not in STOPWORDS] if self.near else []
+        # (numbers and dose shorthand are no content: "denosumab 120 q4w for bone mets - supplements?")
+        content = [w for w in fixed if w not in STOPWORDS and not any(ch.isdigit() for ch in w)] if self.near else []
         present = set(content)
         for (first, second), concept in self.near.items():
             if first in present and second in present and all(c.id != concept.id for c in concepts) and _near(content, first, second):
