@@ -29,16 +29,18 @@ from .markup import CITATION
 from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .routing import AFTER_PROGRESSION, ENTITY_KINDS, LINE_ASPECTS, POINTING_WORDS, PROGRESSION, SIDE_EFFECTS, SUBTYPE_SLOTS
-from .routing import Context, Decision, route
+from .routing import ClosingQuestion, Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
 from .routing import asks_to_manage, defines_a_fact, is_site
 from .safety import SafetyCheck, check
 from .state import ConversationState
-from .text import sanitize, small_number
+from .text import sanitize, small_number, tokens
 from .understanding.conversions import asked_conversions
 from .understanding.reading import MessageReading, read_message
 
 ANSWER_SCORE = 0.42
+#: Where one sentence ends and the next begins.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 #: The unit that answers a unit conversion the message asks for (knowledge/units/conversions.yaml).
 CONVERSIONS_UNIT = "unit_conversions"
 CLARIFY_SCORE = 0.24
@@ -684,7 +686,7 @@ class _TurnBuilder:
             self.unanswered = "fallback"  # kept for the authors (record_unanswered): the gate may miss a word
             return
         features = reading.features()
-        decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect))
+        decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect), self._closing_question())
         only_slots = bool(reading.sets) and all(c.kind == "slot" for c in reading.concepts) and not reading.loose
         if only_slots and self.s.last_topic in self.k.topics and not self._defines(reading, decision):
             # "what if she is premenopausal?"; "sorry, I meant HER2 positive" moves to the topic for that subtype
@@ -713,6 +715,18 @@ class _TurnBuilder:
                 self._advice_only(safety)
             return
         self.decide(ranked, safety, decision.aspect, decision.probability, decision.entity, reading, decision.guesses)
+
+    def _closing_question(self) -> ClosingQuestion | None:
+        """A question that closes statements ("the palliative team want me on morphine. won't I get
+        addicted?"), read on its own; None for a single sentence or no closing question."""
+        if self.reading is None:
+            return None
+        parts = [p for p in SENTENCE_END.split(self.reading.body.strip()) if p.strip()]
+        if len(parts) < 2 or not parts[-1].rstrip().endswith("?"):
+            return None
+        before = {c.id for c in self.k.lexicon.read(tokens(" ".join(parts[:-1]))).concepts}
+        question = self.k.lexicon.read(tokens(parts[-1]))
+        return ClosingQuestion(question, frozenset(c.id for c in question.concepts if c.id not in before))
 
     def _written_for(self, aspect: str) -> str | None:
         """The one topic answering ``aspect`` that is written for the person's known subtype, if exactly one."""

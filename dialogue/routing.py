@@ -278,6 +278,8 @@ CLEAR_WHAT = 0.6
 PREVALENCE_WORDS = frozenset({"prevalence", "prevalent", "incidence", "frequency", "common", "commonly", "often"})
 #: Words of a test: "how often is ESR1 tested?" asks the testing schedule, not how common the change is.
 TEST_WORDS = frozenset({"test", "tests", "tested", "testing", "retest", "retested", "retesting", "check", "checked", "checking"})
+#: Words that open a question.
+QUESTION_OPENERS = frozenset({"why", "what", "whats", "how", "when", "which", "does", "do", "is", "can", "should", "will"})
 #: With a subtype stated, a treatment asked this clearly outweighs a feeling named beside it.
 TREATMENT_ASKED = frozenset({"first_line", "after_progression"})
 FEELING_GIVES_WAY = 0.5
@@ -397,8 +399,21 @@ class Context:
     aspect: str | None = None
 
 
-def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) -> Decision:
-    """Decide which units answer a message (an unresolved decision when none does)."""
+@dataclass(frozen=True)
+class ClosingQuestion:
+    """A question that closes a message of statements, read on its own, and the concepts only it names."""
+
+    reading: Reading
+    new: frozenset[str]
+
+
+def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
+          closing: ClosingQuestion | None = None) -> Decision:
+    """Decide which units answer a message (an unresolved decision when none does).
+
+    A leading term named only in a closing question after statements is what is asked, and the question
+    alone says which aspect ("the palliative team want me on morphine. won't I get addicted?").
+    """
     model = knowledge.aspect_model
     if model is None or not knowledge.units:
         return Decision()
@@ -413,11 +428,19 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context()) 
     if SUBTYPE_SLOTS.intersection(reading.sets):
         # "triple negative that has spread: is it always chemo?" asks the subtype's first treatment
         found = [c for c in found if c.id != CHEMO_FOR_EVERYONE]
-    raw = model.guess(reading.tagged, limit=len(model.labels))
+    lead = _asked_lead(knowledge, found, closing.new) if closing is not None else None
+    if lead is not None:
+        found = _to_front(found, lead)
+    # (what the closing question asks is read from it alone)
+    raw = model.guess((closing.reading if lead is not None and closing is not None else reading).tagged, limit=len(model.labels))
     if (SUBTYPE_SLOTS.intersection(reading.sets) and raw and raw[0].aspect in TREATMENT_ASKED
             and raw[0].probability >= FEELING_GIVES_WAY):
         # "stage 4, hormone positive her2 negative: the usual first treatment? I'm terrified": the fear is
         # why it is asked; the subtype and the treatment asked are what it asks
+        found = [c for c in found if c.id not in FEELINGS]
+    if _feeling_after_question(knowledge, reading):
+        # "why do they check my CA 15-3 every month? it went up and I'm panicking": the feeling follows the
+        # question about a concept with a card of its own
         found = [c for c in found if c.id not in FEELINGS]
     if RESPONSE_WORDS.intersection(reading.words) and any(c.id == MONITORING for c in found):
         # "restaging interval on 1L ET + CDK4/6i?": how response is checked; the treatment is the scene
@@ -1745,6 +1768,26 @@ def _only_history(knowledge: Knowledge, reading: Reading, past: set[int], entity
     """
     drugs = [n for n, c in enumerate(reading.concepts) if c.kind in ENTITY_KINDS and _specific(knowledge, c.id)]
     return bool(drugs) and all(n in past for n in drugs) and entity.split(":", 1)[0] in ENTITY_KINDS
+
+
+def _asked_lead(knowledge: Knowledge, found: list[Concept], asked: frozenset[str]) -> str | None:
+    """The leading term a closing question names (and the statements before it do not), put first, when the
+    question names no drug of its own, which would be its subject."""
+    if not asked or not found or any(a.startswith(("drug:", "class:")) for a in asked):
+        return None
+    return next((c.id for c in found if c.id in asked and c.kind == "term" and c.leads and c.id not in FEELINGS
+                 and c.id in knowledge.entity_units), None)
+
+
+def _feeling_after_question(knowledge: Knowledge, reading: Reading) -> bool:
+    """Whether a feeling is named only after a question about a leading concept with a card of its own
+    ("why do they check my CA 15-3 every month? it went up a bit and I'm panicking")."""
+    ids = [c.id for c in reading.concepts]
+    feeling = next((n for n, i in enumerate(ids) if i in FEELINGS), None)
+    if feeling is None:
+        return False
+    return any(c.leads and c.kind == "term" and c.id not in FEELINGS and c.id in knowledge.entity_units
+               for c in reading.concepts[:feeling]) and bool(QUESTION_OPENERS.intersection(reading.tagged[:_concept_places(reading.tagged)[feeling]]))
 
 
 def _history(reading: Reading) -> set[int]:
