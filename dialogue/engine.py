@@ -31,7 +31,7 @@ from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .routing import AFTER_PROGRESSION, ENTITY_KINDS, LINE_ASPECTS, POINTING_WORDS, PROGRESSION, SIDE_EFFECTS, SUBTYPE_SLOTS
 from .routing import ClosingQuestion, Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
-from .routing import asks_to_manage, defines_a_fact, is_site
+from .routing import asks_to_manage, defines_a_fact, is_site, mentions
 from .safety import SafetyCheck, check
 from .state import ConversationState
 from .text import sanitize, small_number, tokens
@@ -796,7 +796,8 @@ class _TurnBuilder:
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
                 and not self._leads_as_question(decision.entity) and SIDE_EFFECTS in topic.aspects
                 and decision.entity not in topic.entities and any(self._about_drug(topic, c) for c in reading.concepts)
-                and not asks_to_manage(reading)):
+                and not asks_to_manage(reading)
+                and not (self._card_names_the_drug(decision, reading) and decision.entity not in mentions(self.k, top.topic))):
             # "does chemo make you tired all the time": a symptom's card is general; a topic matched
             # this well on the treatment the message names, for the same aspect, is more to the point
             # (but "mouth ulcers on chemo, what can I eat?" asks how to cope: the symptom's card, and
@@ -886,6 +887,15 @@ class _TurnBuilder:
         if PROGRESSION in named and decision.aspect == AFTER_PROGRESSION:
             return False  # "it grew on Kisqali, can I swap to Verzenio?" asks what comes next, not about side effects
         return decision.likelihood(SIDE_EFFECTS) >= PLAUSIBLE_ASPECT
+
+    def _card_names_the_drug(self, decision: Decision, reading: Reading) -> bool:
+        """Whether the card chosen for a symptom or concept itself names a drug the message names: then, unless
+        the drug's own card names the concept, it is not general ("antidepressant for a patient on ribociclib?":
+        the mood card says what to avoid with it)."""
+        drugs = {c.id for c in reading.concepts if c.kind == "drug"}
+        if any(c.id == "term:side_effects" for c in reading.concepts):
+            return False  # "Dato-DXd: key AEs, eye and mouth care?" asks for the drug's side effects
+        return bool(drugs) and any(drugs & mentions(self.k, u) for u in decision.units if u in self.k.topics)
 
     def _leads_as_question(self, concept_id: str) -> bool:
         """Whether a lexicon term leads and names no symptom: the question itself (herbal remedies, travel), not
