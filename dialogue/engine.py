@@ -39,6 +39,8 @@ from .understanding.conversions import asked_conversions
 from .understanding.reading import MessageReading, read_message
 
 ANSWER_SCORE = 0.42
+#: An aspect guessed this surely keeps its overview card against a weaker match that also covers the aspect.
+CLEAR_OVERVIEW = 0.9
 #: Where one sentence ends and the next begins.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 #: The unit that answers a unit conversion the message asks for (knowledge/units/conversions.yaml).
@@ -792,6 +794,8 @@ class _TurnBuilder:
                 return False  # "what does first line mean?" asks for the word, not the first-line options
             if self._only_it_would_ask(topic, decision):
                 return False  # "is surgery the first thing they do?": the local-therapy card answers; first line would ask the subtype
+            if sure and decision.aspect not in (None, "what") and decision.probability >= CLEAR_OVERVIEW and not named.intersection(topic.entities):
+                return top.score >= STRONG_MATCH  # "rough median OS by subtype in MBC": the outlook card, not a card that also covers it
             return top.score >= STRONG_MATCH or not (sure and topic.aspects and decision.aspect not in topic.aspects)
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
                 and not self._leads_as_question(decision.entity) and SIDE_EFFECTS in topic.aspects
