@@ -274,6 +274,8 @@ VERSUS = frozenset({"vs", "versus", "v"})
 WHAT_CONTRASTS = frozenset({"selective", "selectivity", "selectiv", "mechanism", "moa", "class", "target", "targets", "structure"})
 #: Below this, "what" for two drugs set against each other is the classifier's hesitation, not a definition asked.
 CLEAR_WHAT = 0.6
+#: Words asking how selective a drug is for its target.
+SELECTIVITY = frozenset({"selective", "selectivity", "selectively", "specificity"})
 #: Words asking how often a gene change is found.
 PREVALENCE_WORDS = frozenset({"prevalence", "prevalent", "incidence", "frequency", "common", "commonly", "often"})
 #: Words of a test: "how often is ESR1 tested?" asks the testing schedule, not how common the change is.
@@ -453,6 +455,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             and not TEST_WORDS.intersection(reading.words) and not _names_now(reading, past, ("drug",))):
         # "ESR1m prevalence at dx vs after AI?": how common the change is, on the biomarker's card
         guesses = [Guess("what", 1.0)]
+    if guesses and SELECTIVITY.intersection(reading.words) and "<drug>" in reading.tagged:
+        # "tucatinib: how HER2-selective vs lapatinib?": what the drug is (its target), not its trials
+        guesses = [Guess("what", 1.0)]
     if spread_on and guesses and NEXT_WORDS.intersection(reading.tagged):
         # "spread to his liver even on tamoxifen: what are the options now?" asks what comes next
         guesses = [Guess(AFTER_PROGRESSION, max(guesses[0].probability, CLEAR_MIN))]
@@ -507,6 +512,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             # who the drug is for, not what it is: "what is Datroway for?", "the hormone pills stopped working,
             # can she have Enhertu?", "HER2-low and hormone positive, does that mean I get Enhertu straight away?"
             guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]
+    if (named and named[0].kind == "drug" and guesses and "instead" in reading.words
+            and any(reading.tagged[i:i + 3] == ("<drug>", "with", "<drug>") for i in range(len(reading.tagged)))):
+        # "everolimus with fulvestrant instead of exemestane, is that a thing?": a partner asked, who it is for
+        guesses = [Guess("where_fits", max(guesses[0].probability, ASPECT_MIN))]
     if named and named[0].kind in ENTITY_KINDS:
         guesses = _as_evidence(guesses)  # "ribociclib vs palbociclib survival" asks for the trials' figures
     if (named and named[0].kind in ENTITY_KINDS and guesses and guesses[0].aspect not in TRIAL_OTHER_ASPECTS
