@@ -781,8 +781,14 @@ class _TurnBuilder:
             # (the glossary, the overview of "what", is too general to stand against any match)
             sure = decision.aspect not in (None, "what") and decision.probability >= SURE_ASPECT
             named = {c.id for c in reading.concepts}
-            if topic.entities and decision.entity in named and not named.intersection(topic.entities) and top.score < STRONG_MATCH:
-                return False  # "CA 15-3 in monitoring MBC per ASCO?": a match about things the message does not name
+            if topic.entities and decision.entity in named and not named.intersection(topic.entities) and (
+                    top.score < STRONG_MATCH or any(c.id == decision.entity and c.leads for c in reading.concepts)):
+                # "CA 15-3 in monitoring MBC per ASCO?": a match about things the message does not name (however
+                # well "role of ... in MBC" matches its wording, when the concept named leads)
+                return False
+            if (not topic.entities and topic.aspects and any(c.id == decision.entity and c.leads for c in reading.concepts)
+                    and all(decision.likelihood(a) < PLAUSIBLE_ASPECT for a in topic.aspects)):
+                return False  # "CA 15-3 / CEA: role in MBC monitoring?": the concept's card, not a general one the question's shape rules out
             if (decision.entity is None and not named.intersection(topic.entities) and top.score < STRONG_MATCH
                     and any(e.split(":", 1)[0] in ENTITY_KINDS for e in topic.entities)):
                 return False  # "when to recommend stopping systemic therapy?": a drug's card, and no drug named
