@@ -635,6 +635,13 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     if entities and not carried:
         entities = _living_first(knowledge, reading, entities)
     if (entities and not carried and top is not None and top.aspect == LOCAL_TREATMENT and _clear(guesses)
+            and entities[0].startswith("drug:") and lookup(knowledge, entities[0], LOCAL_TREATMENT) is None):
+        # "HER2+ brain mets: SRS first or systemic (tucatinib/T-DXd)?": local treatment is asked of the site,
+        # the drugs are the alternative
+        site = next((e for e in entities[1:] if _is_organ_site(knowledge, e)), None)
+        if site is not None:
+            entities = [site] + [e for e in entities if e != site]
+    if (entities and not carried and top is not None and top.aspect == LOCAL_TREATMENT and _clear(guesses)
             and not is_site(knowledge, entities[0]) and entities[0].split(":", 1)[0] not in ENTITY_KINDS
             and not any(c.id in TREATMENT_TERMS for c in reading.concepts)  # "steroids for liver capsule pain": the steroids
             and entities[0] not in LOCAL_TREATMENT_TERMS):  # "will they remove my breast now it's in my bones?": the operation
