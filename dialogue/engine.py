@@ -28,7 +28,8 @@ from .lexicon import Reading
 from .markup import CITATION
 from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
-from .routing import AFTER_PROGRESSION, ENTITY_KINDS, LINE_ASPECTS, POINTING_WORDS, PROGRESSION, SIDE_EFFECTS, SUBTYPE_SLOTS
+from .routing import AFTER_PROGRESSION, ENTITY_KINDS, EXPLICIT_SIDE_EFFECTS, LINE_ASPECTS, POINTING_WORDS, PROGRESSION, SIDE_EFFECTS
+from .routing import SUBTYPE_SLOTS
 from .routing import ClosingQuestion, Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
 from .routing import asks_to_manage, defines_a_fact, is_site, mentions
@@ -781,11 +782,8 @@ class _TurnBuilder:
             # (the glossary, the overview of "what", is too general to stand against any match)
             sure = decision.aspect not in (None, "what") and decision.probability >= SURE_ASPECT
             named = {c.id for c in reading.concepts}
-            if topic.entities and decision.entity in named and not named.intersection(topic.entities) and (
-                    top.score < STRONG_MATCH or any(c.id == decision.entity and c.leads for c in reading.concepts)):
-                # "CA 15-3 in monitoring MBC per ASCO?": a match about things the message does not name (however
-                # well "role of ... in MBC" matches its wording, when the concept named leads)
-                return False
+            if topic.entities and decision.entity in named and not named.intersection(topic.entities) and top.score < STRONG_MATCH:
+                return False  # "CA 15-3 in monitoring MBC per ASCO?": a match about things the message does not name
             if (not topic.entities and topic.aspects and any(c.id == decision.entity and c.leads for c in reading.concepts)
                     and all(decision.likelihood(a) < PLAUSIBLE_ASPECT for a in topic.aspects)):
                 return False  # "CA 15-3 / CEA: role in MBC monitoring?": the concept's card, not a general one the question's shape rules out
@@ -800,7 +798,7 @@ class _TurnBuilder:
                 return False  # "what does first line mean?" asks for the word, not the first-line options
             if self._only_it_would_ask(topic, decision):
                 return False  # "is surgery the first thing they do?": the local-therapy card answers; first line would ask the subtype
-            if sure and decision.aspect not in (None, "what") and decision.probability >= CLEAR_OVERVIEW and not named.intersection(topic.entities):
+            if sure and decision.probability >= CLEAR_OVERVIEW and not named.intersection(topic.entities):
                 return top.score >= STRONG_MATCH  # "rough median OS by subtype in MBC": the outlook card, not a card that also covers it
             return top.score >= STRONG_MATCH or not (sure and topic.aspects and decision.aspect not in topic.aspects)
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
@@ -899,11 +897,11 @@ class _TurnBuilder:
         return decision.likelihood(SIDE_EFFECTS) >= PLAUSIBLE_ASPECT
 
     def _card_names_the_drug(self, decision: Decision, reading: Reading) -> bool:
-        """Whether the card chosen for a symptom or concept itself names a drug the message names: then, unless
-        the drug's own card names the concept, it is not general ("antidepressant for a patient on ribociclib?":
-        the mood card says what to avoid with it)."""
+        """Whether the card chosen for a symptom or concept itself names a drug the message names, so it is not
+        the general card a drug's own card beats ("antidepressant for a patient on ribociclib?": the mood card
+        says what to avoid with it)."""
         drugs = {c.id for c in reading.concepts if c.kind == "drug"}
-        if any(c.id == "term:side_effects" for c in reading.concepts):
+        if any(c.id == EXPLICIT_SIDE_EFFECTS for c in reading.concepts):
             return False  # "Dato-DXd: key AEs, eye and mouth care?" asks for the drug's side effects
         return bool(drugs) and any(drugs & mentions(self.k, u) for u in decision.units if u in self.k.topics)
 

@@ -282,8 +282,7 @@ PREVALENCE_WORDS = frozenset({"prevalence", "prevalent", "incidence", "frequency
 TEST_WORDS = frozenset({"test", "tests", "tested", "testing", "retest", "retested", "retesting", "check", "checked", "checking"})
 #: Words that open a question.
 QUESTION_OPENERS = frozenset({"why", "what", "whats", "how", "when", "which", "does", "do", "is", "can", "should", "will"})
-#: With a subtype stated, a treatment asked this clearly outweighs a feeling named beside it.
-TREATMENT_ASKED = frozenset({"first_line", "after_progression"})
+#: With a subtype stated, a first or next treatment asked this clearly outweighs a feeling named beside it.
 FEELING_GIVES_WAY = 0.5
 #: Words that ask how to bear something: with a feeling named, the feeling's card answers.
 COPING = frozenset({"cope", "coping"})
@@ -435,7 +434,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
         found = _to_front(found, lead)
     # (what the closing question asks is read from it alone)
     raw = model.guess((closing.reading if lead is not None and closing is not None else reading).tagged, limit=len(model.labels))
-    if (SUBTYPE_SLOTS.intersection(reading.sets) and raw and raw[0].aspect in TREATMENT_ASKED
+    if (SUBTYPE_SLOTS.intersection(reading.sets) and raw and raw[0].aspect in LINE_ASPECTS
             and raw[0].probability >= FEELING_GIVES_WAY):
         # "stage 4, hormone positive her2 negative: the usual first treatment? I'm terrified": the fear is
         # why it is asked; the subtype and the treatment asked are what it asks
@@ -1798,12 +1797,12 @@ def _asked_lead(knowledge: Knowledge, found: list[Concept], asked: frozenset[str
 def _feeling_after_question(knowledge: Knowledge, reading: Reading) -> bool:
     """Whether a feeling is named only after a question about a leading concept with a card of its own
     ("why do they check my CA 15-3 every month? it went up a bit and I'm panicking")."""
-    ids = [c.id for c in reading.concepts]
-    feeling = next((n for n, i in enumerate(ids) if i in FEELINGS), None)
+    feeling = next((n for n, c in enumerate(reading.concepts) if c.id in FEELINGS), None)
     if feeling is None:
         return False
+    asked_before = reading.tagged[:_concept_places(reading.tagged)[feeling]]
     return any(c.leads and c.kind == "term" and c.id not in FEELINGS and c.id in knowledge.entity_units
-               for c in reading.concepts[:feeling]) and bool(QUESTION_OPENERS.intersection(reading.tagged[:_concept_places(reading.tagged)[feeling]]))
+               for c in reading.concepts[:feeling]) and bool(QUESTION_OPENERS.intersection(asked_before))
 
 
 def _history(reading: Reading) -> set[int]:
