@@ -179,6 +179,9 @@ METASTATIC = "term:metastatic"
 KIND_WORDS = frozenset({"type", "kind", "form", "version", "sort"})
 #: ... and the words around them ("is Keytruda actually a chemo?", "a type of Herceptin")
 KIND_FILLER = KIND_WORDS | {"a", "an", "actually", "really", "also", "like", "of", "one", "the"}
+#: A drug's form, named after it ("the Zoladex injection").
+DRUG_FORMS = frozenset({"term:injection", "injection", "injections", "jab", "jabs", "shot", "shots", "tablet", "tablets",
+                        "pill", "pills", "drip", "implant", "term:route"})
 #: Words that point back to the drug just named ("is that one of the PARP drugs?").
 KIND_PRONOUNS = frozenset({"that", "it", "this"})
 #: a scan, and the words after it that say what it found ("the scan showed ..."), with the treating asked next
@@ -1003,8 +1006,12 @@ def _asks_use(tagged: tuple[str, ...]) -> bool:
     """Whether "what is <drug> (used) for" asks what a drug is for: who gets it, not what it is."""
     for i, w in enumerate(tagged):
         # "what is Datroway for", "Datroway, what is that for?"
-        if w in USE_SUBJECTS and (tagged[max(0, i - 2):i] == ("what", "is") or tagged[i - 1:i] == ("whats",)):
+        # (or "what is the Zoladex injection for?": the drug's form named after it)
+        before = tagged[max(0, i - 3):i] if tagged[i - 1:i] == ("the",) else tagged[max(0, i - 2):i]
+        if w in USE_SUBJECTS and (before[:2] == ("what", "is") or before[:1] == ("whats",) or tagged[i - 1:i] == ("whats",)):
             rest = tagged[i + 1:]
+            if rest[:1] and rest[0] in DRUG_FORMS:
+                rest = rest[1:]
             if rest[:2] in (("used", "for"), ("use", "for")):
                 rest = rest[1:]
             # "what is estrogen therapy for breast cancer?" and "what is it?? for brca right" ask what it is
@@ -1107,6 +1114,8 @@ def _asks_kind(tagged: tuple[str, ...]) -> bool:
         if w in ("is", "isnt") and named:
             words = tagged[i + 2:i + 6]
             rest = [t for t in words if t not in KIND_FILLER]
+            if rest[:3] == ["same", "as", "<drug>"]:
+                return True  # "is tamoxifen the same as letrozole?": what each is
             if rest and (rest[0] == "<class>" or (rest[0] == "<drug>" and bool(KIND_WORDS.intersection(words)))):
                 return True
     return False
