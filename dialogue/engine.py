@@ -722,8 +722,8 @@ class _TurnBuilder:
     def _closing_question(self) -> ClosingQuestion | None:
         """A question that closes statements ("the palliative team want me on morphine. won't I get
         addicted?"), read on its own; None for a single sentence or no closing question."""
-        if self.reading is None:
-            return None
+        if self.reading is None or not self.reading.body.rstrip().endswith("?"):
+            return None  # (most messages: no split and no second read)
         parts = [p for p in SENTENCE_END.split(self.reading.body.strip()) if p.strip()]
         if len(parts) < 2 or not parts[-1].rstrip().endswith("?"):
             return None

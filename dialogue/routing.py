@@ -273,12 +273,12 @@ SURVIVAL = "term:survival"
 FEELINGS = frozenset({"term:anxiety", "term:mood"})
 #: "A vs B": two things set against each other.
 VERSUS = frozenset({"vs", "versus", "v"})
-#: Words that contrast what two drugs are ("tucatinib vs lapatinib: selectivity?"), not how they compare.
-WHAT_CONTRASTS = frozenset({"selective", "selectivity", "selectiv", "mechanism", "moa", "class", "target", "targets", "structure"})
 #: Below this, "what" for two drugs set against each other is the classifier's hesitation, not a definition asked.
 CLEAR_WHAT = 0.6
 #: Words asking how selective a drug is for its target.
 SELECTIVITY = frozenset({"selective", "selectivity", "selectively", "specificity"})
+#: Words that contrast what two drugs are ("tucatinib vs lapatinib: selectivity?"), not how they compare.
+WHAT_CONTRASTS = SELECTIVITY | {"mechanism", "moa", "class", "target", "targets", "structure"}
 #: Words asking how often a gene change is found.
 PREVALENCE_WORDS = frozenset({"prevalence", "prevalent", "incidence", "frequency", "common", "commonly", "often"})
 #: Words of a test: "how often is ESR1 tested?" asks the testing schedule, not how common the change is.
@@ -1007,8 +1007,8 @@ def _asks_use(tagged: tuple[str, ...]) -> bool:
     for i, w in enumerate(tagged):
         # "what is Datroway for", "Datroway, what is that for?"
         # (or "what is the Zoladex injection for?": the drug's form named after it)
-        before = tagged[max(0, i - 3):i] if tagged[i - 1:i] == ("the",) else tagged[max(0, i - 2):i]
-        if w in USE_SUBJECTS and (before[:2] == ("what", "is") or before[:1] == ("whats",) or tagged[i - 1:i] == ("whats",)):
+        j = i - 1 if tagged[i - 1:i] == ("the",) else i
+        if w in USE_SUBJECTS and (tagged[max(0, j - 2):j] == ("what", "is") or tagged[max(0, j - 1):j] == ("whats",)):
             rest = tagged[i + 1:]
             if rest[:1] and rest[0] in DRUG_FORMS:
                 rest = rest[1:]
