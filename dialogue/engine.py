@@ -1073,6 +1073,12 @@ class _TurnBuilder:
                 # the first buttons after it, one tap away, rather than a menu before any answer
                 self.answer_topic(asked_by, advice=safety.about, also=tuple(c.topic for c in close if c.topic != asked_by))
                 return
+            if len(close) >= 2 and self.s.last_topic is None and close[0].score >= SOLE_SCORE:
+                # a first question that two cards match about as well: the better one is answered and the others
+                # are its first buttons, one tap away, rather than a menu before any answer (within a conversation,
+                # where the last answer may have meant either, the choice is still asked)
+                self.answer_topic(close[0].topic, advice=safety.about, also=tuple(c.topic for c in close[1:]))
+                return
             if len(close) >= 2:
                 self.s.pending = {"kind": "choose", "candidates": [c.topic for c in close]}
                 self.unanswered = "clarify"
