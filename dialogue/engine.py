@@ -1073,10 +1073,12 @@ class _TurnBuilder:
                 # the first buttons after it, one tap away, rather than a menu before any answer
                 self.answer_topic(asked_by, advice=safety.about, also=tuple(c.topic for c in close if c.topic != asked_by))
                 return
-            if len(close) >= 2 and self.s.last_topic is None and close[0].score >= SOLE_SCORE:
+            if (len(close) >= 2 and self.s.last_topic is None and close[0].score >= SOLE_SCORE
+                    and not (reading is not None and _names_several(reading))):
                 # a first question that two cards match about as well: the better one is answered and the others
                 # are its first buttons, one tap away, rather than a menu before any answer (within a conversation,
-                # where the last answer may have meant either, the choice is still asked)
+                # where the last answer may have meant either, or when the message names several drugs, each with
+                # its own card, the choice is still asked)
                 self.answer_topic(close[0].topic, advice=safety.about, also=tuple(c.topic for c in close[1:]))
                 return
             if len(close) >= 2:
@@ -1290,3 +1292,7 @@ def cite(text: str, listed: tuple[Source, ...]) -> tuple[str, list[Source]]:
 def _short(label: str, limit: int = 60) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
+
+def _names_several(reading: Reading) -> bool:
+    """Whether a message names two or more drugs or drug classes ("side effects of letrozole and ibrance")."""
+    return len({c.id for c in reading.concepts if c.kind in ENTITY_KINDS}) >= 2

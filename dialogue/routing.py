@@ -184,6 +184,9 @@ DRUG_FORMS = frozenset({"term:injection", "injection", "injections", "jab", "jab
                         "pill", "pills", "drip", "implant", "term:route"})
 #: Words that point back to the drug just named ("is that one of the PARP drugs?").
 KIND_PRONOUNS = frozenset({"that", "it", "this"})
+#: Words setting a drug beside another ("similar to Enhertu?"; "is that like Lynparza?" is read apart)
+LIKENESS = frozenset({("same", "as"), ("similar", "to")})
+
 #: a scan, and the words after it that say what it found ("the scan showed ..."), with the treating asked next
 SCAN = "term:scan"
 SURGERY = "term:surgery"
@@ -509,6 +512,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             guesses = [Guess("what", 1.0)]  # "is Herceptin chemo? I get it with docetaxel": what kind of drug it is
         if guesses and _asks_action(reading.tagged):
             guesses = [Guess("what", 1.0)]  # "what does Herceptin actually do to the cancer cells?": how it works
+        if guesses and guesses[0].aspect == "what" and _asks_place(reading.tagged):
+            guesses = [Guess("where_fits", 1.0)]  # "lapatinib-cape: still a role?": where it fits now, not what it is
         if guesses and (getting or _asks_use(reading.tagged) or _asks_to_have(reading.tagged) or _asks_reasonable(reading.tagged)
                         or _asks_need(reading.tagged)):
             # who the drug is for, not what it is: "what is Datroway for?", "the hormone pills stopped working,
@@ -1021,6 +1026,13 @@ def _asks_use(tagged: tuple[str, ...]) -> bool:
     return False
 
 
+def _asks_place(tagged: tuple[str, ...]) -> bool:
+    """Whether a drug's "role" or "place" is asked ("still have a place?", "any role left for it?"), or whether
+    it comes first or later ("is gemcitabine a first choice or a later one?")."""
+    return {"first", "later"} <= set(tagged) or any(
+        w == "role" or (w == "place" and tagged[i - 1:i] in (("a",), ("its",), ("their",))) for i, w in enumerate(tagged) if i > 0)
+
+
 def _asks_action(tagged: tuple[str, ...]) -> bool:
     """Whether "what does <drug> (actually) do (to the cancer)" asks how a drug works: what it is."""
     for i, w in enumerate(tagged):
@@ -1118,6 +1130,12 @@ def _asks_kind(tagged: tuple[str, ...]) -> bool:
                 return True  # "is tamoxifen the same as letrozole?": what each is
             if rest and (rest[0] == "<class>" or (rest[0] == "<drug>" and bool(KIND_WORDS.intersection(words)))):
                 return True
+    # "talzenna - is that like the brca pill lynparza?", "dato-dxd, similar to enhertu?": set beside another drug
+    # (not "is it a set number of cycles like chemo?", "the same time as the xeloda?": another aspect compared)
+    for i in range(2, len(tagged) - 1):
+        likened = tagged[i - 1:i + 1] in LIKENESS or (tagged[i] == "like" and tagged[i - 2:i] in (("is", "that"), ("is", "it")))
+        if likened and "<drug>" in tagged[:i - 1] and "<drug>" in tagged[i + 1:i + 5]:
+            return True
     return False
 
 
@@ -1676,12 +1694,22 @@ def _names_trial(reading: Reading, guesses: list[Guess]) -> bool:
         and all(c.kind in ENTITY_KINDS or c.id == TESTING_TERM for c in reading.concepts))  # (not "ASCENT-04: PD-L1 cutoff?")
 
 
+#: "makes you really sick", "made her so tired": what a drug does to someone who takes it
+MAKING = frozenset({"make", "makes", "made", "making"})
+MADE_WHO = frozenset({"you", "u", "me", "her", "him", "them", "people", "everyone"})
+MADE_UNWELL = frozenset({"sick", "ill", "poorly", "tired", "exhausted", "bald", "nauseous", "queasy", "sleepy", "dizzy",
+                         "constipated", "vomit", "puke"})
+
+
 def _harm_asked(reading: Reading) -> bool:
     """Whether the message asks if something harms a part of the body ("can it damage your kidneys"),
     says a part of the body went wrong on it ("lung problems") or asks what to watch for."""
     words = reading.words
     if WATCH_PAIRS.intersection(zip(words, words[1:])):
         return True  # "enhertu: what should I look out for?"
+    if any(w in MAKING and words[i + 1:i + 2] and words[i + 1] in MADE_WHO and MADE_UNWELL.intersection(words[i + 2:i + 5])
+           and "feel" not in words[i + 2:i + 5] for i, w in enumerate(words)):
+        return True  # "is it true trodelvy makes you really sick?" (a feeling named has a card of its own)
     for i, w in enumerate(words):
         if w in BODY_PARTS and TROUBLE_WORDS.intersection(words[i + 1 : i + 4]) and not SITE_WORDS.intersection(words[i + 1 : i + 3]):
             return True  # "enhertu and lung problems", "piqray made my sugar go high"

@@ -333,7 +333,7 @@ def test_a_failing_record_does_not_cost_the_answer(knowledge) -> None:
 def test_forget_deletes_the_conversations_unanswered_questions_and_leaves_no_copy(knowledge, tmp_path: Path) -> None:
     path = tmp_path / "unanswered.db"
     session = Session(Engine(knowledge, EngineOptions()), MemoryStore(), unanswered=UnansweredLog(path))
-    session.handle("mine", Incoming(text="does PRIVATEWORD help with fatigue in dogs"))
+    session.handle("mine", Incoming(text="is PRIVATEWORD good for dogs"))
     session.handle("other", Incoming(text="what is the weather"))
     assert len(UnansweredLog(path).top()) == 2
     session.forget("mine")
