@@ -1077,7 +1077,7 @@ class _TurnBuilder:
                     and not (reading is not None and _names_several(reading))):
                 # a first question that two cards match about as well: the better one is answered and the others
                 # are its first buttons, one tap away, rather than a menu before any answer (within a conversation,
-                # where the last answer may have meant either, or when the message names several drugs, each with
+                # where the last answer may have meant either, or when the message names two drugs, each with
                 # its own card, the choice is still asked)
                 self.answer_topic(close[0].topic, advice=safety.about, also=tuple(c.topic for c in close[1:]))
                 return
@@ -1294,5 +1294,6 @@ def _short(label: str, limit: int = 60) -> str:
 
 
 def _names_several(reading: Reading) -> bool:
-    """Whether a message names two or more drugs or drug classes ("side effects of letrozole and ibrance")."""
-    return len({c.id for c in reading.concepts if c.kind in ENTITY_KINDS}) >= 2
+    """Whether a message names two or more drugs ("side effects of letrozole and ibrance"); classes are more often
+    history ("taxane- and anthracycline-naive TNBC: chemo choice?")."""
+    return len({c.id for c in reading.concepts if c.kind == "drug"}) >= 2

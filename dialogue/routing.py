@@ -512,6 +512,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             guesses = [Guess("what", 1.0)]  # "is Herceptin chemo? I get it with docetaxel": what kind of drug it is
         if guesses and _asks_action(reading.tagged):
             guesses = [Guess("what", 1.0)]  # "what does Herceptin actually do to the cancer cells?": how it works
+        if guesses and _asks_experience(reading.tagged):
+            guesses = [Guess(SIDE_EFFECTS, 1.0)]  # "next chemo is eribulin, what is that like?": how it feels to have it
         if guesses and guesses[0].aspect == "what" and _asks_place(reading.tagged):
             guesses = [Guess("where_fits", 1.0)]  # "lapatinib-cape: still a role?": where it fits now, not what it is
         if guesses and (getting or _asks_use(reading.tagged) or _asks_to_have(reading.tagged) or _asks_reasonable(reading.tagged)
@@ -1024,6 +1026,15 @@ def _asks_use(tagged: tuple[str, ...]) -> bool:
             if rest[:1] == ("for",) and after not in DISEASE_WORDS and not after.startswith("slot:"):
                 return True
     return False
+
+
+def _asks_experience(tagged: tuple[str, ...]) -> bool:
+    """Whether "what is it like" is asked of a drug named before: how it is to have it, which its side effects say."""
+    if len(tagged) < 3 or tagged[-1] != "like" or tagged[-2] not in (*KIND_PRONOUNS, "<drug>"):
+        return False
+    # "what is that like", "whats it like" (read as "what it like")
+    opener = tagged[-3] == "what" or (tagged[-3] == "is" and tagged[-4:-3] == ("what",))
+    return opener and "<drug>" in tagged[:-1]
 
 
 def _asks_place(tagged: tuple[str, ...]) -> bool:
