@@ -186,6 +186,9 @@ DRUG_FORMS = frozenset({"term:injection", "injection", "injections", "jab", "jab
 KIND_PRONOUNS = frozenset({"that", "it", "this"})
 #: Words setting a drug beside another ("similar to Enhertu?"; "is that like Lynparza?" is read apart)
 LIKENESS = frozenset({("same", "as"), ("similar", "to")})
+#: The words between "how does" and "work" when a drug's action is asked ("how does that drug actually work?").
+WORKING_FILLER = frozenset({"that", "this", "the", "it", "<drug>", "drug", "medicine", "tablet", "pill", "one", "actually",
+                            "really", "exactly"})
 
 #: a scan, and the words after it that say what it found ("the scan showed ..."), with the treating asked next
 SCAN = "term:scan"
@@ -478,7 +481,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             and _names_now(reading, past, ("drug",))):
         # "T-DM1 monitoring essentials": the drug's safety checks are on its side-effect card
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
-    if named and named[0].kind not in ENTITY_KINDS and _asks_kind(reading.tagged):
+    if named and named[0].kind not in ENTITY_KINDS and (_asks_kind(reading.tagged) or _asks_working(reading.tagged)):
         # "is Enhertu a type of Herceptin? my husband (men get it too)": the drug asked about, not the situation
         named, found = _drug_first(named, found, next((c for c in named if c.kind == "drug"), None))
     if (named and named[0].kind not in ENTITY_KINDS and WARNING_SIGNS in reading.tagged and guesses
@@ -510,7 +513,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
                 named, found = _to_front(named, last.id), _to_front(found, last.id)
         if guesses and _asks_kind(reading.tagged):
             guesses = [Guess("what", 1.0)]  # "is Herceptin chemo? I get it with docetaxel": what kind of drug it is
-        if guesses and _asks_action(reading.tagged):
+        if guesses and (_asks_action(reading.tagged) or _asks_working(reading.tagged)):
             guesses = [Guess("what", 1.0)]  # "what does Herceptin actually do to the cancer cells?": how it works
         if guesses and _asks_experience(reading.tagged):
             guesses = [Guess(SIDE_EFFECTS, 1.0)]  # "next chemo is eribulin, what is that like?": how it feels to have it
@@ -1024,6 +1027,16 @@ def _asks_use(tagged: tuple[str, ...]) -> bool:
             # "what is estrogen therapy for breast cancer?" and "what is it?? for brca right" ask what it is
             after = rest[1] if len(rest) > 1 else ""
             if rest[:1] == ("for",) and after not in DISEASE_WORDS and not after.startswith("slot:"):
+                return True
+    return False
+
+
+def _asks_working(tagged: tuple[str, ...]) -> bool:
+    """Whether "how does that drug work?" is asked of a drug named before it: what the drug is."""
+    for i in range(len(tagged) - 2):
+        if tagged[i:i + 2] in (("how", "does"), ("how", "do")) and "<drug>" in tagged[:i + 3]:
+            rest = [t for t in tagged[i + 2:i + 6] if t not in WORKING_FILLER]
+            if rest[:1] == ["work"]:
                 return True
     return False
 
