@@ -1486,6 +1486,14 @@ def _broad_side_effects(knowledge: Knowledge, found: list[Concept], top: Guess |
     return None
 
 
+def _asks_others(words: tuple[str, ...]) -> bool:
+    """Whether more side effects than those named are asked ("what else is there?", "any other side effects?");
+    not "the tablets don't help, what else?", which asks what else eases one."""
+    pairs = set(zip(words, words[1:], words[2:]))
+    return bool(pairs & {("what", "else", "is"), ("what", "else", "are"), ("other", "side", "effects"),
+                         ("what", "other", "side"), ("any", "other", "side")})
+
+
 def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], side_effects_asked: bool) -> list[str]:
     """A symptom's own card first, when the drug's side-effect card never mentions it (or there is none),
     or when a site is named as the cause of a symptom someone asks how to ease.
@@ -1494,6 +1502,8 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
     the nail card does; "Nerlynx diarrhoea" stays with the drug's card, which covers it.
     """
     drug_named = entities[0].split(":", 1)[0] in ENTITY_KINDS
+    if drug_named and _asks_others(reading.words):
+        return entities  # "Kisqali: I read about diarrhoea and low counts, what else?": the drug's whole card
     if drug_named and side_effects_asked:
         drug_card = lookup(knowledge, entities[0], SIDE_EFFECTS)
         managing = drug_card is None or asks_to_manage(reading)  # "stomatitis on ADCs": no class card, the symptom's

@@ -32,7 +32,7 @@ _LEX = re.compile(
     r"|(?P<deg>[°º])"
     r"|(?P<pct>%)"
     r"|(?P<hash>#)"
-    r"|(?P<stop>[.!?;]+|\n)"
+    r"|(?P<stop>(?:[.!;]|\?(?![a-z]))+|\n)"  # "?ILD" (query ILD, clinicians' shorthand) ends nothing
     r"|(?P<pause>[,:()\[\]—–]|\s-\s)"
 )
 
