@@ -433,8 +433,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     dated = _dated_by_trial(knowledge, reading)
     found = [c for c in _trial_first(knowledge, reading, _entities(knowledge, reading, past))
              if not _only_at(reading, c.id, dated)]
-    if _bearing_a_drug(reading.tagged):
-        found = [c for c in found if c.id not in FEELINGS]  # "can't cope with the letrozole": its side effects, not a low mood
+    if _bearing_a_drug(reading.tagged) or (SIDE_EFFECTS_TERM in reading.tagged and _names_now(reading, past, ("drug",))):
+        # "can't cope with the letrozole", "side effects of ibrance? mum is scared of losing her hair": the drug's
+        # side effects, not a low mood
+        found = [c for c in found if c.id not in FEELINGS]
     if SUBTYPE_SLOTS.intersection(reading.sets):
         # "triple negative that has spread: is it always chemo?" asks the subtype's first treatment
         found = [c for c in found if c.id != CHEMO_FOR_EVERYONE]
@@ -466,6 +468,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     if guesses and SELECTIVITY.intersection(reading.words) and "<drug>" in reading.tagged:
         # "tucatinib: how HER2-selective vs lapatinib?": what the drug is (its target), not its trials
         guesses = [Guess("what", 1.0)]
+    if (guesses and PROGRESSION in reading.tagged and "next" in reading.words and "<drug>" in reading.tagged
+            and guesses[0].aspect == "how_given"):
+        # "faslodex isn't working any more, what next? she doesn't want chemo on a drip": what comes after it
+        guesses = [Guess(AFTER_PROGRESSION, max(guesses[0].probability, CLEAR_MIN))]
     if spread_on and guesses and NEXT_WORDS.intersection(reading.tagged):
         # "spread to his liver even on tamoxifen: what are the options now?" asks what comes next
         guesses = [Guess(AFTER_PROGRESSION, max(guesses[0].probability, CLEAR_MIN))]
@@ -1730,6 +1736,7 @@ def _names_trial(reading: Reading, guesses: list[Guess]) -> bool:
 
 #: "makes you really sick", "made her so tired": what a drug does to someone who takes it
 MAKING = frozenset({"make", "makes", "made", "making"})
+CAUSING = frozenset({"cause", "causes", "caused", "causing"})
 MADE_WHO = frozenset({"you", "u", "me", "her", "him", "them", "people", "everyone"})
 MADE_UNWELL = frozenset({"sick", "ill", "poorly", "tired", "exhausted", "bald", "nauseous", "queasy", "sleepy", "dizzy",
                          "constipated", "vomit", "puke"})
@@ -1741,6 +1748,8 @@ def _harm_asked(reading: Reading) -> bool:
     words = reading.words
     if WATCH_PAIRS.intersection(zip(words, words[1:])):
         return True  # "enhertu: what should I look out for?"
+    if any(w in CAUSING and TROUBLE_WORDS.intersection(words[i + 1:i + 3]) for i, w in enumerate(words)):
+        return True  # "can the faslodex jabs cause problems where they go in?"
     if any(w in MAKING and words[i + 1:i + 2] and words[i + 1] in MADE_WHO and MADE_UNWELL.intersection(words[i + 2:i + 5])
            and "feel" not in words[i + 2:i + 5] for i, w in enumerate(words)):
         return True  # "is it true trodelvy makes you really sick?" (a feeling named has a card of its own)
