@@ -521,6 +521,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             guesses = [Guess("what", 1.0)]  # "is Herceptin chemo? I get it with docetaxel": what kind of drug it is
         if guesses and (_asks_action(reading.tagged) or _asks_working(reading.tagged)):
             guesses = [Guess("what", 1.0)]  # "what does Herceptin actually do to the cancer cells?": how it works
+        if guesses and _asks_form(reading.tagged):
+            guesses = [Guess("how_given", 1.0)]  # "the onc suggested tukysa. is that a tablet?": how it is given
         if guesses and _asks_experience(reading.tagged):
             guesses = [Guess(SIDE_EFFECTS, 1.0)]  # "next chemo is eribulin, what is that like?": how it feels to have it
         if guesses and guesses[0].aspect == "what" and _asks_place(reading.tagged):
@@ -1044,6 +1046,18 @@ def _asks_working(tagged: tuple[str, ...]) -> bool:
             rest = [t for t in tagged[i + 2:i + 6] if t not in WORKING_FILLER]
             if rest[:1] == ["work"]:
                 return True
+    return False
+
+
+def _asks_form(tagged: tuple[str, ...]) -> bool:
+    """Whether a drug named before is asked to be a tablet, a drip or an injection ("is that a tablet?")."""
+    # (not "is that the tablets?", which asks whether they caused something, nor "is it a pill? who is it for",
+    # where the form is asked beside another question)
+    for i in range(len(tagged) - 3):
+        if (tagged[i] == "is" and tagged[i + 1] in KIND_PRONOUNS and tagged[i + 2] in ("a", "an") and "<drug>" in tagged[:i]
+                and "what" not in tagged[:i]  # ("what is elacestrant? is it a tablet?" asks what it is first)
+                and tagged[i + 3] in DRUG_FORMS and tagged[i + 4:i + 5] in ((), ("or",), ("what",))):
+            return True
     return False
 
 
