@@ -60,6 +60,12 @@ TROUBLE_WORDS = frozenset({"problem", "problems", "issue", "issues", "trouble", 
                            "toxicity", "high", "up", "spike", "spiked", "worse", "weak", "weaker", "weaken",
                            "thinning", "brittle", "fragile", "fall", "falling", "stiff", "stiffer", "sore", "ache",
                            "aches", "aching", "achy", "hurt", "hurts", "painful"})  # not "thinner": "blood thinners"
+#: "makes you really sick", "made her so tired": what a drug does to someone who takes it
+MAKING = frozenset({"make", "makes", "made", "making"})
+CAUSING = frozenset({"cause", "causes", "caused", "causing"})
+MADE_WHO = frozenset({"you", "u", "me", "her", "him", "them", "people", "everyone"})
+MADE_UNWELL = frozenset({"sick", "ill", "poorly", "tired", "exhausted", "bald", "nauseous", "queasy", "sleepy", "dizzy",
+                         "constipated", "vomit", "puke"})
 #: Hands, feet and skin: trouble with them, said before or after ("sore red palms"), is a side effect.
 SURFACE_PARTS = frozenset({"hand", "hands", "feet", "foot", "palm", "palms", "sole", "soles", "finger", "fingers",
                            "fingertip", "fingertips", "toe", "toes", "lips", "scalp"})
@@ -1746,14 +1752,6 @@ def _names_trial(reading: Reading, guesses: list[Guess]) -> bool:
     return not guesses or guesses[0].aspect == "what" or (
         guesses[0].aspect == TESTING and bool(TRIAL_NAMES.intersection(reading.words))
         and all(c.kind in ENTITY_KINDS or c.id == TESTING_TERM for c in reading.concepts))  # (not "ASCENT-04: PD-L1 cutoff?")
-
-
-#: "makes you really sick", "made her so tired": what a drug does to someone who takes it
-MAKING = frozenset({"make", "makes", "made", "making"})
-CAUSING = frozenset({"cause", "causes", "caused", "causing"})
-MADE_WHO = frozenset({"you", "u", "me", "her", "him", "them", "people", "everyone"})
-MADE_UNWELL = frozenset({"sick", "ill", "poorly", "tired", "exhausted", "bald", "nauseous", "queasy", "sleepy", "dizzy",
-                         "constipated", "vomit", "puke"})
 
 
 def _harm_asked(reading: Reading) -> bool:
