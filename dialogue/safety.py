@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 #: bleeding is today's.
 CUE_CONCEPTS = ("hypothetical", "general", "experiencer", "threshold")
 #: The words by which a clinician names a patient as a case ("pt", "my patient"), read when defined.
+ANSWERED_NO = "answered_no"  # read when defined: a screening question answered no
 CASE_CONCEPT = "case"
 #: A management question about such a case ("hold or reduce?", "next step?"), read when defined.
 CASE_QUESTION = "case_question"
@@ -75,7 +76,7 @@ _COND = re.compile(
     r"^\s*(?:(?P<absent>!\s*[a-z][a-z0-9_]*)|named\(\s*(?P<named>[a-z][a-z0-9_]*)\s*\)|asked\(\s*(?P<asked>[a-z][a-z0-9_]*)\s*\)"
     r"|(?P<concept>[a-z][a-z0-9_]*)"
     r"|count\(\s*(?P<counted>[a-z][a-z0-9_]*)\s*\)\s*(?P<cop>>=|<=|>|<)\s*(?P<count>\d+)"
-    r"|(?P<measure>[a-z]+)\s*(?P<op>>=|<=|>|<)\s*(?:(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mmol/l|mg/dl|mmhg|bpm|/min|c|f|%)?"
+    r"|(?P<unmet>!\s*)?(?P<measure>[a-z]+)\s*(?P<op>>=|<=|>|<)\s*(?:(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mmol/l|mg/dl|mmhg|bpm|/min|c|f|%)?"
     r"|(?P<locale>locale\.[a-z_]+)))\s*$"
 )
 CONTEXT_BEFORE = 5  # a bare number is a reading when its context word is this close before it
@@ -92,12 +93,13 @@ class Condition:
     value: float = 0.0
     unit: str = ""
     locale_key: str = ""  # "fever" or "low_temperature": the threshold comes from the locale
+    unmet: bool = False  # "!temperature < 37.5 c": holds when no reading compares so
 
 
 def needs_of(alternative: tuple[Condition, ...]) -> tuple[frozenset[str], bool]:
     """The concepts an alternative cannot hold without, and whether it compares a reading: a cheap pre-check."""
     needs = frozenset(c.name for c in alternative if c.kind in ("concept", "named", "count", "asked"))
-    return needs, any(c.kind in ("measure", "count") for c in alternative)
+    return needs, any(c.kind in ("measure", "count") and not c.unmet for c in alternative)
 
 
 def parse_condition(text: str, known_concepts: set[str]) -> Condition:
@@ -128,11 +130,11 @@ def parse_condition(text: str, known_concepts: set[str]) -> Condition:
         key = LOCALE_THRESHOLDS.get(m.group("locale"))
         if key is None or measure != "temperature":
             raise ValueError(f"{m.group('locale')} is not a threshold (expected locale.fever or locale.low_temperature, for temperature)")
-        return Condition("measure", measure, m.group("op"), 0.0, "", key)
+        return Condition("measure", measure, m.group("op"), 0.0, "", key, bool(m.group("unmet")))
     unit = m.group("unit") or ""
     if unit not in units:
         raise ValueError(f"measure '{measure}' needs a unit: one of {', '.join(units)}")
-    return Condition("measure", measure, m.group("op"), float(m.group("value")), unit)
+    return Condition("measure", measure, m.group("op"), float(m.group("value")), unit, "", bool(m.group("unmet")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,12 @@ class _Evidence:
                 name: kept for name, hits in self.hits.items()
                 if (kept := [h for h in hits if name == "idiom" or not (h.start in inside or h.end in inside)])
             }
+        # "the nurse asked if I had thoughts of ending it, I said no and meant it": a screening question
+        # answered no holds no evidence in its sentence (the next sentence still counts)
+        denied = {h.sentence for h in self.hits.get(ANSWERED_NO, ()) if not h.negated}
+        if denied:
+            self.hits = {name: kept for name, hits in self.hits.items()
+                         if (kept := [h for h in hits if name == ANSWERED_NO or h.sentence not in denied])}
         puzzled = _puzzled(reading)
         if puzzled:  # "my tumour test says BRCA1 but my blood test was normal?? confused": bewildered, not delirious
             self.hits = {name: kept for name, hits in self.hits.items()
@@ -360,9 +368,20 @@ class _Evidence:
         sentence = toks[number.index].sentence
         if not self.teaching_sentences.intersection((sentence - 1, sentence, sentence + 1)):
             return False  # a figure far from any mention of teaching material is a reading
+        if self._a_choice_of_figures(number):
+            return True  # "38.0 or 38.3?" for a leaflet: which threshold to print
         if self._converting is None:
             self._converting = bool(asked_conversions(self.reading))  # once per message, not once per number
         return self._converting
+
+    def _a_choice_of_figures(self, number: Number) -> bool:
+        """The figure is one of two offered as alternatives ("38.0 or 38.3", "38 vs 38.5")."""
+        toks = self.reading.tokens
+        for other in self.reading.numbers:
+            lo, hi = sorted((number.index, other.index))
+            if other is not number and 0 < hi - lo <= 3 and any(t.text in ("or", "vs", "versus") for t in toks[lo + 1:hi]):
+                return True
+        return False
 
     # --- conditions --------------------------------------------------------------------
     def holds(self, cond: Condition) -> tuple[bool, bool]:
@@ -394,6 +413,8 @@ class _Evidence:
             return bool(self.live(cond.name)), False  # found, and never a report: the alternative is a question
         if cond.kind == "count":
             return self._count(cond)
+        if cond.unmet:
+            return not self._measure(cond)[0], True
         return self._measure(cond)
 
     def _count(self, cond: Condition) -> tuple[bool, bool]:

@@ -386,6 +386,13 @@ def test_a_concept_that_must_be_absent(rules: Knowledge) -> None:
     assert urgent(rules, "legs numb and my fingertips tingle since paclitaxel") == []
 
 
+def test_a_comparison_after_an_exclamation_mark_holds_when_no_reading_compares_so(base: Path, tmp_path: Path) -> None:
+    knowledge = load_with(base, tmp_path, flag("fever & !temperature < 37.5 c"))
+    assert "local_flag" not in urgent(knowledge, "I had a temperature of 37.2 after a hot shower")
+    assert "local_flag" in urgent(knowledge, "I have a fever, 38.4 now")
+    assert "local_flag" in urgent(knowledge, "I have a fever")  # no reading at all: the words decide
+
+
 # --- older knowledge -----------------------------------------------------------------------------------
 
 
