@@ -1877,13 +1877,22 @@ def _only_history(knowledge: Knowledge, reading: Reading, past: set[int], entity
     return bool(drugs) and all(n in past for n in drugs) and entity.split(":", 1)[0] in ENTITY_KINDS
 
 
+#: Terms that ask for the signs of something: a closing question naming only one of them asks about
+#: the condition the statements before it named.
+SIGNS_OF = frozenset({"term:warning_signs"})
+
+
 def _asked_lead(knowledge: Knowledge, found: list[Concept], asked: frozenset[str]) -> str | None:
     """The leading term a closing question names (and the statements before it do not), put first, when the
     question names no drug of its own, which would be its subject."""
     if not asked or not found or any(a.startswith(("drug:", "class:")) for a in asked):
         return None
-    return next((c.id for c in found if c.id in asked and c.kind == "term" and c.leads and c.id not in FEELINGS
+    lead = next((c.id for c in found if c.id in asked and c.kind == "term" and c.leads and c.id not in FEELINGS
                  and c.id in knowledge.entity_units), None)
+    if lead in SIGNS_OF and any(c.id not in asked and c.kind == "term" and c.leads and c.id in knowledge.entity_units
+                                for c in found):
+        return None  # "my oncologist mentioned cord compression. what are the warning signs?": the signs of that
+    return lead
 
 
 def _feeling_after_question(knowledge: Knowledge, reading: Reading) -> bool:
