@@ -1547,6 +1547,8 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
             continue  # "will steroids help the swelling in my brain?": a treatment for the site, not a symptom
         if concept.id == PHONE_NUMBERS:
             continue  # "on Ibrance, when should I call the hotline?": a number to call is not a symptom
+        if concept.id in FEELINGS and concept.id not in entities:
+            continue  # "how is eribulin given and its side effects? she's nervous": a feeling already set aside as the scene
         own = (knowledge.units.get((concept.id, SIDE_EFFECTS))
                if concept.kind == "term" and concept.id not in GENERAL_LEADS and concept.id != entities[0] else None)
         if (own is not None and concept.id not in SIDE_EFFECT_TERMS and concept.id not in FEELINGS
