@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 #: bleeding is today's.
 CUE_CONCEPTS = ("hypothetical", "general", "experiencer", "threshold")
 #: The words by which a clinician names a patient as a case ("pt", "my patient"), read when defined.
-ANSWERED_NO = "answered_no"  # read when defined: a screening question answered no
+NOT_EVIDENCE = "not_evidence"  # read when defined: sentences about something else (a screening question answered no)
 CASE_CONCEPT = "case"
 #: A management question about such a case ("hold or reduce?", "next step?"), read when defined.
 CASE_QUESTION = "case_question"
@@ -170,12 +170,12 @@ class _Evidence:
                 name: kept for name, hits in self.hits.items()
                 if (kept := [h for h in hits if name == "idiom" or not (h.start in inside or h.end in inside)])
             }
-        # "the nurse asked if I had thoughts of ending it, I said no and meant it": a screening question
-        # answered no holds no evidence in its sentence (the next sentence still counts)
-        denied = {h.sentence for h in self.hits.get(ANSWERED_NO, ()) if not h.negated}
+        # "the nurse asked if I had thoughts of ending it, I said no and meant it", "my son's school project on
+        # suicide prevention": such a sentence holds no evidence (the next sentence still counts)
+        denied = {h.sentence for h in self.hits.get(NOT_EVIDENCE, ()) if not h.negated}
         if denied:
             self.hits = {name: kept for name, hits in self.hits.items()
-                         if (kept := [h for h in hits if name == ANSWERED_NO or h.sentence not in denied])}
+                         if (kept := [h for h in hits if name == NOT_EVIDENCE or h.sentence not in denied])}
         puzzled = _puzzled(reading)
         if puzzled:  # "my tumour test says BRCA1 but my blood test was normal?? confused": bewildered, not delirious
             self.hits = {name: kept for name, hits in self.hits.items()
