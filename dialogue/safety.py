@@ -363,8 +363,9 @@ class _Evidence:
         convert for teaching material ("38.3 C and 37.5 C in F for a US handout")."""
         toks = self.reading.tokens
         clause = toks[number.index].clause
-        if clause in self.hypothetical_clauses and any(0 < number.index - h.end <= 2 for h in self.hits.get("threshold", ())):
-            return True
+        if clause in self.hypothetical_clauses and any(0 < number.index - h.end <= 2 or 0 < h.start - number.index <= 2
+                                                       for h in self.hits.get("threshold", ())):
+            return True  # "if it goes over 38", "contact us if your temperature is 37.5 or above"
         sentence = toks[number.index].sentence
         if not self.teaching_sentences.intersection((sentence - 1, sentence, sentence + 1)):
             return False  # a figure far from any mention of teaching material is a reading
