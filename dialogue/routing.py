@@ -1904,8 +1904,9 @@ def _feeling_after_question(knowledge: Knowledge, reading: Reading) -> bool:
     if feeling is None:
         return False
     asked_before = reading.tagged[:_concept_places(reading.tagged)[feeling]]
-    return any(((c.leads and c.kind == "term") or c.kind in ENTITY_KINDS) and c.id not in FEELINGS
-               and c.id in knowledge.entity_units for c in reading.concepts[:feeling]) and bool(QUESTION_OPENERS.intersection(asked_before))
+    asked_about = any(((c.leads and c.kind == "term") or c.kind in ENTITY_KINDS) and c.id not in FEELINGS
+                      and c.id in knowledge.entity_units for c in reading.concepts[:feeling])
+    return asked_about and bool(QUESTION_OPENERS.intersection(asked_before))
 
 
 def _history(reading: Reading) -> set[int]:

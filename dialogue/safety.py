@@ -44,8 +44,10 @@ if TYPE_CHECKING:
 #: reaches its own clause only: in "bleeding again, went through the menopause years ago" the
 #: bleeding is today's.
 CUE_CONCEPTS = ("hypothetical", "general", "experiencer", "threshold")
+#: Sentences about something other than a person's state (a screening question answered no, a school
+#: project on suicide prevention): nothing in them is evidence, read when defined.
+NOT_EVIDENCE = "not_evidence"
 #: The words by which a clinician names a patient as a case ("pt", "my patient"), read when defined.
-NOT_EVIDENCE = "not_evidence"  # read when defined: sentences about something else (a screening question answered no)
 CASE_CONCEPT = "case"
 #: A management question about such a case ("hold or reduce?", "next step?"), read when defined.
 CASE_QUESTION = "case_question"
