@@ -81,6 +81,8 @@ _COND = re.compile(
     r"|(?P<unmet>!\s*)?(?P<measure>[a-z]+)\s*(?P<op>>=|<=|>|<)\s*(?:(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mmol/l|mg/dl|mmhg|bpm|/min|c|f|%)?"
     r"|(?P<locale>locale\.[a-z_]+)))\s*$"
 )
+#: Words that make two figures offered as a choice into thresholds asked about, not readings.
+THRESHOLD_WORDS = frozenset({"threshold", "thresholds", "cutoff", "cutoffs", "definition", "define"})
 CONTEXT_BEFORE = 5  # a bare number is a reading when its context word is this close before it
 CONTEXT_AFTER = 2  # ... or this close after it ("38.5 temp")
 
@@ -369,6 +371,8 @@ class _Evidence:
                                                        for h in self.hits.get("threshold", ())):
             return True  # "if it goes over 38", "contact us if your temperature is 37.5 or above"
         sentence = toks[number.index].sentence
+        if THRESHOLD_WORDS.intersection(t.text for t in toks if t.sentence == sentence) and self._a_choice_of_figures(number):
+            return True  # "what's your threshold for FN, a single 38.3 or sustained 38.0?"
         if not self.teaching_sentences.intersection((sentence - 1, sentence, sentence + 1)):
             return False  # a figure far from any mention of teaching material is a reading
         if self._a_choice_of_figures(number):

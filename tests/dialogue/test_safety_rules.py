@@ -340,6 +340,8 @@ def test_a_threshold_in_a_hypothetical_clause_is_not_a_reading(rules: Knowledge)
     assert urgent(rules, "should I call if my temp goes over 38.5?") == []
     assert urgent(rules, "the leaflet says call if your temp is 38.5 or above. is that right?") == []
     assert urgent(rules, "temp 38.5 or above all evening") == ["fever"]  # not in a hypothetical clause: a reading
+    assert urgent(rules, "what's your threshold, a single 38.3 or sustained 38.0?") == []  # a choice of thresholds
+    assert urgent(rules, "temp 38.3 or 38.0, not sure which") == ["fever"]  # two readings, no threshold asked about
 
 
 def test_a_low_temperature_counts_only_where_the_locale_sets_one(rules: Knowledge) -> None:
