@@ -159,6 +159,9 @@ class _Evidence:
         #: sentences naming material for patients ("for the handout", "pt-facing list")
         self.teaching_sentences = {h.sentence for h in self.hits.get("teaching", ()) if not h.negated}
         self._converting: bool | None = None
+        #: sentences naming a threshold ("what's your threshold"), and where each number sits: read once, on demand
+        self._threshold_sentences: set[int] | None = None
+        self._number_places: list[int] | None = None
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
         news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated and not self._from_now_on(h.start)]
         # "it stopped after ten minutes but now it's pouring again": news after the resolution reopens it
@@ -371,7 +374,9 @@ class _Evidence:
                                                        for h in self.hits.get("threshold", ())):
             return True  # "if it goes over 38", "contact us if your temperature is 37.5 or above"
         sentence = toks[number.index].sentence
-        if THRESHOLD_WORDS.intersection(t.text for t in toks if t.sentence == sentence) and self._a_choice_of_figures(number):
+        if self._threshold_sentences is None:
+            self._threshold_sentences = {t.sentence for t in toks if t.text in THRESHOLD_WORDS}
+        if sentence in self._threshold_sentences and self._a_choice_of_figures(number):
             return True  # "what's your threshold for FN, a single 38.3 or sustained 38.0?"
         if not self.teaching_sentences.intersection((sentence - 1, sentence, sentence + 1)):
             return False  # a figure far from any mention of teaching material is a reading
@@ -384,9 +389,13 @@ class _Evidence:
     def _a_choice_of_figures(self, number: Number) -> bool:
         """The figure is one of two offered as alternatives ("38.0 or 38.3", "38 vs 38.5")."""
         toks = self.reading.tokens
-        for other in self.reading.numbers:
-            lo, hi = sorted((number.index, other.index))
-            if other is not number and 0 < hi - lo <= 3 and any(t.text in ("or", "vs", "versus") for t in toks[lo + 1:hi]):
+        if self._number_places is None:
+            self._number_places = sorted(n.index for n in self.reading.numbers)
+        places = self._number_places
+        start, end = bisect.bisect_left(places, number.index - 3), bisect.bisect_right(places, number.index + 3)
+        for place in places[start:end]:  # only the figures a few words away
+            lo, hi = sorted((number.index, place))
+            if 0 < hi - lo <= 3 and any(t.text in ("or", "vs", "versus") for t in toks[lo + 1:hi]):
                 return True
         return False
 
