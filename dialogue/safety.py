@@ -67,6 +67,8 @@ LOCALE_THRESHOLDS = {"locale.fever": "fever", "locale.low_temperature": "low_tem
 TREATMENT_CONTEXT = "on_treatment"
 #: The range of a bare decimal read as a temperature during treatment, in °C.
 BARE_FEVER_RANGE = (37.5, 42.5)
+#: The same range in Fahrenheit, for a figure that opens its sentence ("101.5 an hour ago. 102.2 now. chemo was Thursday").
+BARE_FEVER_RANGE_F = (99.5, 108.5)
 #: Words that make a nearby decimal a trial figure, not a reading ("median PFS 38.4 on paclitaxel").
 FIGURE_WORDS = frozenset({"median", "pfs", "os", "hr", "ci", "vs", "versus", "arm", "rate", "orr", "dor", "ttp",
                           "survival", "percent"})
@@ -242,11 +244,14 @@ class _Evidence:
         return self._readings[measure]
 
     def _bare_fever(self, n: Number) -> bool:
-        """A decimal such as 38.4, with no unit, in a message naming anticancer treatment."""
+        """A decimal such as 38.4 (or 101.5 in Fahrenheit), with no unit, in a message naming anticancer treatment."""
         low, high = BARE_FEVER_RANGE
-        if n.unit != "" or n.written_as_word or not low <= n.value <= high:
+        low_f, high_f = BARE_FEVER_RANGE_F
+        if n.unit != "" or n.written_as_word or not (low <= n.value <= high or low_f <= n.value <= high_f):
             return False
         toks = self.reading.tokens
+        if low_f <= n.value <= high_f and n.index > 0 and toks[n.index - 1].sentence == toks[n.index].sentence:
+            return False  # a Fahrenheit figure alone only when it opens its sentence ("101.5 an hour ago"), not "I weigh 100.5"
         if "." not in toks[n.index].text or not self.live(TREATMENT_CONTEXT):
             return False
         start = max(0, n.index - 4)
