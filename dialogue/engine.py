@@ -900,7 +900,7 @@ class _TurnBuilder:
         """Whether the card chosen for a symptom or concept itself names a drug the message names, so it is not
         the general card a drug's own card beats ("antidepressant for a patient on ribociclib?": the mood card
         says what to avoid with it)."""
-        drugs = {c.id for c in reading.concepts if c.kind == "drug"}
+        drugs = _drugs_named(reading)
         if any(c.id == EXPLICIT_SIDE_EFFECTS for c in reading.concepts):
             return False  # "Dato-DXd: key AEs, eye and mouth care?" asks for the drug's side effects
         return bool(drugs) and any(drugs & mentions(self.k, u) for u in decision.units if u in self.k.topics)
@@ -1293,7 +1293,11 @@ def _short(label: str, limit: int = 60) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
 
+def _drugs_named(reading: Reading) -> set[str]:
+    return {c.id for c in reading.concepts if c.kind == "drug"}
+
+
 def _names_several(reading: Reading) -> bool:
     """Whether a message names two or more drugs ("side effects of letrozole and ibrance"); classes are more often
     history ("taxane- and anthracycline-naive TNBC: chemo choice?")."""
-    return len({c.id for c in reading.concepts if c.kind == "drug"}) >= 2
+    return len(_drugs_named(reading)) >= 2

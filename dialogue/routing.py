@@ -1534,9 +1534,10 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
         drug_card = lookup(knowledge, entities[0], SIDE_EFFECTS)
         managing = drug_card is None or asks_to_manage(reading)  # "stomatitis on ADCs": no class card, the symptom's
     elif not drug_named and _is_organ_site(knowledge, entities[0]) and (
-            asks_to_manage(reading) or (side_effects_asked and CONSTIPATION in reading.tagged)):
+            asks_to_manage(reading) or (side_effects_asked and SINCE_STARTING in reading.tagged)):
         # "lung secondaries, out of breath on the stairs: what helps?": the site is the cause, easing the
-        # symptom the question, whatever aspect the classifier guessed
+        # symptom the question, whatever aspect the classifier guessed; "constipated since starting morphine for
+        # my bone pain": a symptom that began with a treatment is the symptom's question, the site its scene
         drug_card, managing = lookup(knowledge, entities[0], SIDE_EFFECTS), True
     else:
         return entities
@@ -1880,9 +1881,8 @@ def _only_history(knowledge: Knowledge, reading: Reading, past: set[int], entity
     return bool(drugs) and all(n in past for n in drugs) and entity.split(":", 1)[0] in ENTITY_KINDS
 
 
-#: A symptom named beside a site that is always the symptom's question ("constipated since starting morphine for my
-#: bone pain"), whether or not the message asks how to ease it.
-CONSTIPATION = "term:constipation"
+#: "since starting": a symptom that began with a treatment ("constipated since starting morphine for my bone pain")
+SINCE_STARTING = "term:since_starting"
 #: Terms that ask for the signs of something: a closing question naming only one of them asks about
 #: the condition the statements before it named.
 SIGNS_OF = frozenset({"term:warning_signs"})
