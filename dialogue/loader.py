@@ -885,13 +885,17 @@ class _Compiler:
         patterns = self.patterns(rec, "patterns")
         known = set(concepts.terms)
         when: list[tuple[Condition, ...]] = []
+        advise_only: list[bool] = []
         for text in self.strings(rec, "when"):
+            advise, text = _advise_prefix(text)
             try:
                 when.append(tuple(parse_condition(part, known) for part in text.split("&")))
+                advise_only.append(advise)
             except ValueError as exc:
                 self.out.error(rec, f"when: {exc}", "when")
         if rec.get("temperature"):  # older knowledge: "temperature: true"
             when.append((Condition("measure", "temperature", ">=", 0.0, "", "fever"),))
+            advise_only.append(False)
         if not rec.get("when") and not rec.get("patterns") and not rec.get("temperature"):  # not: one that did not compile
             self.out.error(rec, "a red flag needs 'when' (conditions on concepts and readings) or 'patterns'")
         priority = rec.get("priority", 100)
@@ -916,6 +920,7 @@ class _Compiler:
             requires=self.patterns(rec, "requires"),
             needs=tuple(need for need, _ in plans),
             numeric=tuple(numeric for _, numeric in plans),
+            advise_only=tuple(advise_only),
         )
 
     def safety_concepts(self, safety: dict[str, tuple[Any, Located]], lexicon: Lexicon) -> ConceptSet:
@@ -1288,3 +1293,11 @@ def unstructured_statuses(knowledge: Knowledge) -> list[Problem]:
 def aspect_rows(aspects: dict[str, Aspect], lexicon: Lexicon) -> list[tuple[str, tuple[str, ...]]]:
     """The aspect classifier's training rows: (aspect, phrasing as the lexicon tags it)."""
     return [(a.id, lexicon.read(tokens(p)).tagged) for a in aspects.values() for p in a.phrasings]
+
+
+def _advise_prefix(text: str) -> tuple[bool, str]:
+    """``advise: <conditions>``: an alternative that only ever gives the flag's advice beside the answer."""
+    head, sep, rest = text.partition(":")
+    if sep and head.strip() == "advise":
+        return True, rest
+    return False, text

@@ -282,6 +282,7 @@ class RedFlag:
     requires: tuple[re.Pattern[str], ...] = ()
     needs: tuple[frozenset[str], ...] = ()  # per alternative: the concepts it cannot hold without
     numeric: tuple[bool, ...] = ()  # per alternative: it compares a reading
+    advise_only: tuple[bool, ...] = ()  # per alternative: "advise:", never the urgent reply on its own
 
 
 @dataclass(frozen=True, slots=True)

@@ -484,10 +484,14 @@ def check(knowledge: Knowledge, reading: MessageReading, locale: Locale) -> Safe
     has_numbers = bool(reading.numbers)
     for flag in knowledge.red_flags:
         found = stated = False
-        for alternative, needs, numeric in zip(flag.when, flag.needs, flag.numeric):
+        advise_only = flag.advise_only or (False,) * len(flag.when)
+        for alternative, needs, numeric, advise in zip(flag.when, flag.needs, flag.numeric, advise_only):
             if not (needs <= present) or (numeric and not has_numbers):
                 continue  # a concept it needs is absent, or it compares a reading and there is none
             result = _holds(alternative, evidence)
+            if advise:
+                found = found or bool(result)  # what the label has managed at home first: advice, not alarm
+                continue
             if result == "stated":
                 found = stated = True
                 break

@@ -536,3 +536,18 @@ def test_pain_the_tablets_do_not_touch_is_asked_about_unless_it_is_severe_or_dis
     assert _flags(bundled, "bone pain at night, paracetamol isn't touching it") == ([], ["severe_pain"])
     assert _flags(bundled, "the pain is unbearable and the morphine isn't touching it")[0] == ["severe_pain"]
     assert _flags(bundled, "her painkillers aren't working and she's crying")[0] == ["severe_pain"]
+
+
+def test_an_advise_alternative_gives_the_advice_and_never_the_urgent_reply(base: Path, tmp_path: Path) -> None:
+    text = textwrap.dedent("""
+    red_flags:
+      - id: local_flag
+        when: ["count(diarrhoea) >= 7", "advise: count(diarrhoea) >= 4"]
+        reply: {clinician: "x", patient: "x"}
+        advice: {clinician: "x", patient: "x"}
+        sources: [cdc_fever]
+    """)
+    knowledge = load_with(base, tmp_path, text)
+    assert "local_flag" not in urgent(knowledge, "diarrhoea 5 times today") and "local_flag" in about(knowledge, "diarrhoea 5 times today")
+    assert "local_flag" in urgent(knowledge, "diarrhoea 8 times today")
+    assert "local_flag" not in urgent(knowledge, "diarrhoea twice today") + about(knowledge, "diarrhoea twice today")
