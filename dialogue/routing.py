@@ -352,7 +352,8 @@ OWNER_WORDS = frozenset({"the", "my", "his", "her", "their", "this"})
 DESPITE_WORDS = (("even", "on"), ("despite",), ("despite", "being", "on"), ("despite", "taking"), ("even", "with"))
 SPREAD_TAGS = frozenset({"term:metastatic", "term:progression", "spread", "spreading"})
 #: Words that ask what comes next ("what are the options now?")
-NEXT_WORDS = frozenset({"term:options", "next", "now", "else"})
+OPTIONS = "term:options"
+NEXT_WORDS = frozenset({OPTIONS, "next", "now", "else"})
 #: Terms that are the subject only when nothing else is named ("which guidelines cover MBC?")
 BACKGROUND_TERMS = frozenset({"term:guidelines"})
 #: Where a line of treatment stands, not what is asked when a later line is: "HER2+ progressing on 1L THP
@@ -696,7 +697,11 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
                          and not carried
                          and (top is None or top.aspect in NEXT_STEP_ASPECTS)  # not "is a trial an option in 1L HR+?"
                          and (FIRST_LINE_CUES.intersection(c.id for c in reading.concepts)
-                              or (top is not None and top.aspect == "first_line" and top.probability >= CLEAR_MIN))
+                              or (top is not None and top.aspect == "first_line" and top.probability >= CLEAR_MIN)
+                              # "triple negative that has come back in the liver: what are the options now?" with
+                              # nothing tried for it yet asks what is done first
+                              or (OPTIONS in reading.tagged and not past and "line" not in reading.sets
+                                  and PROGRESSION not in reading.tagged and (top is None or top.probability < CLEAR_MIN)))
                          # (a broad class is part of the question: "HR+ HER2-, first treatment: do I need chemo?")
                          and not any(c.kind in ENTITY_KINDS and _specific(knowledge, c.id)
                                      for n, c in enumerate(reading.concepts) if n not in past)
@@ -1133,8 +1138,15 @@ def _means_getting(words: tuple[str, ...]) -> bool:
         if w == "mean" and _means_that(words, i):
             after = words[i + 1 : i + 4]
             if any(a in SUBJECTS for a in after[:1]) and any(b in GETTING for b in after[1:]):
+                got = words[i + 1 + next(k for k, b in enumerate(after) if k and b in GETTING) + 1:][:2]
+                if ILLNESS_WORDS.intersection(got):
+                    continue  # "my white count was low, does that mean I'll get infections?": a side effect's risk
                 return True
     return False
+
+
+#: What someone may "get" that is not a treatment: "does that mean I'll get infections?"
+ILLNESS_WORDS = frozenset({"infection", "infections", "infect", "ill", "sick", "poorly", "unwell", "worse", "sicker", "bruise", "bleed"})
 
 
 def defines_a_fact(knowledge: Knowledge, reading: Reading) -> bool:
