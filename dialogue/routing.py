@@ -526,6 +526,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
                 named, found = _to_front(named, last.id), _to_front(found, last.id)
         if guesses and _asks_kind(reading.tagged):
             guesses = [Guess("what", 1.0)]  # "is Herceptin chemo? I get it with docetaxel": what kind of drug it is
+        if MECHANISM_WORDS.intersection(reading.words):
+            guesses = [Guess("what", 1.0)]  # "zoledronic acid vs denosumab, mechanistically?": how each works
         if guesses and (_asks_action(reading.tagged) or _asks_working(reading.tagged)):
             guesses = [Guess("what", 1.0)]  # "what does Herceptin actually do to the cancer cells?": how it works
         if guesses and _asks_form(reading.tagged):
