@@ -570,6 +570,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             return Decision((overview,), IF_STOPPED, STOPPING, 1.0, False, tuple(guesses))
     hinted = any(w in model.hints for w in reading.tagged)
     compares = _compares(knowledge, reading)
+    if top is not None and top.aspect == TESTING and _treatments_weighed(reading):
+        # "1L mTNBC, gBRCA+, PD-L1 neg: PARPi upfront or platinum?": the results are the scene, the treatments asked
+        guesses = [Guess("where_fits", max(top.probability, ASPECT_MIN))]
+        top = guesses[0]
     if (compares and top is not None and top.aspect == "what" and top.probability < CLEAR_WHAT
             and VERSUS.intersection(reading.words) and sum(w == "<drug>" for w in reading.tagged) == 2
             and not DEFINING.intersection(reading.words) and not _asks_kind(reading.tagged)
@@ -1435,6 +1439,20 @@ def _listed_aspect_units(knowledge: Knowledge, reading: Reading, entity: str) ->
         units.setdefault(unit, w)
         last = i
     return units if len(units) > 1 else {}
+
+
+#: Words that ask about a test itself, not what its result means for treatment.
+TEST_WORDS = frozenset({"test", "tests", "testing", "tested", "retest", "retested", "assay", "assays", "biopsy", "biopsies",
+                        "sample", "ngs", "panel", "ctdna", "liquid", "result", "results", "report"})
+
+
+def _treatments_weighed(reading: Reading) -> bool:
+    """Two treatments set against each other ("PARPi or platinum?", "carbo vs PARPi"), with no word about a test."""
+    tagged = reading.tagged
+    at = [i for i, w in enumerate(tagged) if w in ("<drug>", "<class>")]
+    if len(at) < 2 or TEST_WORDS.intersection(reading.words):
+        return False
+    return any(w in COMPARING for w in tagged[at[0] + 1 : at[-1]])
 
 
 def _compares(knowledge: Knowledge, reading: Reading) -> bool:
