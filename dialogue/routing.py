@@ -664,7 +664,10 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     if entities and not carried:
         entities = _covering_first(knowledge, reading, entities)
     if entities and not carried:
-        entities = _symptom_first(knowledge, reading, entities, top is not None and top.aspect == SIDE_EFFECTS)
+        # ("tingling in my feet from paclitaxel: anything that helps, or does it go away on its own?": easing a
+        # symptom is asked, whatever aspect the classifier guessed)
+        entities = _symptom_first(knowledge, reading, entities,
+                                  top is not None and (top.aspect == SIDE_EFFECTS or (top.aspect != "how_given" and asks_to_manage(reading))))
     if entities and not carried:
         entities = _living_first(knowledge, reading, entities)
     if (entities and not carried and top is not None and top.aspect == LOCAL_TREATMENT and _clear(guesses)
