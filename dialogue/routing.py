@@ -666,8 +666,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     if entities and not carried:
         # ("tingling in my feet from paclitaxel: anything that helps, or does it go away on its own?": easing a
         # symptom is asked, whatever aspect the classifier guessed)
-        entities = _symptom_first(knowledge, reading, entities,
-                                  top is not None and (top.aspect == SIDE_EFFECTS or (top.aspect != "how_given" and asks_to_manage(reading))))
+        easing = top is not None and (top.aspect == SIDE_EFFECTS or (top.aspect != "how_given" and asks_to_manage(reading)))
+        entities = _symptom_first(knowledge, reading, entities, easing)
     if entities and not carried:
         entities = _living_first(knowledge, reading, entities)
     if (entities and not carried and top is not None and top.aspect == LOCAL_TREATMENT and _clear(guesses)
@@ -1141,21 +1141,22 @@ def _asks_need(tagged: tuple[str, ...]) -> bool:
     return False
 
 
+#: What someone may "get" that is not a treatment: "does that mean I'll get infections?"
+ILLNESS_WORDS = frozenset({"infection", "infections", "infect", "ill", "sick", "poorly", "unwell", "worse", "sicker", "bruise", "bleed"})
+
+
 def _means_getting(words: tuple[str, ...]) -> bool:
     """Whether "does that mean I get / she'll need ..." asks what follows for treatment from what was said."""
     for i, w in enumerate(words):
         if w == "mean" and _means_that(words, i):
             after = words[i + 1 : i + 4]
-            if any(a in SUBJECTS for a in after[:1]) and any(b in GETTING for b in after[1:]):
-                got = words[i + 1 + next(k for k, b in enumerate(after) if k and b in GETTING) + 1:][:2]
-                if ILLNESS_WORDS.intersection(got):
-                    continue  # "my white count was low, does that mean I'll get infections?": a side effect's risk
+            if not any(a in SUBJECTS for a in after[:1]):
+                continue
+            at = next((i + 1 + k for k, b in enumerate(after) if k and b in GETTING), None)
+            # "my white count was low, does that mean I'll get infections?": a side effect's risk, not a treatment
+            if at is not None and not ILLNESS_WORDS.intersection(words[at + 1 : at + 3]):
                 return True
     return False
-
-
-#: What someone may "get" that is not a treatment: "does that mean I'll get infections?"
-ILLNESS_WORDS = frozenset({"infection", "infections", "infect", "ill", "sick", "poorly", "unwell", "worse", "sicker", "bruise", "bleed"})
 
 
 def defines_a_fact(knowledge: Knowledge, reading: Reading) -> bool:
