@@ -86,7 +86,7 @@ _COND = re.compile(
 #: Words that make two figures offered as a choice into thresholds asked about, not readings.
 THRESHOLD_WORDS = frozenset({"threshold", "thresholds", "cutoff", "cutoffs", "definition", "define"})
 CONTEXT_BEFORE = 5  # a bare number is a reading when its context word is this close before it
-CONTEXT_AFTER = 2  # ... or this close after it ("38.5 temp")
+CONTEXT_AFTER = 3  # ... or this close after it ("38.5 temp", "101.3 on the thermometer")
 
 
 @dataclass(frozen=True, slots=True)
