@@ -378,6 +378,8 @@ class _Evidence:
         if clause in self.hypothetical_clauses and any(0 < number.index - h.end <= 2 or 0 < h.start - number.index <= 2
                                                        for h in self.hits.get("threshold", ())):
             return True  # "if it goes over 38", "contact us if your temperature is 37.5 or above"
+        if any(toks[j].text in THRESHOLD_WORDS for j in range(max(0, number.index - 2), number.index)):
+            return True  # "temp threshold >38?", "cutoff 3.0": the figure a threshold word names
         sentence = toks[number.index].sentence
         if self._threshold_sentences is None:
             self._threshold_sentences = {t.sentence for t in toks if t.text in THRESHOLD_WORDS}
