@@ -209,6 +209,8 @@ SWITCHED_TO = frozenset({"to", "onto"})
 #: situation: the person being a man, or avoiding the subject.
 CARER_LEADS = frozenset({"term:carer"})
 SITUATION_LEADS = frozenset({"term:male_breast_cancer", "term:relationships"})
+#: Words before a symptom that make it the cared-for person's ("help my wife with mouth sores", "her nausea").
+THEIR_WORDS = frozenset({"with", "her", "his", "their"})
 #: Whom "what does it mean for ..." asks about: what follows for them, not what a word means.
 PERSONS = frozenset({"me", "her", "him", "us", "them", "my", "mum", "mom", "dad"})
 #: What "what is ... for" may ask about once a drug is named: the drug, or a word pointing back to it.
@@ -1011,6 +1013,9 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
     if not guesses or not any(w in MEANING_WORDS and not (i and words[i - 1] in INDICATING) and not _means_that(words, i)
                               and not _means_for(words, i) for i, w in enumerate(words)):
         return guesses
+    if (words[:2] in (("what", "does"), ("what", "do")) and MEANING_WORDS.intersection(words[2:6])
+            and any(c.kind != "slot" for c in reading.concepts)):
+        return [Guess("what", 1.0)]  # "what does stage 4 actually mean?": a meaning asked in so many words
     what = next((g for g in guesses if g.aspect == "what"), None)
     if what is None or what.probability < MASS_MIN:
         return guesses
@@ -1563,6 +1568,16 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
     "My nails are lifting on docetaxel": the chemotherapy side-effects card says nothing of nails,
     the nail card does; "Nerlynx diarrhoea" stays with the drug's card, which covers it.
     """
+    if entities[0] in CARER_LEADS:
+        # "how do I help my wife with mouth sores from chemo?": easing her symptom is asked, the carer is the asker
+        # (only a symptom said to be theirs, "with her mouth sores": "I'm her carer and I'm exhausted" is the carer's own)
+        tagged = reading.tagged
+        theirs = {tagged[i] for i in range(len(tagged)) if tagged[i].startswith("term:")
+                  and THEIR_WORDS.intersection(tagged[max(0, i - 2):i])}
+        symptom = next((c.id for c in reading.concepts if c.kind == "term" and c.id != entities[0] and c.id in theirs
+                        and (c.id, SIDE_EFFECTS) in knowledge.units and c.id not in FEELINGS and c.id not in SITUATION_LEADS
+                        and c.id not in GENERAL_LEADS and c.id not in TREATMENT_TERMS and c.id != PHONE_NUMBERS), None)
+        return entities if symptom is None else [symptom] + [e for e in entities if e != symptom]
     drug_named = entities[0].split(":", 1)[0] in ENTITY_KINDS
     if drug_named and _asks_others(reading.words):
         return entities  # "Kisqali: I read about diarrhoea and low counts, what else?": the drug's whole card
