@@ -1459,9 +1459,12 @@ def _treatments_weighed(reading: Reading) -> bool:
     """Two treatments set against each other ("PARPi or platinum?", "carbo vs PARPi"), with no word about a test."""
     tagged = reading.tagged
     at = [i for i, w in enumerate(tagged) if w in ("<drug>", "<class>")]
-    if len(at) < 2 or TEST_WORDS.intersection(reading.words):
-        return False
-    return any(w in COMPARING for w in tagged[at[0] + 1 : at[-1]])
+    return not TEST_WORDS.intersection(reading.words) and _compared_between(tagged, at)
+
+
+def _compared_between(tagged: tuple[str, ...], named: list[int]) -> bool:
+    """A comparing word ("or", "vs") between the first and the last of the things named at ``named``."""
+    return len(named) >= 2 and any(w in COMPARING for w in tagged[named[0] + 1 : named[-1]])
 
 
 def _compares(knowledge: Knowledge, reading: Reading) -> bool:
@@ -1473,7 +1476,7 @@ def _compares(knowledge: Knowledge, reading: Reading) -> bool:
     after = reading.tagged[named[-1] + 1 :]
     # "talazoparib dose? and olaparib tab dose": the same thing asked of each, one after the other
     parallel = "and" in between and any(w.startswith("term:") and w in after for w in between)
-    return any(w in COMPARING for w in between) or parallel or (
+    return _compared_between(reading.tagged, named) or parallel or (
         "and" in between and bool((DIFFERENCE_WORDS | PICKING).intersection(reading.words)))
 
 
@@ -1563,25 +1566,20 @@ def _asks_others(words: tuple[str, ...]) -> bool:
 
 def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], side_effects_asked: bool) -> list[str]:
     """A symptom's own card first, when the drug's side-effect card never mentions it (or there is none),
-    or when a site is named as the cause of a symptom someone asks how to ease.
+    or when a site is named as the cause of a symptom someone asks how to ease, or when a carer asks how to ease
+    the symptom of the person they look after.
 
     "My nails are lifting on docetaxel": the chemotherapy side-effects card says nothing of nails,
     the nail card does; "Nerlynx diarrhoea" stays with the drug's card, which covers it.
     """
-    if entities[0] in CARER_LEADS:
-        # "how do I help my wife with mouth sores from chemo?": easing her symptom is asked, the carer is the asker
-        # (only a symptom said to be theirs, "with her mouth sores": "I'm her carer and I'm exhausted" is the carer's own)
-        tagged = reading.tagged
-        theirs = {tagged[i] for i in range(len(tagged)) if tagged[i].startswith("term:")
-                  and THEIR_WORDS.intersection(tagged[max(0, i - 2):i])}
-        symptom = next((c.id for c in reading.concepts if c.kind == "term" and c.id != entities[0] and c.id in theirs
-                        and (c.id, SIDE_EFFECTS) in knowledge.units and c.id not in FEELINGS and c.id not in SITUATION_LEADS
-                        and c.id not in GENERAL_LEADS and c.id not in TREATMENT_TERMS and c.id != PHONE_NUMBERS), None)
-        return entities if symptom is None else [symptom] + [e for e in entities if e != symptom]
+    carer = entities[0] in CARER_LEADS
     drug_named = entities[0].split(":", 1)[0] in ENTITY_KINDS
     if drug_named and _asks_others(reading.words):
         return entities  # "Kisqali: I read about diarrhoea and low counts, what else?": the drug's whole card
-    if drug_named and side_effects_asked:
+    if carer:
+        # "how do I help my wife with mouth sores from chemo?": easing her symptom is asked, the carer is the asker
+        drug_card, managing = None, True
+    elif drug_named and side_effects_asked:
         drug_card = lookup(knowledge, entities[0], SIDE_EFFECTS)
         managing = drug_card is None or asks_to_manage(reading)  # "stomatitis on ADCs": no class card, the symptom's
     elif not drug_named and _is_organ_site(knowledge, entities[0]) and (
@@ -1595,7 +1593,10 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
     if not managing and drug_card is not None and any(
             c.id in SIDE_EFFECT_TERMS and c.id in mentions(knowledge, drug_card) for c in reading.concepts):
         return entities  # "weight gain on letrozole, I hate how I look": the drug's card covers what is asked
+    theirs = _said_of_them(reading) if carer else frozenset()
     for concept in reading.concepts:
+        if carer and (concept.id not in theirs or concept.id in FEELINGS or concept.id in SITUATION_LEADS):
+            continue  # only a symptom said to be theirs: "I'm her carer and I'm exhausted" is the carer's own
         if concept.id in TREATMENT_TERMS and not drug_named:
             continue  # "will steroids help the swelling in my brain?": a treatment for the site, not a symptom
         if concept.id == PHONE_NUMBERS:
@@ -1611,6 +1612,12 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
             # "so tired on Ibrance, anything that helps?": what eases the symptom is on its own card
             return [concept.id] + [e for e in entities if e != concept.id]
     return entities
+
+
+def _said_of_them(reading: Reading) -> frozenset[str]:
+    """The terms said to be the cared-for person's: just after "with", "her", "his" or "their" ("with her mouth sores")."""
+    tagged = reading.tagged
+    return frozenset(w for i, w in enumerate(tagged) if w.startswith("term:") and THEIR_WORDS.intersection(tagged[max(0, i - 2):i]))
 
 
 def _signalled(knowledge: Knowledge, reading: Reading, aspect: str) -> bool:
