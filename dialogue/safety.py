@@ -257,14 +257,19 @@ class _Evidence:
         start = max(0, n.index - 4)
         near = toks[start: n.index + 5]
         after = toks[n.index + 1].text if n.index + 1 < len(toks) else ""
-        return not any(t.text in FIGURE_WORDS and not self._heart_rate(start + j) for j, t in enumerate(near)) \
-            and after not in FIGURE_UNITS
+        return not any(t.text in FIGURE_WORDS and not self._heart_rate(start + j) and not self._hours(start + j)
+                       for j, t in enumerate(near)) and after not in FIGURE_UNITS
 
     def _from_now_on(self, index: int) -> bool:
         """'should G-CSF be added from now on?' plans ahead: that 'now' is not a new turn for the worse."""
         toks = self.reading.tokens
         return 0 < index < len(toks) - 1 and toks[index].text == "now" and toks[index - 1].text == "from" \
             and toks[index + 1].text == "on"
+
+    def _hours(self, index: int) -> bool:
+        """'38.3 twice, 1hr apart': 'hr' after a number is hours, not a hazard ratio."""
+        toks = self.reading.tokens
+        return toks[index].text == "hr" and index > 0 and toks[index - 1].kind == "n"
 
     def _heart_rate(self, index: int) -> bool:
         """'HR 118' is a pulse, not a hazard ratio ('HR 0.56'): a whole number of beats follows."""

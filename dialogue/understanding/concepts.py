@@ -168,6 +168,13 @@ class TypoCorrector:
             if len(self.settled) < self._CACHE_LIMIT:
                 self.settled[word] = word
             return word
+        if word.endswith("in") and is_english(word + "g", self.english):
+            # "swellin", "throbbin", "closin": the "g" dropped as people type and speak
+            full = _stem(word + "g")
+            if full in self.vocabulary:
+                if len(self.settled) < self._CACHE_LIMIT:
+                    self.settled[word] = full
+                return full
         choices = self._buckets.get((word[0], len(word)), ())
         limit = 1  # two edits turn too many real words into symptoms ("conversion" -> "convulsion")
         best = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=limit) if choices else None

@@ -28,6 +28,7 @@ def cs() -> ConceptSet:
         spinal=["@leg_numb + back pain"],
         fever=["fever", "temperature"],
         grade=["grade 4"],
+        swelling=["lips + swelling"],
     )
 
 
@@ -64,6 +65,11 @@ def test_a_part_can_be_another_concept(cs: ConceptSet) -> None:
 
 def test_a_typo_is_corrected_to_a_word_the_concepts_use(cs: ConceptSet) -> None:
     assert "fever" in found(cs, "she has a high temprature")
+
+
+def test_a_dropped_final_g_is_read_as_the_word_meant(cs: ConceptSet) -> None:
+    assert "swelling" in found(cs, "lips n tongue swellin up")
+    assert "fever" not in found(cs, "protein in my urine")  # an English word ending in "in" stays itself
 
 
 def test_a_real_english_word_is_never_corrected_into_a_symptom(cs: ConceptSet) -> None:
