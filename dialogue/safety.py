@@ -583,15 +583,36 @@ def _puzzled(reading: MessageReading) -> set[int]:
     if (words & _SOMEONE_ELSE and not _OWN_PUZZLEMENT.search(reading.folded)) or not words & _INFORMATION_WORDS:
         return set()  # "is she ok? confused" may be about her; puzzlement is about something read or told
     sentences: dict[int, list[int]] = {}
+    clauses: dict[int, list[int]] = {}
     for i, t in enumerate(toks):
         sentences.setdefault(t.sentence, []).append(i)
+        clauses.setdefault(t.clause, []).append(i)
     out: set[int] = set()
     for members in sentences.values():
-        if (len(members) <= 4 and any(toks[i].stem.startswith("confus") for i in members)
-                and all(toks[i].stem in _PUZZLED_WORDS or toks[i].text in _PUZZLED_WORDS for i in members)
-                and reading.folded[: toks[members[0]].pos].rstrip().endswith("?")):
+        if _only_puzzled(toks, members) and reading.folded[: toks[members[0]].pos].rstrip().endswith("?"):
             out.update(members)
+        else:
+            # "...?? confused because enhertu is for her2 low": the reason given is what was read or told
+            first = members[0]
+            if (toks[first].stem.startswith("confus") and len(members) > 1 and toks[first + 1].text in _REASON_WORDS
+                    and reading.folded[: toks[first].pos].rstrip().endswith("?")):
+                out.add(first)
+    if reading.question:  # "is trodelvy chemo or immunotherapy, i'm confused": said after the question it asks
+        for members in clauses.values():
+            before = reading.folded[: toks[members[0]].pos].rstrip()
+            if members[0] > 0 and _only_puzzled(toks, members) and before.endswith(","):
+                out.update(members)
     return out
+
+
+def _only_puzzled(toks: tuple[Token, ...], members: list[int]) -> bool:
+    """A few words that only say the writer is confused ("I'm so confused", "confused lol")."""
+    return (len(members) <= 4 and any(toks[i].stem.startswith("confus") for i in members)
+            and all(toks[i].stem in _PUZZLED_WORDS or toks[i].text in _PUZZLED_WORDS for i in members))
+
+
+#: Words that give the reason for puzzlement ("confused because ...", "confused about ...").
+_REASON_WORDS = frozenset("because as about by why cos coz since".split())
 
 
 def _shorthand_suffix(toks: list[Token], i: int) -> bool:

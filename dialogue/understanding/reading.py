@@ -27,7 +27,7 @@ _stem = lru_cache(maxsize=65536)(stem)  # words repeat: stem each once
 # words, numbers (with a decimal point or comma), degree signs, and the punctuation that ends
 # a clause; "x8" and "8x" are split into a count marker and a number
 _LEX = re.compile(
-    r"(?P<word>[a-z]+(?:[0-9][a-z0-9]*(?:/[0-9][a-z0-9]*)?|/[a-z]+)?)"
+    r"(?P<word>[a-z]+(?:[0-9][a-z0-9]*(?:/[0-9][a-z0-9]*)?|/[a-z]+(?:[0-9][a-z0-9]*)?)?)"
     r"|(?P<num>\d+(?:[.,]\d+)?)"
     r"|(?P<deg>[°º])"
     r"|(?P<pct>%)"
