@@ -8,6 +8,7 @@ like "hromone" count as one edit).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from rapidfuzz import process
@@ -37,6 +38,26 @@ MIN_PREFIX = 4
 #: Starts of drug names that are everyday words too ("ever" is not everolimus).
 PREFIX_WORDS = frozenset({"ever", "every", "para", "pros", "carb", "plat", "proc", "elle", "doxy", "fema", "tame",
                           "gems", "cape", "deno", "phar", "pharm", "pharma", "arom", "aroma", "fare", "cycl", "cyclo"})
+
+
+#: The term an age in years names from ``OLDER_AGE`` on (the knowledge's older and frail people card).
+OLDER_AGE_TERM = "term:frailty"
+OLDER_AGE, OLDEST_AGE = 75, 110
+_AGE = re.compile(r"(\d{2,3})(yo|yrs|yr|y|yof|yom|f|m)?")
+#: Terms that set the scene beside an age rather than ask something ("stage 4 at 80").
+AGE_SCENE_TERMS = frozenset({"term:metastatic", OLDER_AGE_TERM, "term:performance_status", "term:bone", "term:brain",
+                             "term:liver", "term:lung", "term:lymph_nodes", "term:age"})
+#: Words before a number that make it someone's age ("mum is 82", "diagnosed at 80", "aged 79").
+AGE_BEFORE = frozenset("is at aged age turned turning shes hes im she he mum mom mam mother dad father gran nan grandma"
+                       " granny grandmother grandad grandfather patient pt lady woman man".split())
+#: ... and after it ("82 year old", "79 yo").
+AGE_AFTER = frozenset("year years yr yrs yo".split())
+#: Units that make it a measurement, not an age ("at 80 mg", "is 80 kg").
+NOT_AGE_AFTER = frozenset("mg mgs kg kgs g ml mmhg bpm percent pct lb lbs min mins minute minutes hour hours day days week"
+                          " weeks month months times unit units".split())
+#: Readings whose figures are not ages ("her pulse is 82", "calcium at 80").
+MEASURE_WORDS = frozenset("pulse heart rate hr bp pressure sats oxygen temp temperature weight weighs calcium glucose sugar"
+                          " score count level marker markers ca153 ca2729 neut neuts platelet platelets hb egfr creatinine".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +225,7 @@ class Lexicon:
         loose: list[str] = []
         tagged: list[str] = []
         said: list[int] = []  # where a line was stated by a history phrase
+        aged: list[Concept] = []
         i, n = 0, len(fixed)
         while i < n:
             longest = min(self.max_len, n - i) if fixed[i] in self._starts else 1  # only a phrase's first word starts one
@@ -228,10 +250,18 @@ class Lexicon:
                     break
             else:
                 word = fixed[i]
+                older = self._older_age(fixed, i)
+                if older is not None:
+                    aged.append(older)  # after the phrases: the age is the situation, any other term the question
+                    tagged.append(older.id)
+                    i += 1
+                    continue
                 if word not in STOPWORDS and not word.isdigit():
                     loose.append(word)
                 tagged.append(word)
                 i += 1
+        if aged and all(c.kind != "term" or c.id in AGE_SCENE_TERMS for c in concepts):
+            concepts.append(aged[0])  # "dad is 80 and doesn't want more treatment": the other term is the question
         # (numbers and dose shorthand are no content: "denosumab 120 q4w for bone mets - supplements?")
         content = [w for w in fixed if w not in STOPWORDS and not any(ch.isdigit() for ch in w)] if self.near else []
         present = set(content)
@@ -244,6 +274,21 @@ class Lexicon:
             if following and following[0] in ("<drug>", "<class>"):
                 tagged.insert(at, "after")
         return Reading(tuple(fixed), tuple(concepts), sets, tuple(loose), tuple(tagged), self._suggested(concepts, sets))
+
+    def _older_age(self, words: list[str], i: int) -> Concept | None:
+        """An age of 75 or more stated in years ("mum is 82", "diagnosed at 80", "88 year old", "79yo")
+        names the older-person term, as "in her 80s" does; it does not lead a question that names a drug."""
+        concept = self._by_id.get(OLDER_AGE_TERM)
+        if concept is None:
+            return None
+        m = _AGE.fullmatch(words[i])
+        if m is None or not OLDEST_AGE >= int(m.group(1)) >= OLDER_AGE:
+            return None
+        before, after = words[i - 1] if i else "", words[i + 1] if i + 1 < len(words) else ""
+        stated = bool(m.group(2)) or after in AGE_AFTER or (before in AGE_BEFORE and after not in NOT_AGE_AFTER)
+        if not stated or MEASURE_WORDS.intersection(words[max(0, i - 3): i]):
+            return None
+        return replace(concept, leads=False)
 
     def _line_now(self, concept: Concept, before: list[str]) -> Concept:
         """A line stated as history ("after 1L", "prog on 2L") puts the question at the next line."""

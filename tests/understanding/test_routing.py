@@ -378,3 +378,19 @@ def test_how_long_asked_through_tears_is_the_outlook_not_the_feelings_card(bundl
 
 def test_side_effect_differences_within_a_class_are_the_class_side_effect_card(bundled) -> None:
     assert decide(bundled, "difference in side effects between olaparib and talazoparib").units == ("parp_inhibitor_side_effects",)
+
+
+@pytest.mark.parametrize("text", [
+    "my gran is 88 and they found her cancer has spread, would it be kinder not to treat",
+    "mother diagnosed with stage 4 at 81, do they still treat people that old",
+])
+def test_an_age_of_75_or_more_in_years_asks_about_older_people(bundled, text: str) -> None:
+    assert decide(bundled, text).units == ("older_frail",)
+
+
+@pytest.mark.parametrize("text, unit", [
+    ("mum is 83. how is capecitabine given?", "capecitabine_given"),   # the drug is the question
+    ("her pulse is 82, what are the side effects of letrozole", "letrozole_side_effects"),  # a reading, not an age
+])
+def test_an_age_does_not_take_a_question_from_what_it_names(bundled, text: str, unit: str) -> None:
+    assert decide(bundled, text).units == (unit,)
