@@ -85,6 +85,9 @@ _COND = re.compile(
 )
 #: Words that make two figures offered as a choice into thresholds asked about, not readings.
 THRESHOLD_WORDS = frozenset({"threshold", "thresholds", "cutoff", "cutoffs", "definition", "define"})
+_PAUSE = re.compile(r"[,;:]")
+#: Words that, before "as", ask what a reading is taken to mean ("what counts as a fever").
+DEFINING_WORDS = frozenset({"count", "counts", "counted", "classed", "classified", "defined", "regarded"})
 CONTEXT_BEFORE = 5  # a bare number is a reading when its context word is this close before it
 CONTEXT_AFTER = 3  # ... or this close after it ("38.5 temp", "101.3 on the thermometer")
 
@@ -167,8 +170,11 @@ class _Evidence:
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
         news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated and not self._from_now_on(h.start)]
         # "it stopped after ten minutes but now it's pouring again": news after the resolution reopens it
+        # (so does news after a comma inside it: "she was fine, now she's burning up" is not "fine now")
         self.resolved_sentences = {h.sentence for h in self.hits.get("resolved", ()) if not h.negated
-                                   and not any(n.sentence == h.sentence and n.start > h.end for n in news)}
+                                   and not any(n.sentence == h.sentence and (n.start > h.end or (
+                                       h.start < n.start and _PAUSE.search(reading.folded, toks[h.start].pos, toks[n.start].pos)))
+                                       for n in news)}
         self.news_clauses = {reading.tokens[h.start].clause for h in news}
         self.past_clauses = {reading.tokens[h.start].clause for h in self.hits.get("past", ()) if not h.negated}
         # an idiom lies within one clause: "want to die, I'm at home" is not "to die at home"
@@ -386,6 +392,8 @@ class _Evidence:
         if any(toks[j].text in THRESHOLD_WORDS for j in range(max(0, number.index - 2), number.index)):
             return True  # "temp threshold >38?", "cutoff 3.0": the figure a threshold word names
         sentence = toks[number.index].sentence
+        if self._defines(number):
+            return True  # "what counts as a fever on chemo, is it 100.4?": the figure offered as the definition
         if self._threshold_sentences is None:
             self._threshold_sentences = {t.sentence for t in toks if t.text in THRESHOLD_WORDS}
         if sentence in self._threshold_sentences and self._a_choice_of_figures(number):
@@ -394,9 +402,26 @@ class _Evidence:
             return False  # a figure far from any mention of teaching material is a reading
         if self._a_choice_of_figures(number):
             return True  # "38.0 or 38.3?" for a leaflet: which threshold to print
+        if sentence in self.teaching_sentences and self._in_question(number):
+            return True  # "CTCAE question: is 4-6 stools over baseline grade 2?": a figure to classify
         if self._converting is None:
             self._converting = bool(asked_conversions(self.reading))  # once per message, not once per number
         return self._converting
+
+    def _defines(self, number: Number) -> bool:
+        """The figure sits in a question that asks what a reading counts as ("counts as", "classed as")."""
+        toks = self.reading.tokens
+        sentence = toks[number.index].sentence
+        # (the words come first: "38 on the dot, does that count as a fever?" reports a reading, then asks)
+        words = [t.text for t in toks[:number.index] if t.sentence == sentence]
+        return any(a in DEFINING_WORDS and b == "as" for a, b in zip(words, words[1:])) and self._in_question(number)
+
+    def _in_question(self, number: Number) -> bool:
+        """The figure's sentence ends with a question mark."""
+        tok = self.reading.tokens[number.index]
+        after = self.reading.folded[tok.pos + len(tok.text):]
+        ends = [i for i in (after.find(c) for c in ".!?\n") if i >= 0]
+        return bool(ends) and after[min(ends)] == "?"
 
     def _a_choice_of_figures(self, number: Number) -> bool:
         """The figure is one of two offered as alternatives ("38.0 or 38.3", "38 vs 38.5")."""
