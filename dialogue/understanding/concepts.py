@@ -159,10 +159,16 @@ class TypoCorrector:
         self.settled: dict[str, str] = {}
         self.english = english_words()
 
-    def correct(self, word: str) -> str:
+    def correct(self, word: str, typed: str = "") -> str:
+        """The vocabulary word ``word`` (a stem) was meant to be; ``typed``, the word as written, is never
+        corrected when it is English ("debating" stems to "debat", which is not, and is not "desat")."""
         cached = self.settled.get(word)
         if cached is not None:
             return cached
+        if typed and typed != word and len(typed) >= 5 and is_english(typed, self.english):
+            if len(self.settled) < self._CACHE_LIMIT:
+                self.settled[word] = word
+            return word
         if (word in self.vocabulary or word in self.guard or len(word) < 5 or not word.isalpha()
                 or is_english(word, self.english)):
             if len(self.settled) < self._CACHE_LIMIT:
@@ -263,7 +269,7 @@ class ConceptSet:
         correct = self.corrector.correct
         settled = self.corrector.settled
         # a known word costs one look-up, not a call (a long message has thousands)
-        stems = [(settled.get(t[1]) or correct(t[1])) if t[2] == "w" else t[1] for t in toks]
+        stems = [(settled.get(t[1]) or correct(t[1], t[0])) if t[2] == "w" else t[1] for t in toks]
         n = len(stems)
         index, pairs, new = self._index, self._pairs, _new_hit
         found: dict[str, list[Hit]] = {}  # concept -> hits

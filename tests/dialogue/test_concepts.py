@@ -29,6 +29,7 @@ def cs() -> ConceptSet:
         fever=["fever", "temperature"],
         grade=["grade 4"],
         swelling=["lips + swelling"],
+        desaturating=["desat"],
     )
 
 
@@ -70,6 +71,11 @@ def test_a_typo_is_corrected_to_a_word_the_concepts_use(cs: ConceptSet) -> None:
 def test_a_dropped_final_g_is_read_as_the_word_meant(cs: ConceptSet) -> None:
     assert "swelling" in found(cs, "lips n tongue swellin up")
     assert "fever" not in found(cs, "protein in my urine")  # an English word ending in "in" stays itself
+
+
+def test_an_english_word_whose_stem_is_not_english_is_not_corrected(cs: ConceptSet) -> None:
+    assert "desaturating" not in found(cs, "the team has been debating it")  # "debating" stems to "debat", not "desat"
+    assert "desaturating" in found(cs, "she keeps dessating")  # a typo still is
 
 
 def test_a_real_english_word_is_never_corrected_into_a_symptom(cs: ConceptSet) -> None:
