@@ -44,6 +44,8 @@ ANSWER_SCORE = 0.42
 CLEAR_OVERVIEW = 0.9
 #: Where one sentence ends and the next begins.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+#: Words from which a message is long: its closing question, read alone, may name what it asks.
+LONG_MESSAGE_WORDS = 40
 #: The unit that answers a unit conversion the message asks for (knowledge/units/conversions.yaml).
 CONVERSIONS_UNIT = "unit_conversions"
 CLARIFY_SCORE = 0.24
@@ -689,7 +691,9 @@ class _TurnBuilder:
             self.unanswered = "fallback"  # kept for the authors (record_unanswered): the gate may miss a word
             return
         features = reading.features()
-        decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect), self._closing_question())
+        closing = self._closing_question()
+        decision = route(self.k, reading, Context(self.s.last_entity, self.s.last_aspect), closing)
+        decision = self._asked_at_the_end(reading, decision, closing)
         only_slots = bool(reading.sets) and all(c.kind == "slot" for c in reading.concepts) and not reading.loose
         if only_slots and self.s.last_topic in self.k.topics and not self._defines(reading, decision):
             # "what if she is premenopausal?"; "sorry, I meant HER2 positive" moves to the topic for that subtype
@@ -718,6 +722,21 @@ class _TurnBuilder:
                 self._advice_only(safety)
             return
         self.decide(ranked, safety, decision.aspect, decision.probability, decision.entity, reading, decision.guesses)
+
+    def _asked_at_the_end(self, reading: Reading, decision: Decision, closing: ClosingQuestion | None) -> Decision:
+        """In a long message, the unit its closing question names on its own: the story before it (children,
+        work, a man with breast cancer) is the scene ("...she's on Piqray and her sugar is high. Is that common?")."""
+        if closing is None or len(reading.words) < LONG_MESSAGE_WORDS:
+            return decision
+        # (with the slots the whole message states: "she is HR positive ... will Trodelvy still work?")
+        question = replace(closing.reading, sets={**reading.sets, **closing.reading.sets},
+                           suggested={**reading.suggested, **closing.reading.suggested})
+        asked = route(self.k, question, Context())
+        named = {c.id for c in closing.reading.concepts}
+        if (asked.resolved and asked.entity is not None and asked.entity in named
+                and asked.entity != decision.entity and decision.entity not in named and not asked.carried):
+            return asked
+        return decision
 
     def _closing_question(self) -> ClosingQuestion | None:
         """A question that closes statements ("the palliative team want me on morphine. won't I get
