@@ -57,7 +57,8 @@ NOT_AGE_AFTER = frozenset("mg mgs kg kgs g ml mmhg bpm percent pct lb lbs min mi
                           " weeks month months times unit units".split())
 #: Readings whose figures are not ages ("her pulse is 82", "calcium at 80").
 MEASURE_WORDS = frozenset("pulse heart rate hr bp pressure sats oxygen temp temperature weight weighs calcium glucose sugar"
-                          " score count level marker markers ca153 ca2729 neut neuts platelet platelets hb egfr creatinine".split())
+                          " score count level marker markers ca153 ca2729 neut neuts platelet platelets hb egfr"
+                          " creatinine".split())
 
 
 @dataclass(frozen=True, slots=True)
