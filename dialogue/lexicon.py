@@ -142,6 +142,9 @@ class Lexicon:
                 for implied in concept.implies:
                     self.class_size[implied] = self.class_size.get(implied, 0) + 1
         self._prefixes = _name_starts(phrases)
+        older = self._by_id.get(OLDER_AGE_TERM)
+        #: the older-person term an age names, never leading (see _older_age); None without the term
+        self._older = replace(older, leads=False) if older is not None else None
         self._starts = frozenset(p[0] for p in phrases if len(p) > 1)  # first words of longer phrases
         self._refresh()
 
@@ -279,8 +282,7 @@ class Lexicon:
     def _older_age(self, words: list[str], i: int) -> Concept | None:
         """An age of 75 or more stated in years ("mum is 82", "diagnosed at 80", "88 year old", "79yo")
         names the older-person term, as "in her 80s" does; it does not lead a question that names a drug."""
-        concept = self._by_id.get(OLDER_AGE_TERM)
-        if concept is None:
+        if self._older is None:
             return None
         m = _AGE.fullmatch(words[i])
         if m is None or not OLDEST_AGE >= int(m.group(1)) >= OLDER_AGE:
@@ -289,7 +291,7 @@ class Lexicon:
         stated = bool(m.group(2)) or after in AGE_AFTER or (before in AGE_BEFORE and after not in NOT_AGE_AFTER)
         if not stated or MEASURE_WORDS.intersection(words[max(0, i - 3): i]):
             return None
-        return replace(concept, leads=False)
+        return self._older
 
     def _line_now(self, concept: Concept, before: list[str]) -> Concept:
         """A line stated as history ("after 1L", "prog on 2L") puts the question at the next line."""

@@ -171,10 +171,8 @@ class _Evidence:
         news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated and not self._from_now_on(h.start)]
         # "it stopped after ten minutes but now it's pouring again": news after the resolution reopens it
         # (so does news after a comma inside it: "she was fine, now she's burning up" is not "fine now")
-        self.resolved_sentences = {h.sentence for h in self.hits.get("resolved", ()) if not h.negated
-                                   and not any(n.sentence == h.sentence and (n.start > h.end or (
-                                       h.start < n.start and _PAUSE.search(reading.folded, toks[h.start].pos, toks[n.start].pos)))
-                                       for n in news)}
+        self.resolved_sentences = {h.sentence for h in self.hits.get("resolved", ())
+                                   if not h.negated and not any(self._reopens(n, h) for n in news)}
         self.news_clauses = {reading.tokens[h.start].clause for h in news}
         self.past_clauses = {reading.tokens[h.start].clause for h in self.hits.get("past", ()) if not h.negated}
         # an idiom lies within one clause: "want to die, I'm at home" is not "to die at home"
@@ -271,6 +269,16 @@ class _Evidence:
         toks = self.reading.tokens
         return 0 < index < len(toks) - 1 and toks[index].text == "now" and toks[index - 1].text == "from" \
             and toks[index + 1].text == "on"
+
+    def _reopens(self, news: Hit, resolution: Hit) -> bool:
+        """News in the resolution's sentence after it, or after a pause inside it, reopens it."""
+        if news.sentence != resolution.sentence:
+            return False
+        if news.start > resolution.end:
+            return True
+        toks = self.reading.tokens
+        return resolution.start < news.start and bool(
+            _PAUSE.search(self.reading.folded, toks[resolution.start].pos, toks[news.start].pos))
 
     def _hours(self, index: int) -> bool:
         """'38.3 twice, 1hr apart': 'hr' after a number is hours, not a hazard ratio."""
@@ -614,20 +622,22 @@ def _puzzled(reading: MessageReading) -> set[int]:
         clauses.setdefault(t.clause, []).append(i)
     out: set[int] = set()
     for members in sentences.values():
-        if _only_puzzled(toks, members) and reading.folded[: toks[members[0]].pos].rstrip().endswith("?"):
+        first = members[0]
+        if not _follows(reading, first, "?"):
+            continue
+        if _only_puzzled(toks, members):
             out.update(members)
-        else:
-            # "...?? confused because enhertu is for her2 low": the reason given is what was read or told
-            first = members[0]
-            if (toks[first].stem.startswith("confus") and len(members) > 1 and toks[first + 1].text in _REASON_WORDS
-                    and reading.folded[: toks[first].pos].rstrip().endswith("?")):
-                out.add(first)
+        elif toks[first].stem.startswith("confus") and len(members) > 1 and toks[first + 1].text in _REASON_WORDS:
+            out.add(first)  # "...?? confused because enhertu is for her2 low": the reason given is what was read or told
     if reading.question:  # "is trodelvy chemo or immunotherapy, i'm confused": said after the question it asks
-        for members in clauses.values():
-            before = reading.folded[: toks[members[0]].pos].rstrip()
-            if members[0] > 0 and _only_puzzled(toks, members) and before.endswith(","):
-                out.update(members)
+        out.update(i for members in clauses.values() if members[0] > 0 and _only_puzzled(toks, members)
+                   and _follows(reading, members[0], ",") for i in members)
     return out
+
+
+def _follows(reading: MessageReading, index: int, mark: str) -> bool:
+    """Whether the text before token ``index`` ends with ``mark`` ("?" or ",")."""
+    return reading.folded[: reading.tokens[index].pos].rstrip().endswith(mark)
 
 
 def _only_puzzled(toks: tuple[Token, ...], members: list[int]) -> bool:

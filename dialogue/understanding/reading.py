@@ -118,7 +118,7 @@ TEXT_SPEAK = {
     "2day": "today", "2moro": "tomorrow", "2morrow": "tomorrow", "tmrw": "tomorrow", "tmr": "tomorrow", "rly": "really",
     "v": "very", "abt": "about", "b4": "before", "nite": "night", "cnt": "cant", "brth": "breathe", "evry": "every",
     "alot": "a lot", "dbl": "double", "wk": "week", "wks": "weeks", "pls": "please", "ppl": "people", "bc": "because",
-    "coz": "because", "nxt": "next", "🤒": " fever ", "🌡️": " temperature ", "🌡": " temperature ", "cuz": "because", "w/": "with", "w/o": "without", "thru": "through", "tho": "though",
+    "coz": "because", "nxt": "next", "wat": "what", "🤒": " fever ", "🌡️": " temperature ", "🌡": " temperature ", "cuz": "because", "w/": "with", "w/o": "without", "thru": "through", "tho": "though",
 }
 _SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(TEXT_SPEAK, key=len, reverse=True)) + r")(?![\w/])")
 _TO = re.compile(r" 2 (?<=[a-z] 2 )(?=[a-z])")  # "want 2 wake up" (a literal first: a fast scan)
