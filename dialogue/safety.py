@@ -88,6 +88,8 @@ THRESHOLD_WORDS = frozenset({"threshold", "thresholds", "cutoff", "cutoffs", "de
 _PAUSE = re.compile(r"[,;:]")
 #: Words that, before "as", ask what a reading is taken to mean ("what counts as a fever").
 DEFINING_WORDS = frozenset({"count", "counts", "counted", "classed", "classified", "defined", "regarded"})
+#: Words that report a figure someone else gave ("the leaflet says 38", "my friend was told 37.5").
+REPORTING_WORDS = frozenset({"says", "said", "told", "say"})
 CONTEXT_BEFORE = 5  # a bare number is a reading when its context word is this close before it
 CONTEXT_AFTER = 3  # ... or this close after it ("38.5 temp", "101.3 on the thermometer")
 
@@ -402,6 +404,8 @@ class _Evidence:
         sentence = toks[number.index].sentence
         if self._defines(number):
             return True  # "what counts as a fever on chemo, is it 100.4?": the figure offered as the definition
+        if number.index and toks[number.index - 1].text in REPORTING_WORDS and self._asks_a_definition():
+            return True  # "what counts as a fever? the leaflet says 38, my friend was told 37.5": figures quoted
         if self._threshold_sentences is None:
             self._threshold_sentences = {t.sentence for t in toks if t.text in THRESHOLD_WORDS}
         if sentence in self._threshold_sentences and self._a_choice_of_figures(number):
@@ -424,9 +428,20 @@ class _Evidence:
         words = [t.text for t in toks[:number.index] if t.sentence == sentence]
         return any(a in DEFINING_WORDS and b == "as" for a, b in zip(words, words[1:])) and self._in_question(number)
 
+    def _asks_a_definition(self) -> bool:
+        """Some question in the message asks what a reading counts as ("what temperature counts as a fever?")."""
+        toks = self.reading.tokens
+        for a, b in zip(toks, toks[1:]):
+            if a.text in DEFINING_WORDS and b.text == "as" and a.sentence == b.sentence and self._in_question_at(b):
+                return True
+        return False
+
     def _in_question(self, number: Number) -> bool:
         """The figure's sentence ends with a question mark."""
-        tok = self.reading.tokens[number.index]
+        return self._in_question_at(self.reading.tokens[number.index])
+
+    def _in_question_at(self, tok: Token) -> bool:
+        """The sentence of this token ends with a question mark."""
         after = self.reading.folded[tok.pos + len(tok.text):]
         ends = [i for i in (after.find(c) for c in ".!?\n") if i >= 0]
         return bool(ends) and after[min(ends)] == "?"

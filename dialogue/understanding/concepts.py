@@ -379,8 +379,8 @@ def _match_seq(items: tuple[str, ...], stems: list[str], toks: tuple, i: int, ga
     j = i
     for item in items[1:]:
         for k in range(j + 1, min(j + 2 + gap, len(stems))):
-            if toks[k].sentence != sentence:
-                return None
+            if toks[k].sentence != sentence or (not gap and toks[j].kind == "n" and toks[k].clause != toks[j].clause):
+                return None  # (a number ends at its clause: "about 3/10, paracetamol" is no "10 paracetamol")
             if stems[k] == item:
                 j = k
                 break

@@ -104,7 +104,7 @@ class MessageReading:
     def words(self) -> tuple[str, ...]:
         """The stemmed word tokens the topic matcher reads (only routed messages need them)."""
         if self._words is None:
-            self._words = tuple(tokens(self.body))
+            self._words = tuple(tokens(_ROUTE_SPEAK.sub(lambda m: TEXT_SPEAK[m.group(1)], fold(self.body))))
         return self._words
 
 
@@ -119,8 +119,11 @@ TEXT_SPEAK = {
     "v": "very", "abt": "about", "b4": "before", "nite": "night", "cnt": "cant", "brth": "breathe", "evry": "every",
     "alot": "a lot", "dbl": "double", "wk": "week", "wks": "weeks", "pls": "please", "ppl": "people", "bc": "because",
     "coz": "because", "nxt": "next", "wat": "what", "🤒": " fever ", "🌡️": " temperature ", "🌡": " temperature ", "cuz": "because", "w/": "with", "w/o": "without", "thru": "through", "tho": "though",
+    "numbr": "number", "nmbr": "number",
 }
 _SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(TEXT_SPEAK, key=len, reverse=True)) + r")(?![\w/])")
+#: Spelled out for the topic matcher too, except where the shorthand is the domain's own ("bc" is breast cancer).
+_ROUTE_SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(set(TEXT_SPEAK) - {"bc", "v"}, key=len, reverse=True)) + r")(?![\w/])")
 _TO = re.compile(r" 2 (?<=[a-z] 2 )(?=[a-z])")  # "want 2 wake up" (a literal first: a fast scan)
 
 
