@@ -962,7 +962,8 @@ class _Compiler:
             if cue not in terms:
                 self.out.error(value, f"safety.concepts needs '{cue}' (the checker reads it to tell stated from asked)")
         try:
-            return ConceptSet(terms, guard=lexicon.vocabulary)
+            names = (" ".join(p) for p, c in lexicon.phrases.items() if c.kind in ("drug", "class"))
+            return ConceptSet(terms, guard=lexicon.vocabulary, names=names)
         except TermError as exc:
             self.out.error(value, str(exc))
             # every name stays known, so red flags do not each report its concepts as unknown

@@ -161,6 +161,7 @@ class _Evidence:
         self.reading = reading
         self.locale = locale
         self.hits = knowledge.safety_concepts.match(reading)
+        self.names_only = knowledge.safety_concepts.names_only
         toks = reading.tokens
         self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
         #: sentences naming material for patients ("for the handout", "pt-facing list")
@@ -568,15 +569,20 @@ def _holds(alternative: tuple[Condition, ...], evidence: _Evidence) -> str:
     """"stated", "asked" or "" (not found) for one alternative of a flag's rule.
 
     Stated needs every reading and diagnosis to be stated, and at least one symptom: the
-    other concepts are context ("after my infusion" may be in another, past clause).
+    other concepts are context ("after my infusion" may be in another, past clause), and a
+    concept that only names treatments is never the symptom ("Enhertu - why does my onc keep
+    asking if I've got a cough?" asks about the cough).
     """
     concept_stated = False
     has_concept = False
     all_stated = True
+    names_only = evidence.names_only
     for condition in alternative:
         found, stated = evidence.holds(condition)
         if not found:
             return ""
+        if condition.kind == "concept" and condition.name in names_only:
+            continue
         if condition.kind == "concept":
             has_concept = True
             concept_stated = concept_stated or stated

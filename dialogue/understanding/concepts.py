@@ -195,9 +195,26 @@ class TypoCorrector:
 class ConceptSet:
     """Compiled concepts, matched together against one reading."""
 
-    def __init__(self, terms: dict[str, list[tuple[_Seq | _Ref, ...]]], guard: Iterable[str] = ()) -> None:
+    def __init__(self, terms: dict[str, list[tuple[_Seq | _Ref, ...]]], guard: Iterable[str] = (),
+                 names: Iterable[str] = ()) -> None:
         self.terms = terms
         self.order = _dependency_order(terms)
+        # concepts that only name treatments (their terms are "@drug:..." or a drug's own names): context
+        # for a symptom, never the symptom itself
+        # (a word of a name counts: "deruxtecan", "dxd")
+        named = {w for name in terms if ":" in name for (seq, *_) in terms[name] if isinstance(seq, _Seq) for w in seq.items}
+        for phrase in names:
+            try:
+                first = parse_term(phrase)[0]
+            except TermError:
+                continue  # a name the term syntax cannot spell names nothing here
+            if isinstance(first, _Seq):
+                named.update(first.items)
+        self.names_only = frozenset(
+            name for name, alternatives in terms.items() if ":" in name or (alternatives and all(
+                len(parts) == 1 and (isinstance(parts[0], _Ref) and ":" in parts[0].name
+                                     or isinstance(parts[0], _Seq) and named.issuperset(parts[0].items))
+                for parts in alternatives)))
         vocabulary: set[str] = set()
         self._starts: dict[str, list[tuple[str, int, int, _Seq]]] = {}  # one-word phrases, by their word
         self._pairs: dict[tuple[str, str], list[tuple[str, int, int, _Seq]]] = {}  # longer ones, by their first two

@@ -106,3 +106,12 @@ def test_every_hit_is_reported_in_text_order(cs: ConceptSet) -> None:
 def test_a_malformed_term_says_what_is_wrong(term: str, expected: str) -> None:
     with pytest.raises(TermError, match=expected):
         parse_term(term)
+
+
+def test_a_concept_of_treatment_names_is_context_not_a_symptom():
+    """Only the drug is stated in "Enhertu - why do they ask if I've got a cough?": the cough is asked."""
+    from dialogue.loader import load_knowledge
+
+    concepts = load_knowledge().safety_concepts
+    assert "ild_drug" in concepts.names_only  # its terms are Enhertu's and Datroway's names and their words
+    assert "cough" not in concepts.names_only
