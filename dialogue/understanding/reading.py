@@ -104,7 +104,7 @@ class MessageReading:
     def words(self) -> tuple[str, ...]:
         """The stemmed word tokens the topic matcher reads (only routed messages need them)."""
         if self._words is None:
-            self._words = tuple(tokens(_ROUTE_SPEAK.sub(lambda m: TEXT_SPEAK[m.group(1)], fold(self.body))))
+            self._words = tuple(tokens(_ROUTE_SPEAK.sub(lambda m: _ROUTE_WORDS[m.group(1)], fold(self.body))))
         return self._words
 
 
@@ -122,8 +122,10 @@ TEXT_SPEAK = {
     "numbr": "number", "nmbr": "number",
 }
 _SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(TEXT_SPEAK, key=len, reverse=True)) + r")(?![\w/])")
-#: Spelled out for the topic matcher too, except where the shorthand is the domain's own ("bc" is breast cancer).
-_ROUTE_SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(set(TEXT_SPEAK) - {"bc", "v"}, key=len, reverse=True)) + r")(?![\w/])")
+#: Spelled out for the topic matcher too, except where the shorthand is the domain's own ("bc" is breast cancer),
+#: with the clinicians' "tx" for treatment ("pt wants to stop all active tx").
+_ROUTE_WORDS = {k: v for k, v in TEXT_SPEAK.items() if k not in ("bc", "v")} | {"tx": "treatment", "txs": "treatments"}
+_ROUTE_SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(_ROUTE_WORDS, key=len, reverse=True)) + r")(?![\w/])")
 _TO = re.compile(r" 2 (?<=[a-z] 2 )(?=[a-z])")  # "want 2 wake up" (a literal first: a fast scan)
 
 
