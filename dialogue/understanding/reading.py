@@ -123,8 +123,8 @@ TEXT_SPEAK = {
 }
 _SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(TEXT_SPEAK, key=len, reverse=True)) + r")(?![\w/])")
 #: Spelled out for the topic matcher too, except where the shorthand is the domain's own ("bc" is breast cancer),
-#: with the clinicians' "tx" for treatment ("pt wants to stop all active tx").
-_ROUTE_WORDS = {k: v for k, v in TEXT_SPEAK.items() if k not in ("bc", "v")} | {"tx": "treatment", "txs": "treatments"}
+#: with the clinicians' "tx" for treatment ("pt wants to stop all active tx") and "ur" ("lose ur hair").
+_ROUTE_WORDS = {k: v for k, v in TEXT_SPEAK.items() if k not in ("bc", "v")} | {"tx": "treatment", "txs": "treatments", "ur": "your"}
 _ROUTE_SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(_ROUTE_WORDS, key=len, reverse=True)) + r")(?![\w/])")
 _TO = re.compile(r" 2 (?<=[a-z] 2 )(?=[a-z])")  # "want 2 wake up" (a literal first: a fast scan)
 

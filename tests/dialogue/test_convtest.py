@@ -74,6 +74,7 @@ def test_several_conversations_in_one_file(tmp_path: Path) -> None:
         ("audience: nurse\nturns: [{user: hi}]\n", "audience must be clinician or patient"),
         ("turns:\n  - {user: hi, press: x}\n", "exactly one of user, press or payload"),
         ("turns:\n  - user: hi\n    expect: {kind: answr}\n", "unknown kind 'answr'"),
+        ("turns:\n  - user: hi\n    expect: {kind: [refusal, fallback]}\n", "unknown kind"),
         ("turns:\n  - user: hi\n    expect: {containz: x}\n", "unknown expectation 'containz'"),
         ("turns: [\n", "invalid YAML"),
     ],
