@@ -236,6 +236,8 @@ DEFINING = frozenset({"defin", "defined"})
 NAMING = frozenset({"call", "called", "named"})
 #: Words that really ask what something is.
 WHAT_WORDS = frozenset({"what", "whats", "explain", "mean", "means", "meaning", "define", "definition"})
+#: Words that may stand between "does that" and "mean" when it asks what follows ("does that automatically mean...").
+MEAN_ADVERBS = frozenset({"automatically", "necessarily", "always", "definitely", "really"})
 #: "Does that mean...?" asks what follows from something, not what a word means.
 IMPLYING = frozenset([("does", w, "mean") for w in ("it", "that", "this")] + [("that", "means", w) for w in ("it", "she", "he", "i", "the")])
 
@@ -1030,8 +1032,9 @@ def _means_for(words: tuple[str, ...], i: int) -> bool:
 def _means_that(words: tuple[str, ...], i: int) -> bool:
     """Whether "mean" at ``i`` asks what follows from something ("is that normal? does it mean it's not
     working?"), not what a word or a finding means ("what does it mean that it's in the nodes?")."""
-    return (2 <= i < len(words) - 1 and words[i - 1] in ("it", "that", "this") and words[i - 2] in ("does", "do", "did", "will", "would", "could")
-            and (i < 3 or words[i - 3] != "what"))
+    j = i - 1 if i and words[i - 1] in MEAN_ADVERBS else i  # "does that automatically mean chemo?"
+    return (2 <= j and i < len(words) - 1 and words[j - 1] in ("it", "that", "this") and words[j - 2] in ("does", "do", "did", "will", "would", "could")
+            and (j < 3 or words[j - 3] != "what"))
 
 
 def _partner_on_card(knowledge: Knowledge, reading: Reading, drug: str, partner: str, top: Guess | None) -> bool:
