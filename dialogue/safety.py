@@ -205,7 +205,9 @@ class _Evidence:
         # clinicians write fragments ("G2 diarrhoea despite loperamide. hold or dose reduce?"): the
         # question counts anywhere in the message
         self.case_question = any(not h.negated for h in self.hits.get(CASE_QUESTION, ()))
-        self.questioning = "?" in reading.folded
+        # (a request for management that ends the message asks too: "T-DXd pt w new cough/dyspnoea - triage pathway")
+        self.questioning = "?" in reading.folded or any(
+            not h.negated and h.end == len(reading.tokens) - 1 for h in self.hits.get("management_question", ()))
         self.about_message = bool(knowledge.about_patterns) and any(p.search(reading.folded) for p in knowledge.about_patterns) and not (
             self.someone or any(p.search(reading.folded) for p in knowledge.experiencer_patterns)
         )
