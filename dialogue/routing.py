@@ -329,7 +329,9 @@ OVERVIEW_FIRST = frozenset({STOPPING})
 MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips", "help",
                             "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue",
                             "mouthcare", "options", "alternatives", "alternative"})
-MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("cant", "eat"), ("hardly", "eat"), ("barely", "eat"), ("i", "use"), ("we", "use"), ("she", "use"), ("them", "better"), ("it", "better"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
+MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("cant", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
+                            # "so sore I can hardly eat", "what can I use?", "how can I make them better?"
+                            ("hardly", "eat"), ("barely", "eat"), ("i", "use"), ("we", "use"), ("she", "use"), ("them", "better"), ("it", "better"),
                             # "what does sepsis look like, what should I look out for?": the symptom's own card
                             ("look", "like"), ("look", "out"), ("listen", "out"),
                             ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off"),
