@@ -170,6 +170,8 @@ class _Evidence:
         #: sentences naming a threshold ("what's your threshold"), and where each number sits: read once, on demand
         self._threshold_sentences: set[int] | None = None
         self._number_places: list[int] | None = None
+        #: where "counts as", "classed as"... stand: read once, on demand
+        self._definition_asks: list[int] | None = None
         self.general_sentences = {h.sentence for h in self.hits.get("general", ())}
         news = [h for h in self.hits.get("new_or_worse", ()) if not h.negated and not self._from_now_on(h.start)]
         # "it stopped after ten minutes but now it's pouring again": news after the resolution reopens it
@@ -407,7 +409,7 @@ class _Evidence:
         sentence = toks[number.index].sentence
         if self._defines(number):
             return True  # "what counts as a fever on chemo, is it 100.4?": the figure offered as the definition
-        if number.index and toks[number.index - 1].text in REPORTING_WORDS and self._asks_a_definition():
+        if number.index and toks[number.index - 1].text in REPORTING_WORDS and self._asks_for_definitions():
             return True  # "what counts as a fever? the leaflet says 38, my friend was told 37.5": figures quoted
         if self._threshold_sentences is None:
             self._threshold_sentences = {t.sentence for t in toks if t.text in THRESHOLD_WORDS}
@@ -425,19 +427,22 @@ class _Evidence:
 
     def _defines(self, number: Number) -> bool:
         """The figure sits in a question that asks what a reading counts as ("counts as", "classed as")."""
-        toks = self.reading.tokens
-        sentence = toks[number.index].sentence
+        sentence = self.reading.tokens[number.index].sentence
         # (the words come first: "38 on the dot, does that count as a fever?" reports a reading, then asks)
-        words = [t.text for t in toks[:number.index] if t.sentence == sentence]
-        return any(a in DEFINING_WORDS and b == "as" for a, b in zip(words, words[1:])) and self._in_question(number)
+        return self._in_question(number) and any(
+            i < number.index and self.reading.tokens[i].sentence == sentence for i in self._definition_words())
 
-    def _asks_a_definition(self) -> bool:
+    def _asks_for_definitions(self) -> bool:
         """Some question in the message asks what a reading counts as ("what temperature counts as a fever?")."""
-        toks = self.reading.tokens
-        for a, b in zip(toks, toks[1:]):
-            if a.text in DEFINING_WORDS and b.text == "as" and a.sentence == b.sentence and self._in_question_at(b):
-                return True
-        return False
+        return any(self._in_question_at(self.reading.tokens[i]) for i in self._definition_words())
+
+    def _definition_words(self) -> list[int]:
+        """Where "counts as", "classed as"... stand (the index of each "as"): read once, on demand."""
+        if self._definition_asks is None:
+            toks = self.reading.tokens
+            self._definition_asks = [i for i in range(1, len(toks)) if toks[i].text == "as"
+                                     and toks[i - 1].text in DEFINING_WORDS and toks[i - 1].sentence == toks[i].sentence]
+        return self._definition_asks
 
     def _in_question(self, number: Number) -> bool:
         """The figure's sentence ends with a question mark."""

@@ -88,7 +88,12 @@ def _undouble(stem_: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Split folded text into word tokens (stemmed, stopwords kept)."""
-    return [stem(t) for t in _TOKEN.findall(fold(text))]
+    return folded_tokens(fold(text))
+
+
+def folded_tokens(folded: str) -> list[str]:
+    """:func:`tokens` of text that is already folded (see :func:`fold`)."""
+    return [stem(t) for t in _TOKEN.findall(folded)]
 
 
 #: Words that reverse what follows: "hasn't been through menopause" is not postmenopausal.

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from functools import lru_cache
 
-from ..text import fold, sanitize, stem, tokens
+from ..text import fold, folded_tokens, sanitize, stem
 
 _stem = lru_cache(maxsize=65536)(stem)  # words repeat: stem each once
 
@@ -104,7 +104,7 @@ class MessageReading:
     def words(self) -> tuple[str, ...]:
         """The stemmed word tokens the topic matcher reads (only routed messages need them)."""
         if self._words is None:
-            self._words = tuple(tokens(_ROUTE_SPEAK.sub(lambda m: _ROUTE_WORDS[m.group(1)], fold(self.body))))
+            self._words = tuple(folded_tokens(_ROUTE_SPEAK.sub(lambda m: _ROUTE_WORDS[m.group(1)], fold(self.body))))
         return self._words
 
 
