@@ -130,6 +130,10 @@ class Lexicon:
         self.phrases = phrases
         #: word pairs that name a term when close together, in order ("a number my sister can call")
         self.near = near or {}
+        #: the same pairs by their first word, each with its place in ``near`` (the order they are tried in)
+        self._near_firsts: dict[str, list[tuple[int, str, str, Concept]]] = {}
+        for at, ((first, second), concept) in enumerate(self.near.items()):
+            self._near_firsts.setdefault(first, []).append((at, first, second, concept))
         self.max_len = max((len(p) for p in phrases), default=1)
         self.vocabulary: set[str] = {w for p in phrases for w in p} | {w for pair in self.near for w in pair}
         self._choices: list[str] = []
@@ -145,7 +149,12 @@ class Lexicon:
         older = self._by_id.get(OLDER_AGE_TERM)
         #: the older-person term an age names, never leading (see _older_age); None without the term
         self._older = replace(older, leads=False) if older is not None else None
-        self._starts = frozenset(p[0] for p in phrases if len(p) > 1)  # first words of longer phrases
+        lengths: dict[str, set[int]] = {}
+        for p in phrases:
+            if len(p) > 1:
+                lengths.setdefault(p[0], set()).add(len(p))
+        #: first words of longer phrases -> the lengths of the phrases they start, longest first
+        self._starts: dict[str, tuple[int, ...]] = {w: tuple(sorted(ls, reverse=True)) for w, ls in lengths.items()}
         self._refresh()
 
     def concept(self, concept_id: str) -> Concept | None:
@@ -205,7 +214,9 @@ class Lexicon:
         while i < n:
             word, size, concept = words[i], 1, None
             if word in starts:
-                for length in range(min(self.max_len, n - i), 1, -1):
+                for length in starts[word]:
+                    if length > n - i:
+                        continue
                     concept = phrases.get(tuple(words[i : i + length]))
                     if concept is not None:
                         size = length
@@ -232,8 +243,9 @@ class Lexicon:
         aged: list[Concept] = []
         i, n = 0, len(fixed)
         while i < n:
-            longest = min(self.max_len, n - i) if fixed[i] in self._starts else 1  # only a phrase's first word starts one
-            for size in range(longest, 0, -1):
+            sizes = [size for size in self._starts.get(fixed[i], ()) if size <= n - i]  # only a phrase's first word starts one
+            sizes.append(1)
+            for size in sizes:
                 concept = self.phrases.get(tuple(fixed[i : i + size]))
                 if size == 1:
                     # "feel so sick" is "feel sick": one filler word inside a longer phrase
@@ -269,8 +281,9 @@ class Lexicon:
         # (numbers and dose shorthand are no content: "denosumab 120 q4w for bone mets - supplements?")
         content = [w for w in fixed if w not in STOPWORDS and not any(ch.isdigit() for ch in w)] if self.near else []
         present = set(content)
-        for (first, second), concept in self.near.items():
-            if first in present and second in present and all(c.id != concept.id for c in concepts) and _near(content, first, second):
+        pairs = sorted(pair for word in present.intersection(self._near_firsts) for pair in self._near_firsts[word])
+        for _, first, second, concept in pairs:
+            if second in present and all(c.id != concept.id for c in concepts) and _near(content, first, second):
                 concepts.append(concept)  # after the phrases, so positions among tagged stay in order
                 tagged.append(concept.id)
         for at in reversed(said):
@@ -311,13 +324,16 @@ class Lexicon:
 
     def _with_filler(self, fixed: list[str], i: int) -> tuple[Concept, int] | None:
         """A phrase of two words or more found at ``i`` with one filler word inside it, and the words it spans."""
-        if fixed[i] not in self._starts:
-            return None
         n = len(fixed)
-        for gap in range(1, min(self.max_len, n - i - 1)):
+        lengths = [length for length in self._starts.get(fixed[i], ()) if length <= n - i - 1]  # the phrase's own words
+        if not lengths:
+            return None
+        for gap in range(1, lengths[0]):
             if fixed[i + gap] not in FILLERS and not (fixed[i + gap].isdigit() and fixed[i + gap + 1 : i + gap + 2] == ["year"]):
                 continue  # (an age is a filler too: "tell my 7 year old" reads as "tell my year old")
-            for length in range(min(self.max_len, n - i - 1), gap, -1):  # the phrase's own words
+            for length in lengths:
+                if length <= gap:
+                    break
                 concept = self.phrases.get(tuple(fixed[i : i + gap] + fixed[i + gap + 1 : i + length + 1]))
                 if concept is not None:
                     return concept, length + 1
