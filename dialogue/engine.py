@@ -29,7 +29,7 @@ from .markup import CITATION
 from .model import Audience, Flow, Knowledge, Locale, Rule, Source, Topic
 from .replies import Button, Incoming, Reply, ReplyKind, Turn
 from .routing import AFTER_PROGRESSION, ENTITY_KINDS, EXPLICIT_SIDE_EFFECTS, LINE_ASPECTS, POINTING_WORDS, PROGRESSION, SIDE_EFFECTS
-from .routing import SUBTYPE_SLOTS
+from .routing import NEXT_WORDS, SUBTYPE_SLOTS
 from .routing import ClosingQuestion, Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
 from .routing import asks_to_manage, defines_a_fact, is_site, mentions
@@ -72,6 +72,9 @@ CONTEXT_WEIGHT = 0.5
 STRONG_ASPECT = 0.8
 #: Below this, a confident match on a topic that declares nothing wins over the aspect guess.
 UNSURE_ASPECT = 0.6
+#: Words that ask what comes after a treatment, and words that ask what something means instead.
+AFTER_WORDS = frozenset({"after", "options", "option", "choices", "alternatives"})
+MEANING_ASKS = frozenset({"mean", "means", "meaning", "difference", "define", "definition", "defined"})
 #: Among close candidates, the one whose aspects the classifier finds likeliest is answered (not a menu)
 #: when its aspect is at least this likely and this much likelier than any other candidate's.
 ASKED_BY_MIN = 0.3
@@ -750,6 +753,21 @@ class _TurnBuilder:
         question = self.k.lexicon.read(tokens(parts[-1]))
         return ClosingQuestion(question, frozenset(c.id for c in question.concepts if c.id not in before))
 
+    def _subtype_choices(self, aspect: str | None, probability: float, named_drug: bool, reading: Reading | None) -> tuple[str, ...]:
+        """The cards written for each subtype that answer only a later line (its regimen cards), when the message asks for one and
+        neither it (no drug, class or subtype named) nor the conversation says which subtype."""
+        if (aspect != AFTER_PROGRESSION or named_drug or reading is None
+                or SUBTYPE_SLOTS.intersection(self.s.slots)
+                or any(c.kind in ENTITY_KINDS for c in reading.concepts)
+                # asked for the options ("2L options?", "what's next after the first treatment?"), not what a
+                # line or progression means ("what is a 2nd line treatment", "does that mean it failed?")
+                or not (NEXT_WORDS.intersection(reading.tagged) or AFTER_WORDS.intersection(reading.words))
+                or MEANING_ASKS.intersection(reading.words)):
+            return ()
+        found = tuple(t.id for t in self.e.subtype_topics
+                      if t.aspects == (aspect,) and SUBTYPE_SLOTS.intersection(slot for slot, _ in t.applies) and self._servable(t))
+        return found if len(found) >= 2 else ()
+
     def _written_for(self, aspect: str) -> str | None:
         """The one topic answering ``aspect`` that is written for the person's known subtype, if exactly one."""
         known = {k: v for k, v in self.s.slots.items() if v != "unknown"}
@@ -1052,6 +1070,15 @@ class _TurnBuilder:
         if written_for is not None and (match is None or elsewhere):
             # "what comes after that?" for someone known to be HR+/HER2-: the later-lines topic for that subtype
             self.answer_topic(written_for, advice=safety.about)
+            return
+        choices = self._subtype_choices(aspect, probability, named_drug, reading)
+        if choices and (match.topic if match is not None else top.topic if top is not None else None) in choices:
+            # "3L options?", "what comes after the first treatment?" with no subtype known: each subtype has its
+            # own card, and serving one would answer for a subtype nobody stated
+            self.s.pending = {"kind": "choose", "candidates": list(choices)}
+            self.unanswered = "clarify"
+            buttons = tuple(Button(_short(self.k.topics[t].title), f"t:{t}") for t in choices)
+            self.say("clarify_subtype", ReplyKind.CLARIFY, buttons + (Button("Something else", "m:"),))
             return
         if match is not None:
             best = match.topic

@@ -432,6 +432,20 @@ class ClosingQuestion:
 
 def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
           closing: ClosingQuestion | None = None) -> Decision:
+    """Decide which units answer a message (an unresolved decision when none does)."""
+    decision = _route(knowledge, reading, context, closing)
+    if decision.units or decision.carried or decision.aspect != "first_line" or decision.probability < ASPECT_MIN:
+        return decision
+    first_card = knowledge.aspects["first_line"].overview if "first_line" in knowledge.aspects else None
+    if (reading.sets.get("line") == "first" and first_card in knowledge.topics
+            and len(_named_entities(knowledge, reading)) >= 2):
+        # "1L endocrine-sensitive: AI vs fulv backbone with palbo?": first-line regimens set side by side, and
+        # no one drug's card answers the comparison
+        return replace(decision, units=(first_card,), by_card=True)
+    return decision
+
+
+def _route(knowledge: Knowledge, reading: Reading, context: Context, closing: ClosingQuestion | None) -> Decision:
     """Decide which units answer a message (an unresolved decision when none does).
 
     A leading term named only in a closing question after statements is what is asked, and the question
@@ -1020,10 +1034,18 @@ def _defining(guesses: list[Guess], reading: Reading, hints: dict[str, str]) -> 
     if (words[:2] in (("what", "does"), ("what", "do")) and MEANING_WORDS.intersection(words[2:6])
             and any(c.kind != "slot" for c in reading.concepts)):
         return [Guess("what", 1.0)]  # "what does stage 4 actually mean?": a meaning asked in so many words
+    if "line" in reading.sets and "<drug>" not in tagged and _points_back_to_mean(words):
+        return [Guess("what", 1.0)]  # "people keep saying 'first line', 'second line'... what do they mean?"
     what = next((g for g in guesses if g.aspect == "what"), None)
     if what is None or what.probability < MASS_MIN:
         return guesses
     return [Guess("what", 1.0)]  # settled, as a named symptom settles side effects
+
+
+def _points_back_to_mean(words: tuple[str, ...]) -> bool:
+    """Whether the message asks "what do they / does that mean", after the words it points back to."""
+    return any(words[i] == "what" and words[i + 1] in ("do", "does") and words[i + 2] in POINTING_WORDS
+               and words[i + 3] in MEANING_WORDS for i in range(1, len(words) - 3))
 
 
 def _means_for(words: tuple[str, ...], i: int) -> bool:
@@ -1230,7 +1252,13 @@ def _lined(knowledge: Knowledge, guesses: list[Guess], reading: Reading, hints: 
     its own aspect ("is a trial an option in 1L HR+ disease?").
     """
     line = reading.sets.get("line")
-    if not guesses or line is None or _names_a_drug(knowledge, reading):
+    if not guesses or line is None:
+        return guesses
+    if _names_a_drug(knowledge, reading):
+        wanted = "first_line" if line == "first" else AFTER_PROGRESSION
+        if guesses[0].aspect == wanted and len(_named_entities(knowledge, reading)) >= 2:
+            # "1L endocrine-sensitive: AI vs fulv backbone with palbo?": regimens of the stated line compared
+            return [Guess(wanted, max(guesses[0].probability, ASPECT_MIN))] + guesses[1:]
         return guesses
     later = next((g for g in guesses if g.aspect == AFTER_PROGRESSION), None)
     if guesses[0].aspect == "first_line" and line in LATER_LINES and later is not None:
@@ -1921,6 +1949,11 @@ def _specific(knowledge: Knowledge, concept_id: str) -> bool:
     """Whether a concept is specific enough to say what a question is about: not a broad class
     such as "chemotherapy" or "targeted therapy" (see BROAD_CLASS)."""
     return knowledge.lexicon.class_size.get(concept_id, 0) <= BROAD_CLASS
+
+
+def _named_entities(knowledge: Knowledge, reading: Reading) -> set[str]:
+    """The distinct drugs and narrower classes the message names."""
+    return {c.id for c in reading.concepts if c.kind in ENTITY_KINDS and _specific(knowledge, c.id)}
 
 
 def _names_a_drug(knowledge: Knowledge, reading: Reading) -> bool:
