@@ -24,6 +24,8 @@ from .understanding.reading import read_message
 
 #: The least probability the classifier must give an aspect for it to decide the unit.
 ASPECT_MIN = 0.4
+#: HER2 results that count as HER2-negative but open trastuzumab deruxtecan later.
+LOW_HER2 = frozenset({"low", "ultralow"})
 #: Words that make two drugs named together one regimen.
 REGIMEN_WORDS = frozenset({"regimen", "regimens", "combination", "combinations", "combo", "doublet", "triplet"})
 #: Aspects at least this likely add their probability to the unit that answers them.
@@ -434,9 +436,18 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
           closing: ClosingQuestion | None = None) -> Decision:
     """Decide which units answer a message (an unresolved decision when none does)."""
     decision = _route(knowledge, reading, context, closing)
+    first_card = knowledge.aspects["first_line"].overview if "first_line" in knowledge.aspects else None
+    her2 = reading.sets.get("her2")
+    if (decision.units == (first_card,) and her2 in LOW_HER2 and "hr" not in reading.sets and not decision.carried
+            and not _names_a_drug(knowledge, reading)):
+        # "HER2-low: does that change the first treatment?", "first line for HER2-low?": no, the first treatment
+        # follows the hormone receptor status, and HER2-low opens one drug later; its card says so, whatever
+        # the receptor status (the first-line card would ask for it first)
+        card = lookup(knowledge, f"slot:her2={her2}", "where_fits")
+        if card is not None:
+            return replace(decision, units=(card,), entity=f"slot:her2={her2}", aspect="where_fits")
     if decision.units or decision.carried or decision.aspect != "first_line" or decision.probability < ASPECT_MIN:
         return decision
-    first_card = knowledge.aspects["first_line"].overview if "first_line" in knowledge.aspects else None
     if (reading.sets.get("line") == "first" and first_card in knowledge.topics
             and len(_named_entities(knowledge, reading)) >= 2):
         # "1L endocrine-sensitive: AI vs fulv backbone with palbo?": first-line regimens set side by side, and
