@@ -437,15 +437,14 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     """Decide which units answer a message (an unresolved decision when none does)."""
     decision = _route(knowledge, reading, context, closing)
     first_card = knowledge.aspects["first_line"].overview if "first_line" in knowledge.aspects else None
-    her2 = reading.sets.get("her2")
-    if (decision.units == (first_card,) and her2 in LOW_HER2 and "hr" not in reading.sets and not decision.carried
-            and not _names_a_drug(knowledge, reading)):
-        # "HER2-low: does that change the first treatment?", "first line for HER2-low?": no, the first treatment
-        # follows the hormone receptor status, and HER2-low opens one drug later; its card says so, whatever
-        # the receptor status (the first-line card would ask for it first)
-        card = lookup(knowledge, f"slot:her2={her2}", "where_fits")
+    marker = _first_line_marker(reading)
+    if decision.units == (first_card,) and marker is not None and not decision.carried and not _names_a_drug(knowledge, reading):
+        # "HER2-low: does that change the first treatment?", "do BRCA carriers get a different first treatment?":
+        # the result's card says what it changes, first line included, whatever the receptor status (the
+        # first-line card would ask for it first)
+        card = lookup(knowledge, marker, "where_fits")
         if card is not None:
-            return replace(decision, units=(card,), entity=f"slot:her2={her2}", aspect="where_fits")
+            return replace(decision, units=(card,), entity=marker, aspect="where_fits")
     if decision.units or decision.carried or decision.aspect != "first_line" or decision.probability < ASPECT_MIN:
         return decision
     if (reading.sets.get("line") == "first" and first_card in knowledge.topics
@@ -1960,6 +1959,18 @@ def _specific(knowledge: Knowledge, concept_id: str) -> bool:
     """Whether a concept is specific enough to say what a question is about: not a broad class
     such as "chemotherapy" or "targeted therapy" (see BROAD_CLASS)."""
     return knowledge.lexicon.class_size.get(concept_id, 0) <= BROAD_CLASS
+
+
+def _first_line_marker(reading: Reading) -> str | None:
+    """A result stated with no hormone receptor status that changes little of the first treatment: HER2-low
+    or -ultralow, a BRCA change (as its slot entity)."""
+    if "hr" in reading.sets:
+        return None
+    if reading.sets.get("her2") in LOW_HER2:
+        return f"slot:her2={reading.sets['her2']}"
+    if reading.sets.get("mutation") == "brca":
+        return "slot:mutation=brca"
+    return None
 
 
 def _named_entities(knowledge: Knowledge, reading: Reading) -> set[str]:
