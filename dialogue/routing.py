@@ -26,6 +26,12 @@ from .understanding.reading import read_message
 ASPECT_MIN = 0.4
 #: HER2 results that count as HER2-negative but open trastuzumab deruxtecan later.
 LOW_HER2 = frozenset({"low", "ultralow"})
+#: A dose asked first ("margenza dose and LVEF holds"): the dosing card, which gives the holds too.
+DOSE_ASKED = frozenset({"dose", "doses", "dosing", "dosage"})
+#: Words (and the blood-test term) that name a test whose object follows "for".
+TEST_NOUNS = frozenset({"test", "tests", "tested", "testing", "term:safety_bloods"})
+#: Words for holding a drug (a dose reduction alone asks about its levels, on the how-it-is-given card).
+HOLDING = frozenset({"hold", "holding", "withhold", "interrupt", "interruption", "pause"})
 #: Words that make two drugs named together one regimen.
 REGIMEN_WORDS = frozenset({"regimen", "regimens", "combination", "combinations", "combo", "doublet", "triplet"})
 #: Aspects at least this likely add their probability to the unit that answers them.
@@ -332,8 +338,8 @@ MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing
                             "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue",
                             "mouthcare", "options", "alternatives", "alternative"})
 MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("cant", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
-                            # "so sore I can hardly eat", "what can I use?", "how can I make them better?"
-                            ("hardly", "eat"), ("barely", "eat"), ("i", "use"), ("we", "use"), ("she", "use"), ("them", "better"), ("it", "better"),
+                            # "so sore I can hardly eat", "what can I use?", "how can I make them better?", "anything I can do?"
+                            ("hardly", "eat"), ("barely", "eat"), ("i", "use"), ("we", "use"), ("she", "use"), ("them", "better"), ("it", "better"), ("can", "do"),
                             # "what does sepsis look like, what should I look out for?": the symptom's own card
                             ("look", "like"), ("look", "out"), ("listen", "out"),
                             ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off"),
@@ -436,6 +442,14 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
           closing: ClosingQuestion | None = None) -> Decision:
     """Decide which units answer a message (an unresolved decision when none does)."""
     decision = _route(knowledge, reading, context, closing)
+    tested = _tested_marker(reading) if not decision.carried else None
+    if (tested is not None and decision.entity is not None
+            and (decision.entity.split(":", 1)[0] in ENTITY_KINDS or is_site(knowledge, decision.entity))):
+        # "the doctor mentioned a blood test for ESR1, what is that for?": the test named is what is asked about;
+        # the drug that stopped working or the organ it grew in is the scene
+        card = lookup(knowledge, tested, TESTING)
+        if card is not None:
+            return replace(decision, units=(card,), entity=tested, aspect=TESTING)
     first_card = knowledge.aspects["first_line"].overview if "first_line" in knowledge.aspects else None
     marker = _first_line_marker(reading)
     if decision.units == (first_card,) and marker is not None and not decision.carried and not _names_a_drug(knowledge, reading):
@@ -535,6 +549,12 @@ def _route(knowledge: Knowledge, reading: Reading, context: Context, closing: Cl
     if (named and named[0].kind in ENTITY_KINDS and SIDE_EFFECTS_TERM in reading.tagged and guesses
             and guesses[0].aspect == AFTER_PROGRESSION and _names_now(reading, past, ENTITY_KINDS)):
         # "they suggested Afinitor and Aromasin after Ibrance stopped working: what side effects?": of the drugs suggested
+        guesses = [Guess(SIDE_EFFECTS, 1.0)]
+    if (named and named[0].kind in ENTITY_KINDS and guesses and guesses[0].aspect == "how_given"
+            and HOLDING.intersection(reading.words) and not DOSE_ASKED.intersection(reading.words[:2])
+            and any(c.kind == "term" and model.hints.get(c.id) == SIDE_EFFECTS for c in reading.concepts)):
+        # "CDK4/6i G2 diarrhoea: loperamide and hold, or dose reduce?": managing a side effect, whose card gives
+        # the holds and reductions, not how the drug is given
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if (named and named[0].kind not in ENTITY_KINDS and MISSED_DOSE in reading.tagged
             and any(g.aspect == "how_given" and g.probability >= SECOND_ASPECT_MIN for g in guesses[:2])
@@ -1959,6 +1979,15 @@ def _specific(knowledge: Knowledge, concept_id: str) -> bool:
     """Whether a concept is specific enough to say what a question is about: not a broad class
     such as "chemotherapy" or "targeted therapy" (see BROAD_CLASS)."""
     return knowledge.lexicon.class_size.get(concept_id, 0) <= BROAD_CLASS
+
+
+def _tested_marker(reading: Reading) -> str | None:
+    """A gene result named as the object of a test ("a blood test for ESR1", "testing for PIK3CA"), as its slot entity."""
+    tagged = reading.tagged
+    for i, word in enumerate(tagged):
+        if word.startswith("slot:mutation=") and any(w in TEST_NOUNS for w in tagged[max(0, i - 5):i]) and "for" in tagged[max(0, i - 4):i]:
+            return "slot:" + word[len("slot:"):]
+    return None
 
 
 def _first_line_marker(reading: Reading) -> str | None:
