@@ -30,6 +30,8 @@ LOW_HER2 = frozenset({"low", "ultralow"})
 DOSE_ASKED = frozenset({"dose", "doses", "dosing", "dosage"})
 #: Words (and the blood-test term) that name a test whose object follows "for".
 TEST_NOUNS = frozenset({"test", "tests", "tested", "testing", "term:safety_bloods"})
+#: The term for phone numbers (emergency, crisis and support lines).
+PHONE_NUMBERS = "term:phone_numbers"
 #: Words for holding a drug (a dose reduction alone asks about its levels, on the how-it-is-given card).
 HOLDING = frozenset({"hold", "holding", "withhold", "interrupt", "interruption", "pause"})
 #: Words that make two drugs named together one regimen.
@@ -491,6 +493,10 @@ def _route(knowledge: Knowledge, reading: Reading, context: Context, closing: Cl
     if SUBTYPE_SLOTS.intersection(reading.sets):
         # "triple negative that has spread: is it always chemo?" asks the subtype's first treatment
         found = [c for c in found if c.id != CHEMO_FOR_EVERYONE]
+    if (reading.tagged and reading.tagged[-1] == PHONE_NUMBERS and reading.words[-1] in ("number", "numbers")
+            and any(c.id == PHONE_NUMBERS for c in found)):
+        # "NZ pt travelling: local emergency number?": the number asked for at the end, the trip is the scene
+        found = _to_front(found, PHONE_NUMBERS)
     lead = _asked_lead(knowledge, found, closing.new) if closing is not None else None
     if lead is not None:
         found = _to_front(found, lead)
