@@ -753,9 +753,9 @@ class _TurnBuilder:
         question = self.k.lexicon.read(tokens(parts[-1]))
         return ClosingQuestion(question, frozenset(c.id for c in question.concepts if c.id not in before))
 
-    def _subtype_choices(self, aspect: str | None, probability: float, named_drug: bool, reading: Reading | None) -> tuple[str, ...]:
-        """The cards written for each subtype that answer only a later line (its regimen cards), when the message asks for one and
-        neither it (no drug, class or subtype named) nor the conversation says which subtype."""
+    def _subtype_choices(self, aspect: str | None, named_drug: bool, reading: Reading | None) -> tuple[str, ...]:
+        """The cards written for each subtype that answer only a later line (its regimen cards), when the message
+        asks for one and neither it (no drug, class or subtype named) nor the conversation says which subtype."""
         if (aspect != AFTER_PROGRESSION or named_drug or reading is None
                 or SUBTYPE_SLOTS.intersection(self.s.slots)
                 or any(c.kind in ENTITY_KINDS for c in reading.concepts)
@@ -1071,7 +1071,7 @@ class _TurnBuilder:
             # "what comes after that?" for someone known to be HR+/HER2-: the later-lines topic for that subtype
             self.answer_topic(written_for, advice=safety.about)
             return
-        choices = self._subtype_choices(aspect, probability, named_drug, reading)
+        choices = self._subtype_choices(aspect, named_drug, reading)
         if choices and (match.topic if match is not None else top.topic if top is not None else None) in choices:
             # "3L options?", "what comes after the first treatment?" with no subtype known: each subtype has its
             # own card, and serving one would answer for a subtype nobody stated

@@ -442,33 +442,55 @@ class ClosingQuestion:
 
 def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
           closing: ClosingQuestion | None = None) -> Decision:
-    """Decide which units answer a message (an unresolved decision when none does)."""
+    """Decide which units answer a message (an unresolved decision when none does).
+
+    The decision read from the message's concepts and aspect (_route) then meets three readings of the
+    whole message that know better: a gene named as the object of a test, a result that changes little of
+    the first treatment, and first-line regimens set side by side.
+    """
     decision = _route(knowledge, reading, context, closing)
-    tested = _tested_marker(reading) if not decision.carried else None
-    if (tested is not None and decision.entity is not None
-            and (decision.entity.split(":", 1)[0] in ENTITY_KINDS or is_site(knowledge, decision.entity))):
-        # "the doctor mentioned a blood test for ESR1, what is that for?": the test named is what is asked about;
-        # the drug that stopped working or the organ it grew in is the scene
-        card = lookup(knowledge, tested, TESTING)
-        if card is not None:
-            return replace(decision, units=(card,), entity=tested, aspect=TESTING)
-    first_card = knowledge.aspects["first_line"].overview if "first_line" in knowledge.aspects else None
-    marker = _first_line_marker(reading)
-    if decision.units == (first_card,) and marker is not None and not decision.carried and not _names_a_drug(knowledge, reading):
-        # "HER2-low: does that change the first treatment?", "do BRCA carriers get a different first treatment?":
-        # the result's card says what it changes, first line included, whatever the receptor status (the
-        # first-line card would ask for it first)
-        card = lookup(knowledge, marker, "where_fits")
-        if card is not None:
-            return replace(decision, units=(card,), entity=marker, aspect="where_fits")
-    if decision.units or decision.carried or decision.aspect != "first_line" or decision.probability < ASPECT_MIN:
+    if decision.carried:
         return decision
-    if (reading.sets.get("line") == "first" and first_card in knowledge.topics
-            and len(_named_entities(knowledge, reading)) >= 2):
-        # "1L endocrine-sensitive: AI vs fulv backbone with palbo?": first-line regimens set side by side, and
-        # no one drug's card answers the comparison
-        return replace(decision, units=(first_card,), by_card=True)
-    return decision
+    return (_test_named(knowledge, reading, decision) or _first_line_result(knowledge, reading, decision)
+            or _first_line_compared(knowledge, reading, decision) or decision)
+
+
+def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"The doctor mentioned a blood test for ESR1, what is that for?": the test named is what is asked about;
+    the drug that stopped working or the organ it grew in (the decision's entity) is the scene."""
+    tested = _tested_marker(reading)
+    if tested is None or decision.entity is None or not (
+            decision.entity.split(":", 1)[0] in ENTITY_KINDS or is_site(knowledge, decision.entity)):
+        return None
+    card = lookup(knowledge, tested, TESTING)
+    return replace(decision, units=(card,), entity=tested, aspect=TESTING) if card is not None else None
+
+
+def _first_line_result(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"HER2-low: does that change the first treatment?", "do BRCA carriers get a different first treatment?":
+    the result's card says what it changes, first line included, whatever the receptor status (the first-line
+    card would ask for it first)."""
+    marker = _first_line_marker(reading)
+    if marker is None or decision.units != (_first_line_card(knowledge),) or _names_a_drug(knowledge, reading):
+        return None
+    card = lookup(knowledge, marker, "where_fits")
+    return replace(decision, units=(card,), entity=marker, aspect="where_fits") if card is not None else None
+
+
+def _first_line_compared(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"1L endocrine-sensitive: AI vs fulv backbone with palbo?": first-line regimens set side by side, when no
+    one drug's card answers the comparison (the decision is otherwise unresolved)."""
+    first_card = _first_line_card(knowledge)
+    if (decision.units or decision.aspect != "first_line" or decision.probability < ASPECT_MIN
+            or reading.sets.get("line") != "first" or first_card not in knowledge.topics
+            or len(_named_entities(knowledge, reading)) < 2):
+        return None
+    return replace(decision, units=(first_card,), by_card=True)
+
+
+def _first_line_card(knowledge: Knowledge) -> str | None:
+    """The first-line aspect's overview card (the one that branches on the subtype)."""
+    return knowledge.aspects["first_line"].overview if "first_line" in knowledge.aspects else None
 
 
 def _route(knowledge: Knowledge, reading: Reading, context: Context, closing: ClosingQuestion | None) -> Decision:
