@@ -26,7 +26,7 @@ from .understanding.reading import read_message
 ASPECT_MIN = 0.4
 #: HER2 results that count as HER2-negative but open trastuzumab deruxtecan later.
 LOW_HER2 = frozenset({"low", "ultralow"})
-#: A dose asked first ("margenza dose and LVEF holds"): the dosing card, which gives the holds too.
+#: A dose asked before any hold ("margenza dose and LVEF holds"): the dosing card, which gives the holds too.
 DOSE_ASKED = frozenset({"dose", "doses", "dosing", "dosage"})
 #: Words (and the blood-test term) that name a test whose object follows "for".
 TEST_NOUNS = frozenset({"test", "tests", "tested", "testing", "term:safety_bloods"})
@@ -579,7 +579,7 @@ def _route(knowledge: Knowledge, reading: Reading, context: Context, closing: Cl
         # "they suggested Afinitor and Aromasin after Ibrance stopped working: what side effects?": of the drugs suggested
         guesses = [Guess(SIDE_EFFECTS, 1.0)]
     if (named and named[0].kind in ENTITY_KINDS and guesses and guesses[0].aspect == "how_given"
-            and HOLDING.intersection(reading.words) and not DOSE_ASKED.intersection(reading.words[:2])
+            and _holds_before_dose(reading.words)
             and any(c.kind == "term" and model.hints.get(c.id) == SIDE_EFFECTS for c in reading.concepts)):
         # "CDK4/6i G2 diarrhoea: loperamide and hold, or dose reduce?": managing a side effect, whose card gives
         # the holds and reductions, not how the drug is given
@@ -2009,12 +2009,19 @@ def _specific(knowledge: Knowledge, concept_id: str) -> bool:
     return knowledge.lexicon.class_size.get(concept_id, 0) <= BROAD_CLASS
 
 
+def _holds_before_dose(words: tuple[str, ...]) -> bool:
+    """Whether the message holds a drug ("hold", "interrupt") before it asks about a dose, if it does at all."""
+    hold = next((i for i, w in enumerate(words) if w in HOLDING), None)
+    dose = next((i for i, w in enumerate(words) if w in DOSE_ASKED), len(words))
+    return hold is not None and hold < dose
+
+
 def _tested_marker(reading: Reading) -> str | None:
     """A gene result named as the object of a test ("a blood test for ESR1", "testing for PIK3CA"), as its slot entity."""
     tagged = reading.tagged
     for i, word in enumerate(tagged):
         if word.startswith("slot:mutation=") and any(w in TEST_NOUNS for w in tagged[max(0, i - 5):i]) and "for" in tagged[max(0, i - 4):i]:
-            return "slot:" + word[len("slot:"):]
+            return word
     return None
 
 
@@ -2037,7 +2044,7 @@ def _named_entities(knowledge: Knowledge, reading: Reading) -> set[str]:
 
 def _names_a_drug(knowledge: Knowledge, reading: Reading) -> bool:
     """Whether the message names a drug or a class narrower than BROAD_CLASS."""
-    return any(c.kind in ENTITY_KINDS and _specific(knowledge, c.id) for c in reading.concepts)
+    return bool(_named_entities(knowledge, reading))
 
 
 def _grew_in_organ(knowledge: Knowledge, reading: Reading, past: set[int], entities: list[str]) -> bool:
