@@ -109,7 +109,7 @@ TESTING_TERM = "term:testing"
 #: Words that ask for a trial's results without naming it ("what does the data look like?").
 RESULT_WORDS = frozenset({"data", "result", "results", "efficacy", "signal", "numbers", "figures", "readout", "benefit"})
 #: Words that ask how a drug works or is given, which a trial named beside them does not turn into its results.
-NOT_RESULT_WORDS = frozenset({"moa", "mechanism", "mechan", "class", "work", "works", "target", "targets", "drug", "schedule",
+NOT_RESULT_WORDS = frozenset({"moa", "mechanism", "mechanistically", "mechan", "class", "work", "works", "target", "targets", "drug", "schedule",
                              "dose", "dosing", "given"})
 #: Word pairs that ask what to watch for on a drug ("what should I look out for"): its side effects and warning signs.
 WATCH_PAIRS = frozenset({("look", "out"), ("watch", "out"), ("watch", "for"), ("warning", "sign"), ("warning", "signs"),
@@ -344,6 +344,8 @@ MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("cant", "eat"), ("she"
                             ("hardly", "eat"), ("barely", "eat"), ("i", "use"), ("we", "use"), ("she", "use"), ("them", "better"), ("it", "better"), ("can", "do"),
                             # "what does sepsis look like, what should I look out for?": the symptom's own card
                             ("look", "like"), ("look", "out"), ("listen", "out"),
+                            # "hot flushes on letrozole, what is safe to take?": what eases the symptom
+                            ("safe", "to"),
                             ("i", "do"), ("we", "do"), ("she", "do"), ("get", "better"), ("wear", "off"),
                             ("how", "long"), ("anyth", "stop"), ("anyth", "prevent"), ("stop", "it"), ("prevent", "it"), ("save", "my"),
                             # "the anti-sickness tablets aren't touching it", "what else is there?", "what else can I try?"
@@ -352,6 +354,15 @@ MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("cant", "eat"), ("she"
                             ("i", "take"), ("she", "take"), ("can", "take"),
                             # "hot flushes on letrozole, anything that isn't hormones?", "anything non-hormonal?"
                             ("isnt", "hormone"), ("non", "hormonal"), ("anyth", "non"), ("anyth", "that")})
+#: Side effects at least this likely beside a guess of how a drug is given, and words that ask for ways to ease
+#: a symptom ("any tips?", not "what can help?", which a drug's own card often answers), ask the easing.
+EASING_OVER_GIVEN = 0.3
+EASING_WORDS = frozenset({"tips", "tip", "cope", "coping", "manage", "manag", "ease", "easing", "relieve", "remedy", "remedies"})
+#: Kinds of endocrine therapy with no "what it is" card of their own, and all the kinds: asked what they are
+#: with no drug named, the card on endocrine therapy explains each kind.
+EXPLAINED_WITH_ENDOCRINE = frozenset({"class:aromatase_inhibitor", "class:serm"})
+ENDOCRINE_KINDS = EXPLAINED_WITH_ENDOCRINE | {"class:serd"}
+ENDOCRINE_EXPLAINED = "term:endocrine_explained"
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
@@ -446,13 +457,14 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
 
     The decision read from the message's concepts and aspect (_route) then meets three readings of the
     whole message that know better: a gene named as the object of a test, a result that changes little of
-    the first treatment, and first-line regimens set side by side.
+    the first treatment, first-line regimens set side by side, and kinds of endocrine therapy asked what they are.
     """
     decision = _route(knowledge, reading, context, closing)
     if decision.carried:
         return decision
     return (_test_named(knowledge, reading, decision) or _first_line_result(knowledge, reading, decision)
-            or _first_line_compared(knowledge, reading, decision) or decision)
+            or _first_line_compared(knowledge, reading, decision) or _endocrine_kinds(knowledge, reading, decision)
+            or decision)
 
 
 def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -486,6 +498,26 @@ def _first_line_compared(knowledge: Knowledge, reading: Reading, decision: Decis
             or len(_named_entities(knowledge, reading)) < 2):
         return None
     return replace(decision, units=(first_card,), by_card=True)
+
+
+def _endocrine_kinds(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"What is an aromatase inhibitor?", "AI vs SERD mechanistically?", "AI vs tamoxifen?": kinds of endocrine
+    therapy with no card of their own, asked what they are: the endocrine therapy card explains each kind."""
+    named = {c.id: c for c in reading.concepts
+             if c.kind in ENTITY_KINDS and (c.id in ENDOCRINE_KINDS or _specific(knowledge, c.id))}  # not "a chemo nurse"
+    kinds = named.keys() & ENDOCRINE_KINDS
+    card = knowledge.units.get((ENDOCRINE_EXPLAINED, "what"))
+    if decision.aspect != "what" or card is None or not kinds & EXPLAINED_WITH_ENDOCRINE:
+        return None
+    if decision.units and not (decision.entity in named and lookup(knowledge, decision.entity, "what") in decision.units):
+        return None  # "vaginal atrophy on an AI: is vaginal oestrogen OK?" is decided by what it asks about
+    # a drug of another kind is set against the kind ("AI vs tamoxifen"); a drug of the kind itself is
+    # what is asked about ("steroidal vs non-steroidal AIs, exemestane the odd one out?"), and its own card says
+    for entity, concept in named.items():
+        if entity not in kinds and (not ENDOCRINE_KINDS.intersection(concept.implies) or kinds.intersection(concept.implies)):
+            return None
+    kind = next(c.id for c in reading.concepts if c.id in kinds)  # the kind a follow-up goes on asking about
+    return replace(decision, units=(card,), entity=kind)
 
 
 def _first_line_card(knowledge: Knowledge) -> str | None:
@@ -743,8 +775,10 @@ def _route(knowledge: Knowledge, reading: Reading, context: Context, closing: Cl
         entities = _covering_first(knowledge, reading, entities)
     if entities and not carried:
         # ("tingling in my feet from paclitaxel: anything that helps, or does it go away on its own?": easing a
-        # symptom is asked, whatever aspect the classifier guessed)
-        easing = top is not None and (top.aspect == SIDE_EFFECTS or (top.aspect != "how_given" and asks_to_manage(reading)))
+        # symptom is asked, whatever aspect the classifier guessed; "hot flushes since starting Zoladex, any tips?":
+        # how it is given only when the classifier does not also hear side effects)
+        easing = top is not None and (top.aspect == SIDE_EFFECTS or (top.aspect != "how_given" and asks_to_manage(reading)) or (
+            _likelihood(guesses, SIDE_EFFECTS) >= EASING_OVER_GIVEN and EASING_WORDS.intersection(reading.words)))
         entities = _symptom_first(knowledge, reading, entities, easing)
     if entities and not carried:
         entities = _living_first(knowledge, reading, entities)
@@ -928,7 +962,10 @@ def _route(knowledge: Knowledge, reading: Reading, context: Context, closing: Cl
         best, probability = asked, mass[asked]
     units = [best]
     if asks_two and not compares:
-        units.append(ranked[1][0])  # "what is Phesgo and how is it given?"
+        # "what is Phesgo and how is it given?"; side effects named outright are the second part asked
+        # ("is Orserdu a tablet, and what are the side effects?"), whatever the classifier ranked second
+        named_effects = lookup(knowledge, entities[0], SIDE_EFFECTS) if EXPLICIT_SIDE_EFFECTS in reading.tagged else None
+        units.append(named_effects if named_effects not in (None, best) else ranked[1][0])
     elif not carried and not compares:
         # "imlunestrant: drug class + oral or inj?": two aspects named one after the other
         listed = _listed_aspect_units(knowledge, reading, entities[0])
