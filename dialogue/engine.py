@@ -60,6 +60,9 @@ LEAD_SCORE = 0.35
 LEAD_MARGIN = 0.04
 #: A sole candidate this good is answered rather than confirmed ("Do you mean ...?").
 SOLE_SCORE = 0.30
+#: The better of two candidates for a first question is answered, the other a button away, at any score the
+#: matcher accepts (CLARIFY_SCORE): a menu before any answer cost more questions than it saved on every set.
+FIRST_CHOICE_SCORE = 0.24
 CLOSE_MARGIN = 0.05
 #: A content match (BM25 over what topics say) this strong, and this many times the next topic's
 #: score, answers where the example match cannot decide (see ContentIndex).
@@ -1119,7 +1122,7 @@ class _TurnBuilder:
                 # the first buttons after it, one tap away, rather than a menu before any answer
                 self.answer_topic(asked_by, advice=safety.about, also=tuple(c.topic for c in close if c.topic != asked_by))
                 return
-            if (len(close) >= 2 and self.s.last_topic is None and close[0].score >= SOLE_SCORE
+            if (len(close) >= 2 and self.s.last_topic is None and close[0].score >= FIRST_CHOICE_SCORE
                     and not (reading is not None and _names_several(reading))):
                 # a first question that two cards match about as well: the better one is answered and the others
                 # are its first buttons, one tap away, rather than a menu before any answer (within a conversation,

@@ -338,7 +338,7 @@ OVERVIEW_FIRST = frozenset({STOPPING})
 #: Words and word pairs that ask how to ease or cope with a symptom, which its own card answers.
 MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips", "help",
                             "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue",
-                            "mouthcare", "options", "alternatives", "alternative"})
+                            "mouthcare", "options", "alternatives", "alternative", "breakthrough"})
 MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("cant", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
                             # "so sore I can hardly eat", "what can I use?", "how can I make them better?", "anything I can do?"
                             ("hardly", "eat"), ("barely", "eat"), ("i", "use"), ("we", "use"), ("she", "use"), ("them", "better"), ("it", "better"), ("can", "do"),
@@ -358,6 +358,8 @@ MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("cant", "eat"), ("she"
 #: a symptom ("any tips?", not "what can help?", which a drug's own card often answers), ask the easing.
 EASING_OVER_GIVEN = 0.3
 EASING_WORDS = frozenset({"tips", "tip", "cope", "coping", "manage", "manag", "ease", "easing", "relieve", "remedy", "remedies"})
+#: What a result is asked to mean for ("what does this mean for my treatment?").
+TREATMENT_OBJECTS = frozenset({"treatment", "treatments", "options", "option", "treat"})
 #: Kinds of endocrine therapy with no "what it is" card of their own, and all the kinds: asked what they are
 #: with no drug named, the card on endocrine therapy explains each kind.
 EXPLAINED_WITH_ENDOCRINE = frozenset({"class:aromatase_inhibitor", "class:serm"})
@@ -457,14 +459,15 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
 
     The decision read from the message's concepts and aspect (_route) then meets three readings of the
     whole message that know better: a gene named as the object of a test, a result that changes little of
-    the first treatment, first-line regimens set side by side, and kinds of endocrine therapy asked what they are.
+    the first treatment, first-line regimens set side by side, kinds of endocrine therapy asked what they are,
+    and a gene result whose meaning for treatment is asked.
     """
     decision = _route(knowledge, reading, context, closing)
     if decision.carried:
         return decision
     return (_test_named(knowledge, reading, decision) or _first_line_result(knowledge, reading, decision)
             or _first_line_compared(knowledge, reading, decision) or _endocrine_kinds(knowledge, reading, decision)
-            or decision)
+            or _result_for_treatment(knowledge, reading, decision) or decision)
 
 
 def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -483,10 +486,11 @@ def _first_line_result(knowledge: Knowledge, reading: Reading, decision: Decisio
     the result's card says what it changes, first line included, whatever the receptor status (the first-line
     card would ask for it first)."""
     marker = _first_line_marker(reading)
-    if marker is None or decision.units != (_first_line_card(knowledge),) or _names_a_drug(knowledge, reading):
+    first_asked = decision.units == (_first_line_card(knowledge),) or (not decision.units and reading.sets.get("line") == "first")
+    if marker is None or not first_asked or _names_a_drug(knowledge, reading):
         return None
     card = lookup(knowledge, marker, "where_fits")
-    return replace(decision, units=(card,), entity=marker, aspect="where_fits") if card is not None else None
+    return replace(decision, units=(card,), entity=marker, aspect="where_fits", by_card=False) if card is not None else None
 
 
 def _first_line_compared(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -517,7 +521,24 @@ def _endocrine_kinds(knowledge: Knowledge, reading: Reading, decision: Decision)
         if entity not in kinds and (not ENDOCRINE_KINDS.intersection(concept.implies) or kinds.intersection(concept.implies)):
             return None
     kind = next(c.id for c in reading.concepts if c.id in kinds)  # the kind a follow-up goes on asking about
-    return replace(decision, units=(card,), entity=kind)
+    return replace(decision, units=(card,), entity=kind, by_card=False)
+
+
+def _result_for_treatment(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"My report says ESR1 mutation detected, what does this mean for my treatment?": a gene result and what it
+    means for treatment asked, no drug named: the result's card says which treatments it opens."""
+    marker = next((w for w in reading.tagged if w.startswith("slot:mutation=")), None)
+    if marker is None or not _means_for_treatment(reading.words) or _names_a_drug(knowledge, reading):
+        return None
+    card = lookup(knowledge, marker, "where_fits")
+    if card is None or card in decision.units:
+        return None
+    return replace(decision, units=(card,), entity=marker, aspect="where_fits", by_card=False)
+
+
+def _means_for_treatment(words: tuple[str, ...]) -> bool:
+    """"what does this mean for my treatment", "what it means for her options"."""
+    return any(w in ("mean", "means") and TREATMENT_OBJECTS.intersection(words[i + 1:i + 5]) for i, w in enumerate(words))
 
 
 def _first_line_card(knowledge: Knowledge) -> str | None:
@@ -2064,13 +2085,14 @@ def _tested_marker(reading: Reading) -> str | None:
 
 def _first_line_marker(reading: Reading) -> str | None:
     """A result stated with no hormone receptor status that changes little of the first treatment: HER2-low
-    or -ultralow, a BRCA change (as its slot entity)."""
+    or -ultralow, a BRCA change (as its slot entity). A BRCA card says what changes with or without the receptor
+    status ("BRCA2 and HR+: does that change my first treatment?"); with the status, HER2-low is the first-line card's."""
+    if reading.sets.get("mutation") == "brca":
+        return "slot:mutation=brca"
     if "hr" in reading.sets:
         return None
     if reading.sets.get("her2") in LOW_HER2:
         return f"slot:her2={reading.sets['her2']}"
-    if reading.sets.get("mutation") == "brca":
-        return "slot:mutation=brca"
     return None
 
 
