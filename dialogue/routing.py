@@ -360,8 +360,8 @@ EASING_OVER_GIVEN = 0.3
 EASING_WORDS = frozenset({"tips", "tip", "cope", "coping", "manage", "manag", "ease", "easing", "relieve", "remedy", "remedies"})
 #: What a result is asked to mean for ("what does this mean for my treatment?").
 TREATMENT_OBJECTS = frozenset({"treatment", "treatments", "options", "option", "treat"})
-#: Kinds of endocrine therapy with no "what it is" card of their own, and all the kinds: asked what they are
-#: with no drug named, the card on endocrine therapy explains each kind.
+#: Kinds of endocrine therapy with no "what it is" card of their own, which the endocrine therapy card explains,
+#: and the kinds that may be set against them in the same question ("AI vs SERD?").
 EXPLAINED_WITH_ENDOCRINE = frozenset({"class:aromatase_inhibitor", "class:serm"})
 ENDOCRINE_KINDS = EXPLAINED_WITH_ENDOCRINE | {"class:serd"}
 ENDOCRINE_EXPLAINED = "term:endocrine_explained"
@@ -457,9 +457,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
           closing: ClosingQuestion | None = None) -> Decision:
     """Decide which units answer a message (an unresolved decision when none does).
 
-    The decision read from the message's concepts and aspect (_route) then meets three readings of the
-    whole message that know better: a gene named as the object of a test, a result that changes little of
-    the first treatment, first-line regimens set side by side, kinds of endocrine therapy asked what they are,
+    The decision read from the message's concepts and aspect (_route) then meets readings of the whole
+    message that know better: a gene named as the object of a test, a result that changes little of the
+    first treatment, first-line regimens set side by side, kinds of endocrine therapy asked what they are,
     and a gene result whose meaning for treatment is asked.
     """
     decision = _route(knowledge, reading, context, closing)
