@@ -60,9 +60,6 @@ LEAD_SCORE = 0.35
 LEAD_MARGIN = 0.04
 #: A sole candidate this good is answered rather than confirmed ("Do you mean ...?").
 SOLE_SCORE = 0.30
-#: The better of two candidates for a first question is answered, the other a button away, at any score the
-#: matcher accepts (CLARIFY_SCORE): a menu before any answer cost more questions than it saved on every set.
-FIRST_CHOICE_SCORE = 0.24
 CLOSE_MARGIN = 0.05
 #: A content match (BM25 over what topics say) this strong, and this many times the next topic's
 #: score, answers where the example match cannot decide (see ContentIndex).
@@ -182,6 +179,9 @@ class Engine:
         self._slot_matters: dict[tuple[Any, ...], bool] = {}  # see slot_matters
         #: topics written for some subtypes only (see _TurnBuilder._written_for)
         self.subtype_topics = tuple(t for t in knowledge.topics.values() if t.applies)
+        #: the regimen cards written for one subtype that answer only a later line (see _TurnBuilder._subtype_choices)
+        self.later_line_cards = tuple(t for t in self.subtype_topics if t.aspects == (AFTER_PROGRESSION,)
+                                      and SUBTYPE_SLOTS.intersection(slot for slot, _ in t.applies))
         #: words of topic examples that one topic alone uses ("zebrafish"), and that topic (see :meth:`in_domain`)
         self._own_word: dict[str, str] = {}
         index = knowledge.index
@@ -767,8 +767,7 @@ class _TurnBuilder:
                 or not (NEXT_WORDS.intersection(reading.tagged) or AFTER_WORDS.intersection(reading.words))
                 or MEANING_ASKS.intersection(reading.words)):
             return ()
-        found = tuple(t.id for t in self.e.subtype_topics
-                      if t.aspects == (aspect,) and SUBTYPE_SLOTS.intersection(slot for slot, _ in t.applies) and self._servable(t))
+        found = tuple(t.id for t in self.e.later_line_cards if self._servable(t))
         return found if len(found) >= 2 else ()
 
     def _written_for(self, aspect: str) -> str | None:
@@ -1122,12 +1121,13 @@ class _TurnBuilder:
                 # the first buttons after it, one tap away, rather than a menu before any answer
                 self.answer_topic(asked_by, advice=safety.about, also=tuple(c.topic for c in close if c.topic != asked_by))
                 return
-            if (len(close) >= 2 and self.s.last_topic is None and close[0].score >= FIRST_CHOICE_SCORE
+            if (len(close) >= 2 and self.s.last_topic is None
                     and not (reading is not None and _names_several(reading))):
                 # a first question that two cards match about as well: the better one is answered and the others
                 # are its first buttons, one tap away, rather than a menu before any answer (within a conversation,
                 # where the last answer may have meant either, or when the message names two drugs, each with
-                # its own card, the choice is still asked)
+                # its own card, the choice is still asked); at any score the matcher accepts: a menu before any
+                # answer cost more questions than it saved on every question set
                 self.answer_topic(close[0].topic, advice=safety.about, also=tuple(c.topic for c in close[1:]))
                 return
             if len(close) >= 2:
