@@ -181,8 +181,15 @@ RESPONSE_WORDS = frozenset({"scan", "scans", "response", "respond", "responding"
                             "progression", "recist", "ca", "cea", "imaging", "ct", "pet", "working"})
 GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
 #: leading terms that give way to a narrower one named with them: "supplements" said with a bone drug means its
-#: calcium and vitamin D; "does massage help my swollen arm?" is lymphoedema
-GIVES_WAY_TO = {"term:complementary_medicine": ("term:calcium_supplement", "term:lymphoedema")}
+#: calcium and vitamin D; "does massage help my swollen arm?" is lymphoedema; "travelling to NZ, emergency number
+#: there?" asks for the number
+GIVES_WAY_TO = {"term:complementary_medicine": ("term:calcium_supplement", "term:lymphoedema"),
+                "term:travel": ("term:phone_numbers",),
+                # "sugar feeds cancer, someone at work said": the diet; "a plan for the end ... where I want to die":
+                # advance care planning, not making plans in general; "came back after tamoxifen, what do they do for
+                # men?": the men's card (the early-relapse card is written for triple-negative cancer)
+                "term:work_money": ("term:diet",), "term:spirituality": ("term:advance_care_planning",),
+                "term:early_relapse": ("term:male_breast_cancer",)}
 #: the numbers to call; a drug's subcutaneous form; the local-treatment aspect and the treatments it names
 PHONE_NUMBERS = "term:phone_numbers"
 SUBCUTANEOUS = "term:subcutaneous"
@@ -338,7 +345,8 @@ OVERVIEW_FIRST = frozenset({STOPPING})
 #: Words and word pairs that ask how to ease or cope with a symptom, which its own card answers.
 MANAGING_WORDS = frozenset({"cope", "coping", "manage", "manag", "ease", "easing", "relieve", "relief", "soothe", "tips", "help",
                             "helps", "helped", "cream", "creams", "remedy", "remedies", "practical", "prn", "rescue",
-                            "mouthcare", "options", "alternatives", "alternative", "breakthrough"})
+                            "mouthcare", "options", "alternatives", "alternative", "breakthrough", "rinse", "rinses",
+                            "gargle"})
 MANAGING_PAIRS = frozenset({("i", "eat"), ("to", "eat"), ("cant", "eat"), ("she", "eat"), ("he", "eat"), ("go", "away"), ("grow", "back"),
                             # "so sore I can hardly eat", "what can I use?", "how can I make them better?", "anything I can do?"
                             ("hardly", "eat"), ("barely", "eat"), ("i", "use"), ("we", "use"), ("she", "use"), ("them", "better"), ("it", "better"), ("can", "do"),
@@ -365,6 +373,9 @@ TREATMENT_OBJECTS = frozenset({"treatment", "treatments", "options", "option", "
 EXPLAINED_WITH_ENDOCRINE = frozenset({"class:aromatase_inhibitor", "class:serm"})
 ENDOCRINE_KINDS = EXPLAINED_WITH_ENDOCRINE | {"class:serd"}
 ENDOCRINE_EXPLAINED = "term:endocrine_explained"
+#: An early relapse and the card for one that is hormone-receptor positive (endocrine resistance).
+EARLY_RELAPSE = "term:early_relapse"
+ENDOCRINE_RESISTANCE = "term:visceral_crisis"
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
@@ -467,7 +478,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
         return decision
     return (_test_named(knowledge, reading, decision) or _first_line_result(knowledge, reading, decision)
             or _first_line_compared(knowledge, reading, decision) or _endocrine_kinds(knowledge, reading, decision)
-            or _result_for_treatment(knowledge, reading, decision) or decision)
+            or _result_for_treatment(knowledge, reading, decision) or _relapse_after_endocrine(knowledge, reading, decision)
+            or decision)
 
 
 def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -534,6 +546,23 @@ def _result_for_treatment(knowledge: Knowledge, reading: Reading, decision: Deci
     if card is None or card in decision.units:
         return None
     return replace(decision, units=(card,), entity=marker, aspect="where_fits", by_card=False)
+
+
+def _relapse_after_endocrine(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"It came back 6 months after she finished tamoxifen": an early relapse after endocrine therapy, or stated
+    hormone-receptor positive, is endocrine resistance; the early-relapse card is written for triple-negative cancer."""
+    if decision.entity != EARLY_RELAPSE:
+        return None
+    stated = {**reading.suggested, **reading.sets}.get("hr")
+    named = [c.id in ENDOCRINE_KINDS or bool(ENDOCRINE_KINDS.intersection(c.implies))
+             for c in reading.concepts if c.kind in ENTITY_KINDS]
+    if not all(named) or (not named and stated != "positive"):  # "is inavolisib for early relapse?" asks about it
+        return None
+    card = (knowledge.units.get((ENDOCRINE_RESISTANCE, decision.aspect or ""))
+            or knowledge.units.get((ENDOCRINE_RESISTANCE, "first_line")))
+    if card is None:
+        return None
+    return replace(decision, units=(card,), entity=ENDOCRINE_RESISTANCE, by_card=False)
 
 
 def _means_for_treatment(words: tuple[str, ...]) -> bool:

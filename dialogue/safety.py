@@ -69,6 +69,10 @@ TREATMENT_CONTEXT = "on_treatment"
 BARE_FEVER_RANGE = (37.5, 42.5)
 #: The same range in Fahrenheit, for a figure that opens its sentence ("101.5 an hour ago. 102.2 now. chemo was Thursday").
 BARE_FEVER_RANGE_F = (99.5, 108.5)
+#: Feeling feverish, which makes a decimal in the Fahrenheit range a temperature anywhere in its sentence, unless
+#: something is weighed there.
+FEVERISH_WORDS = frozenset({"hot", "feverish", "chills", "shivers", "shivery", "shivering", "sweats", "sweaty", "burning"})
+WEIGHT_WORDS = frozenset({"weigh", "weighs", "weighed", "weight", "lb", "lbs", "pounds", "kg", "kgs", "bmi", "stone"})
 #: Words that make a nearby decimal a trial figure, not a reading ("median PFS 38.4 on paclitaxel").
 FIGURE_WORDS = frozenset({"median", "pfs", "os", "hr", "ci", "vs", "versus", "arm", "rate", "orr", "dor", "ttp",
                           "survival", "percent"})
@@ -84,7 +88,7 @@ _COND = re.compile(
     r"|(?P<locale>locale\.[a-z_]+)))\s*$"
 )
 #: Words that make two figures offered as a choice into thresholds asked about, not readings.
-THRESHOLD_WORDS = frozenset({"threshold", "thresholds", "cutoff", "cutoffs", "definition", "define"})
+THRESHOLD_WORDS = frozenset({"threshold", "thresholds", "cutoff", "cutoffs", "definition", "define", "guideline", "guidelines"})
 _PAUSE = re.compile(r"[,;:]")
 #: Words that, before "as", ask what a reading is taken to mean ("what counts as a fever").
 DEFINING_WORDS = frozenset({"count", "counts", "counted", "classed", "classified", "defined", "regarded"})
@@ -261,8 +265,10 @@ class _Evidence:
         if n.unit != "" or n.written_as_word or not (low <= n.value <= high or low_f <= n.value <= high_f):
             return False
         toks = self.reading.tokens
-        if low_f <= n.value <= high_f and n.index > 0 and toks[n.index - 1].sentence == toks[n.index].sentence:
-            return False  # a Fahrenheit figure alone only when it opens its sentence ("101.5 an hour ago"), not "I weigh 100.5"
+        if low_f <= n.value <= high_f and n.index > 0 and toks[n.index - 1].sentence == toks[n.index].sentence \
+                and not self._feels_feverish(n):
+            return False  # a Fahrenheit figure alone opens its sentence ("101.5 an hour ago"), not "I weigh 100.5",
+            # unless the message says how feverish it feels ("hot and shaky, checked and its 101.3")
         if "." not in toks[n.index].text or not self.live(TREATMENT_CONTEXT):
             return False
         start = max(0, n.index - 4)
@@ -270,6 +276,14 @@ class _Evidence:
         after = toks[n.index + 1].text if n.index + 1 < len(toks) else ""
         return not any(t.text in FIGURE_WORDS and not self._heart_rate(start + j) and not self._hours(start + j)
                        for j, t in enumerate(near)) and after not in FIGURE_UNITS
+
+    def _feels_feverish(self, n: Number) -> bool:
+        """'I feel hot and shaky ... its 101.3': a feverish feeling in the message, nothing weighed in the sentence."""
+        toks = self.reading.tokens
+        sentence = toks[n.index].sentence
+        if any(t.sentence == sentence and t.text in WEIGHT_WORDS for t in toks):
+            return False
+        return any(t.text in FEVERISH_WORDS and t.neg_by < 0 for t in toks)
 
     def _from_now_on(self, index: int) -> bool:
         """'should G-CSF be added from now on?' plans ahead: that 'now' is not a new turn for the worse."""

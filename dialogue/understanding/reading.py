@@ -46,9 +46,14 @@ NEGATION_CUES = frozenset(
     " cant cannot couldnt denies denied deny negative".split()
 )
 #: Cue phrases that negate nothing ("no longer able", "not only", "never been so").
-_NOT_NEGATING_NEXT = {"no": {"longer", "matter", "idea", "clue", "way", "doubt"}, "not": {"only", "just", "sure"},
+#: "Hasn't stopped", "can't stop", "not settled": the cue says it goes on.
+_GOES_ON = {"stop", "stopped", "stopping", "stops", "settled", "eased", "let"}
+_NOT_NEGATING_NEXT = {"no": {"longer", "matter", "idea", "clue", "way", "doubt"},
+                      "not": {"only", "just", "sure"} | _GOES_ON,
                       "never": {"so", "this", "such", "worse", "as", "stops", "stop", "ending"},
-                      "dont": {"know"}, "cant": {"stop", "keep"}, "wont": {"stop", "go"}}
+                      "dont": {"know"}, "cant": {"stop", "keep"}, "cannot": {"stop", "keep"}, "couldnt": {"stop"},
+                      "wont": {"stop", "go"}, "didnt": {"stop"}, "doesnt": {"stop"},
+                      "havent": _GOES_ON, "hasnt": _GOES_ON, "hadnt": _GOES_ON}
 NEGATION_REACH = 6  # tokens after "no", "not", "without", "denies" that they can negate
 SHORT_NEGATION_REACH = 4  # "can't", "don't", "isn't" negate a shorter stretch: "can't swallow after my docetaxel"
 _WIDE_CUES = frozenset("no not never without nor neither none denies denied deny negative".split())
@@ -204,8 +209,10 @@ def _tokenise(folded: str) -> tuple[list[Token], list[Number]]:
             append(new(Token, (text, text, kind, clause, sentence, cue_at if negate_left > 0 else -1, pos)))
         if negate_left:
             negate_left -= 1
-            if len(out) - 1 - cue_at <= 2 and text in _NOT_NEGATING_NEXT.get(out[cue_at][0], ()):
+            cue = out[cue_at][0]
+            if len(out) - 1 - cue_at <= (1 if cue == "not" else 2) and text in _NOT_NEGATING_NEXT.get(cue, ()):
                 # "no longer", "not only", "never been so": the cue negates nothing after all
+                # ("not suicidal just down" still negates: "not" reaches only the next word)
                 negate_left = 0
                 for j in range(cue_at + 1, len(out)):
                     out[j] = out[j]._replace(neg_by=-1)

@@ -66,9 +66,17 @@ def test_a_negation_reaches_the_words_after_it(text: str, word: str) -> None:
     assert negated(read_message(text), word)
 
 
-@pytest.mark.parametrize(("text", "word"), [("no longer able to walk", "walk"), ("not only tired but feverish", "tired")])
+@pytest.mark.parametrize(("text", "word"), [("no longer able to walk", "walk"), ("not only tired but feverish", "tired"),
+                                             ("havent stopped having diarrhoea all day", "diarrhoea"),
+                                             ("the vomiting hasnt settled and she is dizzy", "dizzy"),
+                                             ("she cannot stop shaking", "shaking")])
 def test_phrases_that_look_negative_negate_nothing(text: str, word: str) -> None:
     assert not negated(read_message(text), word)
+
+
+def test_not_only_lifts_a_negation_right_after_the_cue() -> None:
+    """"not suicidal just down": "just" two words on does not undo the "not" before "suicidal"."""
+    assert negated(read_message("not suicidal just down"), "suicidal")
 
 
 def test_a_sentence_is_wider_than_a_clause() -> None:
