@@ -32,6 +32,8 @@ DOSE_ASKED = frozenset({"dose", "doses", "dosing", "dosage"})
 TEST_NOUNS = frozenset({"test", "tests", "tested", "testing", "term:safety_bloods"})
 #: The term for phone numbers (emergency, crisis and support lines).
 PHONE_NUMBERS = "term:phone_numbers"
+SURVIVAL = "term:survival"
+CALLING_WORDS = frozenset({"call", "ring", "dial", "phone", "helpline", "hotline", "line", "emergency", "crisis", "text"})
 #: Words for holding a drug (a dose reduction alone asks about its levels, on the how-it-is-given card).
 HOLDING = frozenset({"hold", "holding", "withhold", "interrupt", "interruption", "pause"})
 #: Words that make two drugs named together one regimen.
@@ -102,6 +104,9 @@ ACTION_TARGETS = frozenset({"cancer", "cell", "cells", "tumour", "tumor", "tumou
 #: Who a treatment is for, after "does that mean": "does that mean I get Enhertu?", "does it mean she'll need chemo?"
 SUBJECTS = frozenset({"i", "she", "he", "we", "mum", "mom", "dad", "shell", "hell", "ill", "id", "theyll", "they"})
 GETTING = frozenset({"get", "have", "need", "start", "go", "can", "could", "will", "should", "qualify"})
+#: Words before "for <drug>" that make the drug the one sought ("a candidate for elacestrant", "qualify for Enhertu").
+SEEKING_WORDS = frozenset({"candidate", "candidates", "eligible", "qualify", "qualifies", "suitable", "considered"})
+ELIGIBILITY = "term:eligibility"
 #: Aspects a question may ask of a trial's drug besides the trial: "SERENA-6 dose?", "PALOMA side effects"
 TRIAL_OTHER_ASPECTS = frozenset({"how_given", "side_effects"})
 #: The lexicon's word for a test ("what was tested"), which alone beside a trial's name asks what the trial tested.
@@ -376,6 +381,7 @@ ENDOCRINE_EXPLAINED = "term:endocrine_explained"
 #: An early relapse and the card for one that is hormone-receptor positive (endocrine resistance).
 EARLY_RELAPSE = "term:early_relapse"
 ENDOCRINE_RESISTANCE = "term:visceral_crisis"
+HER2_LATER = "class:her2_antibody"
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
@@ -478,7 +484,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
         return decision
     return (_test_named(knowledge, reading, decision) or _first_line_result(knowledge, reading, decision)
             or _first_line_compared(knowledge, reading, decision) or _endocrine_kinds(knowledge, reading, decision)
-            or _result_for_treatment(knowledge, reading, decision) or _relapse_after_endocrine(knowledge, reading, decision)
+            or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
             or decision)
 
 
@@ -548,21 +554,29 @@ def _result_for_treatment(knowledge: Knowledge, reading: Reading, decision: Deci
     return replace(decision, units=(card,), entity=marker, aspect="where_fits", by_card=False)
 
 
-def _relapse_after_endocrine(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
-    """"It came back 6 months after she finished tamoxifen": an early relapse after endocrine therapy, or stated
-    hormone-receptor positive, is endocrine resistance; the early-relapse card is written for triple-negative cancer."""
+def _relapse_by_subtype(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """An early relapse whose subtype is not triple-negative, which the early-relapse card is written for.
+
+    "It came back 6 months after she finished tamoxifen": after endocrine therapy, or stated hormone-receptor
+    positive, it is endocrine resistance. "HER2+ relapse within 6 months of adjuvant T-DM1": treated as second
+    line, which the HER2-positive later-lines card covers.
+    """
     if decision.entity != EARLY_RELAPSE:
         return None
-    stated = {**reading.suggested, **reading.sets}.get("hr")
-    named = [c.id in ENDOCRINE_KINDS or bool(ENDOCRINE_KINDS.intersection(c.implies))
-             for c in reading.concepts if c.kind in ENTITY_KINDS]
-    if not all(named) or (not named and stated != "positive"):  # "is inavolisib for early relapse?" asks about it
-        return None
-    card = (knowledge.units.get((ENDOCRINE_RESISTANCE, decision.aspect or ""))
-            or knowledge.units.get((ENDOCRINE_RESISTANCE, "first_line")))
+    stated = {**reading.suggested, **reading.sets}
+    if stated.get("her2") == "positive":
+        entity, aspects = HER2_LATER, ("after_progression",)
+    else:
+        named = [c.id in ENDOCRINE_KINDS or bool(ENDOCRINE_KINDS.intersection(c.implies))
+                 for c in reading.concepts if c.kind in ENTITY_KINDS]
+        if not all(named) or (not named and stated.get("hr") != "positive"):  # "is inavolisib for early relapse?"
+            return None
+        entity, aspects = ENDOCRINE_RESISTANCE, (decision.aspect or "", "first_line")
+    card = next((knowledge.units[(entity, a)] for a in aspects if (entity, a) in knowledge.units), None)
     if card is None:
         return None
-    return replace(decision, units=(card,), entity=ENDOCRINE_RESISTANCE, by_card=False)
+    return replace(decision, units=(card,), entity=entity, aspect=aspects[-1] if entity == HER2_LATER else decision.aspect,
+                   by_card=False)
 
 
 def _means_for_treatment(words: tuple[str, ...]) -> bool:
@@ -684,6 +698,10 @@ def _route(knowledge: Knowledge, reading: Reading, context: Context, closing: Cl
             last = next((c for c in reversed(reading.concepts) if c.kind == "drug"), None)
             if last is not None and last.id != named[0].id and any(c.id == last.id for c in named):
                 named, found = _to_front(named, last.id), _to_front(found, last.id)
+        sought = _drug_sought(reading)
+        if sought is not None and sought != named[0].id and any(c.id == sought for c in named):
+            # "a pt with ESR1m after AI+palbo: a candidate for elacestrant?": the drug someone is a candidate for
+            named, found = _to_front(named, sought), _to_front(found, sought)
         if guesses and _asks_kind(reading.tagged):
             guesses = [Guess("what", 1.0)]  # "is Herceptin chemo? I get it with docetaxel": what kind of drug it is
         if MECHANISM_WORDS.intersection(reading.words):
@@ -1931,6 +1949,16 @@ def _switched_to(reading: Reading) -> str | None:
     return None
 
 
+def _drug_sought(reading: Reading) -> str | None:
+    """The drug right after "eligible for", "a candidate for", "qualify for" ("... a candidate for elacestrant?")."""
+    tagged = reading.tagged
+    for place, concept in zip(_concept_places(tagged), reading.concepts):
+        if concept.kind == "drug" and place >= 1 and (tagged[place - 1] == ELIGIBILITY or (
+                place >= 2 and tagged[place - 1] == "for" and tagged[place - 2] in SEEKING_WORDS | {ELIGIBILITY})):
+            return concept.id
+    return None
+
+
 def _concept_places(tagged: tuple[str, ...]) -> list[int]:
     """The positions in a tagged message of the words that stand for its concepts, in the concepts' order."""
     return [i for i, w in enumerate(tagged) if w.startswith(("<", "term:", "slot:"))]
@@ -2077,6 +2105,8 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     found = list(seen.values())
+    if SURVIVAL in reading.tagged and not CALLING_WORDS.intersection(reading.words):
+        found = [c for c in found if c.id != PHONE_NUMBERS]  # "median OS by subtype, numbers for a talk": figures
     if any(c.id not in BACKGROUND_TERMS for c in found):
         found = [c for c in found if c.id not in BACKGROUND_TERMS]  # "what do guidelines prefer for chemo?" asks about chemo
     if found and found[0].id in GENERAL_LEADS and any(c.kind in ENTITY_KINDS or is_site(knowledge, c.id) for c in found[1:]):
