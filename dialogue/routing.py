@@ -32,7 +32,7 @@ DOSE_ASKED = frozenset({"dose", "doses", "dosing", "dosage"})
 TEST_NOUNS = frozenset({"test", "tests", "tested", "testing", "term:safety_bloods"})
 #: The term for phone numbers (emergency, crisis and support lines).
 PHONE_NUMBERS = "term:phone_numbers"
-SURVIVAL = "term:survival"
+SURVIVAL_TERMS = frozenset({"term:survival", "term:overall_survival"})
 CALLING_WORDS = frozenset({"call", "ring", "dial", "phone", "helpline", "hotline", "line", "emergency", "crisis", "text"})
 #: Words for holding a drug (a dose reduction alone asks about its levels, on the how-it-is-given card).
 HOLDING = frozenset({"hold", "holding", "withhold", "interrupt", "interruption", "pause"})
@@ -2105,7 +2105,7 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     found = list(seen.values())
-    if SURVIVAL in reading.tagged and not CALLING_WORDS.intersection(reading.words):
+    if SURVIVAL_TERMS.intersection(reading.tagged) and not CALLING_WORDS.intersection(reading.words):
         found = [c for c in found if c.id != PHONE_NUMBERS]  # "median OS by subtype, numbers for a talk": figures
     if any(c.id not in BACKGROUND_TERMS for c in found):
         found = [c for c in found if c.id not in BACKGROUND_TERMS]  # "what do guidelines prefer for chemo?" asks about chemo
