@@ -54,6 +54,7 @@ from .model import (
     Source,
     Topic,
     Voiced,
+    tidy,
 )
 from .text import STOPWORDS, tokens
 from .safety import CUE_CONCEPTS, Condition, needs_of, parse_condition
@@ -107,12 +108,53 @@ class PlainText:
     """An answer text with no template syntax, rendered as Jinja would render it (without the final newline)."""
 
     __slots__ = ("text",)
+    tidied = True  # tidied once here, so a render needs no tidying
 
     def __init__(self, source: str) -> None:
-        self.text = source[:-1] if source.endswith("\n") else source
+        self.text = tidy(source[:-1] if source.endswith("\n") else source)
 
     def render(self, *args: Any, **kwargs: Any) -> str:
         return self.text
+
+
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+_SUBSTITUTION = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
+
+
+class Substitution:
+    """A text whose only template syntax is ``{{ name }}`` or ``{{ name.field }}``, filled in directly.
+
+    Two such lines go with every answer (the review line, the preview banner), and a Jinja render costs
+    far more than the substitution itself. A name the context lacks falls back to the Jinja template,
+    so the result is always Jinja's.
+    """
+
+    __slots__ = ("fallback", "parts")
+
+    def __init__(self, source: str, fallback: jinja2.Template) -> None:
+        self.parts = _SUBSTITUTION.split(source[:-1] if source.endswith("\n") else source)  # text, name, text, ...
+        self.fallback = fallback
+
+    @staticmethod
+    def simple(source: str) -> bool:
+        """Whether ``source`` uses no template syntax but plain substitutions."""
+        rest = _SUBSTITUTION.sub("", source)
+        return rest != source and not _TEMPLATE_SYNTAX.search(rest)
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        context = dict(*args, **kwargs)
+        out = []
+        for i, part in enumerate(self.parts):
+            if not i % 2:
+                out.append(part)
+                continue
+            value: Any = context
+            for name in part.split("."):
+                if not isinstance(value, dict) or name not in value or name in _DICT_ATTRIBUTES:
+                    return self.fallback.render(context)  # (Jinja reads a dict's own attributes first)
+                value = value[name]
+            out.append(str(value))
+        return "".join(out)
 
 
 class _Collector:
@@ -350,7 +392,7 @@ class _Compiler:
             compiled.append(regex)
         return tuple(compiled)
 
-    def template(self, source: str, where: Located, key: str, allowed: frozenset[str], audience: str | None) -> jinja2.Template | PlainText | None:
+    def template(self, source: str, where: Located, key: str, allowed: frozenset[str], audience: str | None) -> jinja2.Template | PlainText | Substitution | None:
         if audience in (None, "patient") and PATIENT_DOSE.search(source):
             self.out.error(where, "the patient voice must not give doses", key)
         if not _TEMPLATE_SYNTAX.search(source):
@@ -380,12 +422,15 @@ class _Compiler:
         try:
             sample = {name: "x" for name in allowed}
             sample.update({s: None for s in self.slots})
-            template.render({**sample, "locale": _DUMMY_LOCALE, "audience": audience or "clinician",
-                             "conversions": _DUMMY_CONVERSIONS})
+            sample.update({"locale": _DUMMY_LOCALE, "audience": audience or "clinician", "conversions": _DUMMY_CONVERSIONS})
+            rendered = template.render(sample)
         except jinja2.UndefinedError as exc:
             self.out.error(where, f"template error: {exc.message}", key)
         except Exception as exc:  # a template must never fail at run time  # noqa: BLE001
             self.out.error(where, f"template fails to render: {exc}", key)
+            return template
+        if Substitution.simple(source) and Substitution(source, template).render(sample) == rendered:
+            return Substitution(source, template)
         return template
 
     def _check_compare(self, compare: nodes.Compare, where: Located, key: str) -> None:

@@ -129,7 +129,8 @@ class Voiced:
 
     def render(self, audience: str, context: dict[str, Any]) -> str:
         template = self.templates.get(audience) or next(iter(self.templates.values()))
-        return tidy(template.render(context))
+        text = template.render(context)
+        return text if getattr(template, "tidied", False) else tidy(text)  # plain text is tidied once, when loaded
 
 
 _BLANKS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
