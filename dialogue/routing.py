@@ -32,7 +32,8 @@ DOSE_ASKED = frozenset({"dose", "doses", "dosing", "dosage"})
 TEST_NOUNS = frozenset({"test", "tests", "tested", "testing", "term:safety_bloods"})
 #: The term for phone numbers (emergency, crisis and support lines).
 PHONE_NUMBERS = "term:phone_numbers"
-SURVIVAL_TERMS = frozenset({"term:survival", "term:overall_survival"})
+#: Terms whose "numbers" are figures (survival, blood counts, markers), not phone numbers.
+FIGURE_TERMS = frozenset({"term:survival", "term:overall_survival", "term:safety_bloods", "term:monitoring"})
 CALLING_WORDS = frozenset({"call", "ring", "dial", "phone", "helpline", "hotline", "line", "emergency", "crisis", "text"})
 #: Words for holding a drug (a dose reduction alone asks about its levels, on the how-it-is-given card).
 HOLDING = frozenset({"hold", "holding", "withhold", "interrupt", "interruption", "pause"})
@@ -380,6 +381,8 @@ ENDOCRINE_KINDS = EXPLAINED_WITH_ENDOCRINE | {"class:serd"}
 ENDOCRINE_EXPLAINED = "term:endocrine_explained"
 #: An early relapse and the card for one that is hormone-receptor positive (endocrine resistance).
 EARLY_RELAPSE = "term:early_relapse"
+ENDOCRINE_CLASS = "class:endocrine_therapy"
+FIRST_WORDS = frozenset({"first", "start", "straight"})
 ENDOCRINE_RESISTANCE = "term:visceral_crisis"
 HER2_LATER = "class:her2_antibody"
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
@@ -485,7 +488,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     return (_test_named(knowledge, reading, decision) or _first_line_result(knowledge, reading, decision)
             or _first_line_compared(knowledge, reading, decision) or _endocrine_kinds(knowledge, reading, decision)
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
-            or decision)
+            or _endocrine_before_chemo(knowledge, reading, decision) or decision)
 
 
 def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -522,6 +525,17 @@ def _first_line_compared(knowledge: Knowledge, reading: Reading, decision: Decis
     return replace(decision, units=(first_card,), by_card=True)
 
 
+def _endocrine_before_chemo(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"Is it normal to get hormone therapy first and not chemo?": endocrine therapy and chemotherapy set against
+    each other as what comes first, with nothing else resolved: the first-line card says why."""
+    first_card = _first_line_card(knowledge)
+    classes = {c.id for c in reading.concepts if c.kind == "class"}
+    if (decision.units or first_card not in knowledge.topics or CHEMOTHERAPY not in classes
+            or not classes & (ENDOCRINE_KINDS | {ENDOCRINE_CLASS}) or not FIRST_WORDS.intersection(reading.words)):
+        return None
+    return replace(decision, units=(first_card,), aspect="first_line", by_card=True)
+
+
 def _endocrine_kinds(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
     """"What is an aromatase inhibitor?", "AI vs SERD mechanistically?", "AI vs tamoxifen?": kinds of endocrine
     therapy with no card of their own, asked what they are: the endocrine therapy card explains each kind."""
@@ -546,8 +560,14 @@ def _result_for_treatment(knowledge: Knowledge, reading: Reading, decision: Deci
     """"My report says ESR1 mutation detected, what does this mean for my treatment?": a gene result and what it
     means for treatment asked, no drug named: the result's card says which treatments it opens."""
     marker = next((w for w in reading.tagged if w.startswith("slot:mutation=")), None)
-    if marker is None or not _means_for_treatment(reading.words) or _names_a_drug(knowledge, reading):
+    if marker is None or _names_a_drug(knowledge, reading):
         return None
+    if not _means_for_treatment(reading.words):
+        if decision.units or decision.entity is not None:
+            return None
+        # "the blood test found ESR1, is that bad news?": nothing else read, so the result's own card
+        card = lookup(knowledge, marker, "what") or lookup(knowledge, marker, "where_fits")
+        return replace(decision, units=(card,), entity=marker, aspect=None, by_card=False) if card else None
     card = lookup(knowledge, marker, "where_fits")
     if card is None or card in decision.units:
         return None
@@ -2105,8 +2125,9 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     found = list(seen.values())
-    if SURVIVAL_TERMS.intersection(reading.tagged) and not CALLING_WORDS.intersection(reading.words):
-        found = [c for c in found if c.id != PHONE_NUMBERS]  # "median OS by subtype, numbers for a talk": figures
+    if FIGURE_TERMS.intersection(reading.tagged) and not CALLING_WORDS.intersection(reading.words):
+        # "median OS by subtype, numbers for a talk", "neutrophils or the marker: which numbers matter?": figures
+        found = [c for c in found if c.id != PHONE_NUMBERS]
     if any(c.id not in BACKGROUND_TERMS for c in found):
         found = [c for c in found if c.id not in BACKGROUND_TERMS]  # "what do guidelines prefer for chemo?" asks about chemo
     if found and found[0].id in GENERAL_LEADS and any(c.kind in ENTITY_KINDS or is_site(knowledge, c.id) for c in found[1:]):
