@@ -196,8 +196,7 @@ GIVES_WAY_TO = {"term:complementary_medicine": ("term:calcium_supplement", "term
                 # men?": the men's card (the early-relapse card is written for triple-negative cancer)
                 "term:work_money": ("term:diet",), "term:spirituality": ("term:advance_care_planning",),
                 "term:early_relapse": ("term:male_breast_cancer",)}
-#: the numbers to call; a drug's subcutaneous form; the local-treatment aspect and the treatments it names
-PHONE_NUMBERS = "term:phone_numbers"
+#: a drug's subcutaneous form; the local-treatment aspect and the treatments it names
 SUBCUTANEOUS = "term:subcutaneous"
 LOCAL_TREATMENT = "local_treatment"
 LOCAL_TREATMENT_TERMS = frozenset({"term:surgery", "term:radiotherapy", "term:local_procedure"})
@@ -480,7 +479,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     The decision read from the message's concepts and aspect (_route) then meets readings of the whole
     message that know better: a gene named as the object of a test, a result that changes little of the
     first treatment, first-line regimens set side by side, kinds of endocrine therapy asked what they are,
-    and a gene result whose meaning for treatment is asked.
+    a gene result reported or asked what it means for treatment, an early relapse that is not triple-negative,
+    and endocrine therapy set against chemotherapy as what comes first.
     """
     decision = _route(knowledge, reading, context, closing)
     if decision.carried:
@@ -558,7 +558,8 @@ def _endocrine_kinds(knowledge: Knowledge, reading: Reading, decision: Decision)
 
 def _result_for_treatment(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
     """"My report says ESR1 mutation detected, what does this mean for my treatment?": a gene result and what it
-    means for treatment asked, no drug named: the result's card says which treatments it opens."""
+    means for treatment asked, no drug named: the result's card says which treatments it opens. Reported with
+    nothing else read ("the blood test found ESR1, is that bad news?"): the result's own card."""
     marker = next((w for w in reading.tagged if w.startswith("slot:mutation=")), None)
     if marker is None or _names_a_drug(knowledge, reading):
         return None
@@ -585,18 +586,17 @@ def _relapse_by_subtype(knowledge: Knowledge, reading: Reading, decision: Decisi
         return None
     stated = {**reading.suggested, **reading.sets}
     if stated.get("her2") == "positive":
-        entity, aspects = HER2_LATER, ("after_progression",)
+        entity, aspect, aspects = HER2_LATER, "after_progression", ("after_progression",)
     else:
         named = [c.id in ENDOCRINE_KINDS or bool(ENDOCRINE_KINDS.intersection(c.implies))
                  for c in reading.concepts if c.kind in ENTITY_KINDS]
         if not all(named) or (not named and stated.get("hr") != "positive"):  # "is inavolisib for early relapse?"
             return None
-        entity, aspects = ENDOCRINE_RESISTANCE, (decision.aspect or "", "first_line")
+        entity, aspect, aspects = ENDOCRINE_RESISTANCE, decision.aspect, (decision.aspect or "", "first_line")
     card = next((knowledge.units[(entity, a)] for a in aspects if (entity, a) in knowledge.units), None)
     if card is None:
         return None
-    return replace(decision, units=(card,), entity=entity, aspect=aspects[-1] if entity == HER2_LATER else decision.aspect,
-                   by_card=False)
+    return replace(decision, units=(card,), entity=entity, aspect=aspect, by_card=False)
 
 
 def _means_for_treatment(words: tuple[str, ...]) -> bool:
