@@ -191,10 +191,11 @@ GENERAL_LEADS = frozenset({WARNING_SIGNS, "term:skin_chest_wall"})
 #: there?" asks for the number
 GIVES_WAY_TO = {"term:complementary_medicine": ("term:calcium_supplement", "term:lymphoedema"),
                 "term:travel": ("term:phone_numbers",),
-                # "sugar feeds cancer, someone at work said": the diet; "a plan for the end ... where I want to die":
+                # "sugar feeds cancer, someone at work said": the diet; "so foggy since chemo, my boss noticed": the
+                # chemo brain card; "a plan for the end ... where I want to die":
                 # advance care planning, not making plans in general; "came back after tamoxifen, what do they do for
                 # men?": the men's card (the early-relapse card is written for triple-negative cancer)
-                "term:work_money": ("term:diet",), "term:spirituality": ("term:advance_care_planning",),
+                "term:work_money": ("term:diet", "term:chemo_brain"), "term:spirituality": ("term:advance_care_planning",),
                 "term:early_relapse": ("term:male_breast_cancer",)}
 #: a drug's subcutaneous form; the local-treatment aspect and the treatments it names
 SUBCUTANEOUS = "term:subcutaneous"
@@ -530,7 +531,8 @@ def _endocrine_before_chemo(knowledge: Knowledge, reading: Reading, decision: De
     each other as what comes first, with nothing else resolved: the first-line card says why."""
     first_card = _first_line_card(knowledge)
     classes = {c.id for c in reading.concepts if c.kind == "class"}
-    if (decision.units or first_card not in knowledge.topics or CHEMOTHERAPY not in classes
+    site_only = decision.entity is not None and is_site(knowledge, decision.entity)  # "bone mets only: chemo or tablets first?"
+    if ((decision.units and not site_only) or first_card not in knowledge.topics or CHEMOTHERAPY not in classes
             or not classes & (ENDOCRINE_KINDS | {ENDOCRINE_CLASS}) or not FIRST_WORDS.intersection(reading.words)):
         return None
     return replace(decision, units=(first_card,), aspect="first_line", by_card=True)
@@ -588,9 +590,10 @@ def _relapse_by_subtype(knowledge: Knowledge, reading: Reading, decision: Decisi
     if stated.get("her2") == "positive":
         entity, aspect, aspects = HER2_LATER, "after_progression", ("after_progression",)
     else:
-        named = [c.id in ENDOCRINE_KINDS or bool(ENDOCRINE_KINDS.intersection(c.implies))
-                 for c in reading.concepts if c.kind in ENTITY_KINDS]
-        if not all(named) or (not named and stated.get("hr") != "positive"):  # "is inavolisib for early relapse?"
+        endocrine = {c.id for c in reading.concepts if c.kind in ENTITY_KINDS
+                     and (c.id in ENDOCRINE_KINDS or ENDOCRINE_KINDS.intersection(c.implies))}
+        other_drug = any(c.kind == "drug" and c.id not in endocrine for c in reading.concepts)
+        if other_drug or (not endocrine and stated.get("hr") != "positive"):  # "is inavolisib for early relapse?"
             return None
         entity, aspect, aspects = ENDOCRINE_RESISTANCE, decision.aspect, (decision.aspect or "", "first_line")
     card = next((knowledge.units[(entity, a)] for a in aspects if (entity, a) in knowledge.units), None)
@@ -2097,6 +2100,9 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
     for concept in reading.concepts:
         if concept.leads and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept  # "live vaccines on chemo": the vaccines' card, not chemotherapy's
+    named = {c.id for c in reading.concepts}
+    for lead in [k for k in seen if any(t in named and t not in seen for t in GIVES_WAY_TO.get(k, ()))]:
+        del seen[lead]  # it gives way to a narrower term that does not lead: both then come in the message's order
     if len(seen) > 1:
         # "warning signs of spinal cord compression": the emergency named, not warning signs in general
         # "my dad won't talk about his cancer, how do I support him?": how to support him is the question; his
