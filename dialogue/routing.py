@@ -528,7 +528,8 @@ def _first_line_compared(knowledge: Knowledge, reading: Reading, decision: Decis
 
 def _endocrine_before_chemo(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
     """"Is it normal to get hormone therapy first and not chemo?": endocrine therapy and chemotherapy set against
-    each other as what comes first, with nothing else resolved: the first-line card says why."""
+    each other as what comes first, with nothing else resolved or only a site's card ("bone mets only: chemo or
+    tablets first?"): the first-line card says why."""
     first_card = _first_line_card(knowledge)
     classes = {c.id for c in reading.concepts if c.kind == "class"}
     site_only = decision.entity is not None and is_site(knowledge, decision.entity)  # "bone mets only: chemo or tablets first?"
