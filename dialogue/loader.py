@@ -429,8 +429,10 @@ class _Compiler:
         except Exception as exc:  # a template must never fail at run time  # noqa: BLE001
             self.out.error(where, f"template fails to render: {exc}", key)
             return template
-        if Substitution.simple(source) and Substitution(source, template).render(sample) == rendered:
-            return Substitution(source, template)
+        if Substitution.simple(source):
+            filled = Substitution(source, template)
+            if filled.render(sample) == rendered:  # used only where it renders the sample exactly as Jinja does
+                return filled
         return template
 
     def _check_compare(self, compare: nodes.Compare, where: Located, key: str) -> None:

@@ -553,7 +553,7 @@ def _endocrine_kinds(knowledge: Knowledge, reading: Reading, decision: Decision)
     # a drug of another kind is set against the kind ("AI vs tamoxifen"); a drug of the kind itself is
     # what is asked about ("steroidal vs non-steroidal AIs, exemestane the odd one out?"), and its own card says
     for entity, concept in named.items():
-        if entity not in kinds and (not ENDOCRINE_KINDS.intersection(concept.implies) or kinds.intersection(concept.implies)):
+        if entity not in kinds and (not _endocrine(concept) or kinds.intersection(concept.implies)):
             return None
     kind = next(c.id for c in reading.concepts if c.id in kinds)  # the kind a follow-up goes on asking about
     return replace(decision, units=(card,), entity=kind, by_card=False)
@@ -591,8 +591,7 @@ def _relapse_by_subtype(knowledge: Knowledge, reading: Reading, decision: Decisi
     if stated.get("her2") == "positive":
         entity, aspect, aspects = HER2_LATER, "after_progression", ("after_progression",)
     else:
-        endocrine = {c.id for c in reading.concepts if c.kind in ENTITY_KINDS
-                     and (c.id in ENDOCRINE_KINDS or ENDOCRINE_KINDS.intersection(c.implies))}
+        endocrine = {c.id for c in reading.concepts if c.kind in ENTITY_KINDS and _endocrine(c)}
         other_drug = any(c.kind == "drug" and c.id not in endocrine for c in reading.concepts)
         if other_drug or (not endocrine and stated.get("hr") != "positive"):  # "is inavolisib for early relapse?"
             return None
@@ -601,6 +600,11 @@ def _relapse_by_subtype(knowledge: Knowledge, reading: Reading, decision: Decisi
     if card is None:
         return None
     return replace(decision, units=(card,), entity=entity, aspect=aspect, by_card=False)
+
+
+def _endocrine(concept: Concept) -> bool:
+    """Whether a drug or class is endocrine therapy of a kind ENDOCRINE_KINDS names (tamoxifen, an AI, a SERD)."""
+    return concept.id in ENDOCRINE_KINDS or bool(ENDOCRINE_KINDS.intersection(concept.implies))
 
 
 def _means_for_treatment(words: tuple[str, ...]) -> bool:
@@ -2101,8 +2105,8 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
     for concept in reading.concepts:
         if concept.leads and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept  # "live vaccines on chemo": the vaccines' card, not chemotherapy's
-    named = {c.id for c in reading.concepts}
-    for lead in [k for k in seen if any(t in named and t not in seen for t in GIVES_WAY_TO.get(k, ()))]:
+    mentioned = {c.id for c in reading.concepts}
+    for lead in [k for k in seen if any(t in mentioned and t not in seen for t in GIVES_WAY_TO.get(k, ()))]:
         del seen[lead]  # it gives way to a narrower term that does not lead: both then come in the message's order
     if len(seen) > 1:
         # "warning signs of spinal cord compression": the emergency named, not warning signs in general

@@ -318,18 +318,12 @@ def test_lines_that_only_fill_in_names_render_as_jinja_would(bundled) -> None:
     # the review line and the preview banner are filled in without Jinja: the text must not change
     from dialogue.loader import Substitution
 
-    context = {"status": "in review", "reviewed_on": "4 December 2026", "locale": bundled.locales["uk"].as_context(),
-               "audience": "patient", "name": "Ribociclib"}
     filled = [(name, t) for name, m in bundled.messages.items() for t in m.templates.values() if isinstance(t, Substitution)]
     assert any(name == "reviewed_line" for name, _ in filled)
-    checked = [(name, t) for name, t in filled if _names_given(t, context)]
-    assert checked
-    for name, template in checked:
+    for name, template in filled:
+        context = {part.split(".")[0]: f"<{part}>" for part in template.parts[1::2]}
+        context["locale"] = bundled.locales["uk"].as_context()
         assert template.render(context) == template.fallback.render(context), name
-
-
-def _names_given(template, context) -> bool:
-    return all(part.split(".")[0] in context for part in template.parts[1::2])
 
 
 def test_a_unit_can_be_about_a_biomarker_given_as_slot_value(tmp_path: Path) -> None:
