@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from .understanding.concepts import Hit
 from .understanding.conversions import asked_conversions
-from .understanding.reading import MessageReading, Number, Token
+from .understanding.reading import CLAUSE_WORDS, MessageReading, Number, Token
 
 if TYPE_CHECKING:
     from .model import Knowledge, Locale, RedFlag
@@ -654,27 +654,56 @@ def _puzzled(reading: MessageReading) -> set[int]:
     toks = reading.tokens
     if not any(t.stem.startswith("confus") for t in toks):
         return set()  # most messages: nothing to look at
+    # "my sister is both and we're confused which matters more": a family is puzzled together, not delirious together
+    out: set[int] = {i for i, t in enumerate(toks) if t.stem.startswith("confus") and _shared(toks, i)}
     words = {t.text for t in toks}
     if (words & _SOMEONE_ELSE and not _OWN_PUZZLEMENT.search(reading.folded)) or not words & _INFORMATION_WORDS:
-        return set()  # "is she ok? confused" may be about her; puzzlement is about something read or told
+        return out  # "is she ok? confused" may be about her; puzzlement is about something read or told
     sentences: dict[int, list[int]] = {}
     clauses: dict[int, list[int]] = {}
     for i, t in enumerate(toks):
         sentences.setdefault(t.sentence, []).append(i)
         clauses.setdefault(t.clause, []).append(i)
-    out: set[int] = set()
     for members in sentences.values():
         first = members[0]
         if not _follows(reading, first, "?"):
             continue
         if _only_puzzled(toks, members):
             out.update(members)
+            continue
+        tail = _puzzled_tail(toks, members)
+        if tail and reading.question and any(toks[i].text in _TOLD_WORDS for i in members[: members.index(tail[0])]):
+            out.update(tail)  # "...? my onc says it's not chemo but it's a tablet, so I'm a bit confused"
         elif toks[first].stem.startswith("confus") and len(members) > 1 and toks[first + 1].text in _REASON_WORDS:
             out.add(first)  # "...?? confused because enhertu is for her2 low": the reason given is what was read or told
-    if reading.question:  # "is trodelvy chemo or immunotherapy, i'm confused": said after the question it asks
-        out.update(i for members in clauses.values() if members[0] > 0 and _only_puzzled(toks, members)
-                   and _follows(reading, members[0], ",") for i in members)
+    # "is trodelvy chemo or immunotherapy, i'm confused": said after the question it asks, or after what a
+    # report or someone said ("my report says her2 2+ fish negative, confused")
+    for members in clauses.values():
+        if members[0] > 0 and _only_puzzled(toks, members) and _follows(reading, members[0], ",") and (
+                reading.question or any(t.text in _TOLD_WORDS and t.sentence == toks[members[0]].sentence
+                                        for t in toks[: members[0]])):
+            out.update(members)
     return out
+
+
+def _shared(toks: tuple[Token, ...], index: int) -> bool:
+    """Whether a "confused" is shared ("we both came out confused", "it confuses everyone", "confused us all"):
+    the group is its subject, with nobody else named in between ("we think dad is confused" is about dad)."""
+    clause = toks[index].clause
+    if any(t.text in _GROUP_WORDS and t.clause == clause for t in toks[index + 1: index + 3]):
+        return True
+    for j in range(index - 1, max(-1, index - 5), -1):
+        word = toks[j].text
+        if toks[j].clause != clause or word in _SOMEONE_ELSE:
+            return False
+        if word in _GROUP_WORDS or (word == "were" and j == index - 1 and (j == 0 or toks[j - 1].text in CLAUSE_WORDS
+                                                                           or toks[j - 1].clause != clause)):
+            return True  # "we're" folds to "were": after a joining word or at a start it is "we are"
+    return False
+
+
+#: Words that make the puzzled a group.
+_GROUP_WORDS = frozenset("we us everyone everybody".split())
 
 
 def _follows(reading: MessageReading, index: int, mark: str) -> bool:
@@ -684,8 +713,26 @@ def _follows(reading: MessageReading, index: int, mark: str) -> bool:
 
 def _only_puzzled(toks: tuple[Token, ...], members: list[int]) -> bool:
     """A few words that only say the writer is confused ("I'm so confused", "confused lol")."""
-    return (len(members) <= 4 and any(toks[i].stem.startswith("confus") for i in members)
+    return (len(members) <= 5 and any(toks[i].stem.startswith("confus") for i in members)
             and all(toks[i].stem in _PUZZLED_WORDS or toks[i].text in _PUZZLED_WORDS for i in members))
+
+
+def _puzzled_tail(toks: tuple[Token, ...], members: list[int]) -> list[int]:
+    """The words that end a sentence with "so I'm (a bit) confused": a consequence of what came before."""
+    tail: list[int] = []
+    for i in reversed(members):
+        if toks[i].stem not in _PUZZLED_WORDS and toks[i].text not in _PUZZLED_WORDS:
+            break
+        tail.insert(0, i)
+        if toks[i].text == "so" and len(tail) > 1:
+            break
+    if not tail or toks[tail[0]].text != "so" or tail[0] == members[0] or len(tail) > 5:
+        return []
+    return tail if any(toks[i].stem.startswith("confus") for i in tail) else []
+
+
+#: Words that report what someone said or what was read: the puzzle's source.
+_TOLD_WORDS = frozenset("says said told tells explained mentioned reckons thought heard read wrote".split())
 
 
 #: Words that give the reason for puzzlement ("confused because ...", "confused about ...").
