@@ -385,6 +385,9 @@ ENDOCRINE_CLASS = "class:endocrine_therapy"
 FIRST_WORDS = frozenset({"first", "start", "straight"})
 ENDOCRINE_RESISTANCE = "term:visceral_crisis"
 HER2_LATER = "class:her2_antibody"
+#: Whose after-progression cards are the later-lines cards of the other two subtypes.
+HR_POSITIVE_LATER = "class:cdk46_inhibitor"
+TNBC_LATER = "drug:sacituzumab_govitecan"
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
@@ -489,7 +492,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     return (_test_named(knowledge, reading, decision) or _first_line_result(knowledge, reading, decision)
             or _first_line_compared(knowledge, reading, decision) or _endocrine_kinds(knowledge, reading, decision)
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
-            or _endocrine_before_chemo(knowledge, reading, decision) or decision)
+            or _endocrine_before_chemo(knowledge, reading, decision) or _later_lines_by_subtype(knowledge, reading, decision)
+            or decision)
 
 
 def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -600,6 +604,31 @@ def _relapse_by_subtype(knowledge: Knowledge, reading: Reading, decision: Decisi
     if card is None:
         return None
     return replace(decision, units=(card,), entity=entity, aspect=aspect, by_card=False)
+
+
+def _later_lines_by_subtype(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"Wife has done letrozole, palbociclib, fulvestrant and now capecitabine: what's after that?": several
+    treatments named in a question about what comes next, where no one drug's card is asked about, are the
+    history; the subtype's later-lines card answers (rather than a choice among the drugs' cards).
+    """
+    if decision.resolved or decision.aspect not in (None, AFTER_PROGRESSION) or decision.likelihood(AFTER_PROGRESSION) < 0.25:
+        return None
+    named = {c.id for c in reading.concepts if c.kind in ENTITY_KINDS}
+    if len(named) < 2:
+        return None
+    stated = {**reading.suggested, **reading.sets}
+    if stated.get("her2") == "positive":
+        entity = HER2_LATER
+    elif stated.get("hr") == "negative":
+        entity = TNBC_LATER
+    elif stated.get("hr") == "positive":
+        entity = HR_POSITIVE_LATER
+    else:
+        return None
+    card = lookup(knowledge, entity, AFTER_PROGRESSION)
+    if card is None:
+        return None
+    return replace(decision, units=(card,), entity=entity, aspect=AFTER_PROGRESSION, by_card=False)
 
 
 def _endocrine(concept: Concept) -> bool:

@@ -679,7 +679,8 @@ def _puzzled(reading: MessageReading) -> set[int]:
     # "is trodelvy chemo or immunotherapy, i'm confused": said after the question it asks, or after what a
     # report or someone said ("my report says her2 2+ fish negative, confused")
     for members in clauses.values():
-        if members[0] > 0 and _only_puzzled(toks, members) and _follows(reading, members[0], ",") and (
+        if members[0] > 0 and _only_puzzled(toks, members) and (
+                _follows(reading, members[0], ",") or _follows(reading, members[0], "?")) and (
                 reading.question or any(t.text in _TOLD_WORDS and t.sentence == toks[members[0]].sentence
                                         for t in toks[: members[0]])):
             out.update(members)
