@@ -94,6 +94,10 @@ _PAUSE = re.compile(r"[,;:]")
 DEFINING_WORDS = frozenset({"count", "counts", "counted", "classed", "classified", "defined", "regarded"})
 #: Words that report a figure someone else gave ("the leaflet says 38", "my friend was told 37.5").
 REPORTING_WORDS = frozenset({"says", "said", "told", "say"})
+#: Tests that are none of the measures above: a figure right after one is its own ("albumin 3.2", "HbA1c 41").
+OTHER_TESTS = frozenset("albumin alb hba1c a1c creatinine creat egfr gfr hb haemoglobin hemoglobin plt platelets wcc wbc"
+                        " anc neuts neutrophils bili bilirubin alt ast alp ggt inr crp ldh sodium potassium magnesium"
+                        " phosphate pth urea".split())
 CONTEXT_BEFORE = 5  # a bare number is a reading when its context word is this close before it
 CONTEXT_AFTER = 3  # ... or this close after it ("38.5 temp", "101.3 on the thermometer")
 
@@ -347,6 +351,8 @@ class _Evidence:
                 break
             if i - d in ends:
                 return measure in ends[i - d]
+            if d == 1 and toks[i - 1].text in OTHER_TESTS:
+                return False  # "corrected Ca 9.6, albumin 3.2", "BM 6.8, HbA1c 41": the figure is that test's
         for d in range(1, CONTEXT_AFTER + 1):
             if i + d >= len(toks) or toks[i + d].sentence != sentence:
                 break
@@ -425,6 +431,8 @@ class _Evidence:
             return True  # "what counts as a fever on chemo, is it 100.4?": the figure offered as the definition
         if number.index and toks[number.index - 1].text in REPORTING_WORDS and self._asks_for_definitions():
             return True  # "what counts as a fever? the leaflet says 38, my friend was told 37.5": figures quoted
+        if self._in_question(number) and self._a_choice_of_figures(number) and self._asks_for_definitions():
+            return True  # "what temperature counts as a fever on chemo? is it 37.5 or 38?": figures offered
         if self._threshold_sentences is None:
             self._threshold_sentences = {t.sentence for t in toks if t.text in THRESHOLD_WORDS}
         if sentence in self._threshold_sentences and self._a_choice_of_figures(number):
