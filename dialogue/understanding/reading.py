@@ -124,12 +124,14 @@ TEXT_SPEAK = {
     "v": "very", "abt": "about", "b4": "before", "nite": "night", "cnt": "cant", "brth": "breathe", "evry": "every",
     "alot": "a lot", "dbl": "double", "wk": "week", "wks": "weeks", "pls": "please", "ppl": "people", "bc": "because",
     "coz": "because", "nxt": "next", "wat": "what", "🤒": " fever ", "🌡️": " temperature ", "🌡": " temperature ", "cuz": "because", "w/": "with", "w/o": "without", "thru": "through", "tho": "though",
-    "numbr": "number", "nmbr": "number",
+    "numbr": "number", "nmbr": "number", "wot": "what", "wots": "whats", "wats": "whats", "watz": "whats",
 }
 _SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(TEXT_SPEAK, key=len, reverse=True)) + r")(?![\w/])")
 #: Spelled out for the topic matcher too, except where the shorthand is the domain's own ("bc" is breast cancer),
 #: with the clinicians' "tx" for treatment ("pt wants to stop all active tx") and "ur" ("lose ur hair").
-_ROUTE_WORDS = {k: v for k, v in TEXT_SPEAK.items() if k not in ("bc", "v")} | {"tx": "treatment", "txs": "treatments", "ur": "your"}
+#: ("u", "r" and "diff" only here: "10 u of insulin", "R calf", "c diff" keep their meaning for the safety check.)
+_ROUTE_WORDS = {k: v for k, v in TEXT_SPEAK.items() if k not in ("bc", "v")} | {
+    "tx": "treatment", "txs": "treatments", "ur": "your", "u": "you", "r": "are", "diff": "difference"}
 _ROUTE_SPEAK = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(_ROUTE_WORDS, key=len, reverse=True)) + r")(?![\w/])")
 _TO = re.compile(r" 2 (?<=[a-z] 2 )(?=[a-z])")  # "want 2 wake up" (a literal first: a fast scan)
 
