@@ -401,7 +401,7 @@ TIMING_SCENES = frozenset({"term:stage4_timing"})
 #: Words between a feeling and the drug it is said of ("can't cope with the letrozole")
 OWNER_WORDS = frozenset({"the", "my", "his", "her", "their", "this"})
 #: A drug the cancer spread or grew on: "even on tamoxifen", "despite being on Kisqali"
-DESPITE_WORDS = (("even", "on"), ("while", "on"), ("whilst", "on"), ("while", "taking"), ("despite",), ("despite", "being", "on"), ("despite", "taking"), ("even", "with"))
+DESPITE_WORDS = (("even", "on"), ("while", "on"), ("still", "on"), ("still", "taking"), ("whilst", "on"), ("while", "taking"), ("despite",), ("despite", "being", "on"), ("despite", "taking"), ("even", "with"))
 SPREAD_TAGS = frozenset({"term:metastatic", "term:progression", "spread", "spreading"})
 #: Words that ask what comes next ("what are the options now?")
 OPTIONS = "term:options"
