@@ -493,7 +493,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             or _first_line_compared(knowledge, reading, decision) or _endocrine_kinds(knowledge, reading, decision)
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
             or _endocrine_before_chemo(knowledge, reading, decision) or _later_lines_by_subtype(knowledge, reading, decision)
-            or decision)
+            or _young_and_hormone_positive(knowledge, reading, decision) or decision)
 
 
 def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -629,6 +629,33 @@ def _later_lines_by_subtype(knowledge: Knowledge, reading: Reading, decision: De
     if card is None:
         return None
     return replace(decision, units=(card,), entity=entity, aspect=AFTER_PROGRESSION, by_card=False)
+
+
+def _young_and_hormone_positive(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"I'm 38 and ER+, it's spread to my liver: is the treatment different because I'm young?": whether a young
+    woman's treatment differs is the first-line card's (ovarian suppression before menopause), not the site's.
+    """
+    stated = {**reading.suggested, **reading.sets}
+    if stated.get("hr") != "positive" or stated.get("her2") == "positive" or stated.get("line", "first") != "first":
+        return None
+    if decision.entity is not None and decision.entity.split(":", 1)[0] in ("drug", "class"):
+        return None
+    words = reading.words
+    young = any(w in YOUNG_WORDS for w in words) or stated.get("menopause") == "pre" or any(
+        w.isdigit() and 18 <= int(w) <= 49 and i > 0 and words[i - 1] in AGE_LEADS for i, w in enumerate(words))
+    compared = any(w in ("different", "differ", "same", "older", "age") for w in words)
+    if not (young and compared):
+        return None
+    card = _first_line_card(knowledge)
+    if card is None or decision.units == (card,):
+        return None
+    # (by card: the overview chosen for the first line stands against an example match on another aspect)
+    return replace(decision, units=(card,), entity=None, aspect="first_line", by_card=True)
+
+
+#: Words that say the person is young, and those an age in years follows ("I'm 38", "she is 41", "aged 35").
+YOUNG_WORDS = frozenset({"young", "premenopausal"})
+AGE_LEADS = frozenset({"im", "am", "is", "shes", "hes", "aged", "age"})
 
 
 def _endocrine(concept: Concept) -> bool:
