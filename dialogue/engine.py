@@ -32,7 +32,7 @@ from .routing import AFTER_PROGRESSION, ENTITY_KINDS, EXPLICIT_SIDE_EFFECTS, LIN
 from .routing import NEXT_WORDS, SUBTYPE_SLOTS
 from .routing import ClosingQuestion, Context, Decision, route
 from .routing import FOLLOW_UP_OPENERS as THREAD_OPENERS
-from .routing import asks_to_manage, defines_a_fact, is_site, mentions
+from .routing import asks_lasting, asks_to_manage, defines_a_fact, is_site, mentions
 from .safety import SafetyCheck, check
 from .state import ConversationState
 from .text import sanitize, small_number, tokens
@@ -843,12 +843,13 @@ class _TurnBuilder:
         if (decision.entity is not None and decision.entity.startswith("term:") and decision.aspect == SIDE_EFFECTS
                 and not self._leads_as_question(decision.entity) and SIDE_EFFECTS in topic.aspects
                 and decision.entity not in topic.entities and any(self._about_drug(topic, c) for c in reading.concepts)
-                and not asks_to_manage(reading)
+                and not asks_to_manage(reading) and not asks_lasting(reading.words)
                 and not (self._card_names_the_drug(decision, reading) and decision.entity not in mentions(self.k, top.topic))):
             # "does chemo make you tired all the time": a symptom's card is general; a topic matched
             # this well on the treatment the message names, for the same aspect, is more to the point
             # (but "mouth ulcers on chemo, what can I eat?" asks how to cope: the symptom's card, and
-            # "acupuncture for AI arthralgia?" asks about acupuncture, a term that leads)
+            # "acupuncture for AI arthralgia?" asks about acupuncture, a term that leads; "numb fingers after
+            # paclitaxel, is it permanent?" asks how long it lasts, which the symptom's card says)
             return True
         if decision.probability >= STRONG_ASPECT:
             return False

@@ -1861,7 +1861,9 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
         drug_card, managing = None, True
     elif drug_named and side_effects_asked:
         drug_card = lookup(knowledge, entities[0], SIDE_EFFECTS)
-        managing = drug_card is None or asks_to_manage(reading)  # "stomatitis on ADCs": no class card, the symptom's
+        # "stomatitis on ADCs": no class card, the symptom's; "numb fingers after paclitaxel, is it permanent?":
+        # how long a symptom lasts is on its own card
+        managing = drug_card is None or asks_to_manage(reading) or asks_lasting(reading.words)
     elif not drug_named and _is_organ_site(knowledge, entities[0]) and (
             asks_to_manage(reading) or (side_effects_asked and SINCE_STARTING in reading.tagged)):
         # "lung secondaries, out of breath on the stairs: what helps?": the site is the cause, easing the
@@ -1892,6 +1894,21 @@ def _symptom_first(knowledge: Knowledge, reading: Reading, entities: list[str], 
             # "so tired on Ibrance, anything that helps?": what eases the symptom is on its own card
             return [concept.id] + [e for e in entities if e != concept.id]
     return entities
+
+
+def asks_lasting(words: tuple[str, ...]) -> bool:
+    """"is it permanent?", "will it go away?", "do they ever stop?": how long a symptom lasts (a "permanent
+    d/c" or discontinuation is a decision about the drug)."""
+    if any(w.startswith("discontinu") or w == "dc" for w in words) or any(
+            a == "permanent" and b == "d" for a, b in zip(words, words[1:])):
+        return False
+    return bool(LASTING_WORDS.intersection(words)) or any(
+        a == "go" and b in ("away", "back") or a == "ever" and b in ("stop", "go", "end", "ease") or a == "wear" and b == "off"
+        for a, b in zip(words, words[1:]))
+
+
+#: Single words that ask how long a symptom lasts.
+LASTING_WORDS = frozenset({"permanent", "permanently", "irreversible", "reversible", "lasting", "forever"})
 
 
 def _said_of_them(reading: Reading) -> frozenset[str]:
