@@ -232,6 +232,9 @@ SWITCHED_TO = frozenset({"to", "onto"})
 #: situation: the person being a man, or avoiding the subject.
 CARER_LEADS = frozenset({"term:carer"})
 SITUATION_LEADS = frozenset({"term:male_breast_cancer", "term:relationships"})
+#: Breast cancer in a man, and the words that ask about men as such.
+MEN = "term:male_breast_cancer"
+MEN_WORDS = frozenset({"men", "male", "males", "mens", "women", "woman", "womens", "womans", "man"})
 #: Words before a symptom that make it the cared-for person's ("help my wife with mouth sores", "her nausea").
 THEIR_WORDS = frozenset({"with", "her", "his", "their"})
 #: Whom "what does it mean for ..." asks about: what follows for them, not what a word means.
@@ -2161,6 +2164,14 @@ def _candidates(knowledge: Knowledge, entity: str) -> list[str]:
     return [entity, *(c for c in implied if _specific(knowledge, c))]
 
 
+def _man_is_the_scene(knowledge: Knowledge, reading: Reading) -> bool:
+    """Whether breast cancer in a man is only who has it: a site or a drug is named, and no word asks about men
+    or sets him beside women ("for men", "a man with", "male", "the same as for women")."""
+    if not any(c.kind in ENTITY_KINDS or is_site(knowledge, c.id) for c in reading.concepts):
+        return False
+    return not MEN_WORDS.intersection(reading.words)
+
+
 def _declares(knowledge: Knowledge, entity: str, aspect: str) -> bool:
     """Whether a unit answers ``aspect`` itself for the entity or one of its classes (not by a fallback)."""
     return any((c, aspect) in knowledge.units for c in _candidates(knowledge, entity))
@@ -2181,6 +2192,8 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
     mentioned = {c.id for c in reading.concepts}
     for lead in [k for k in seen if any(t in mentioned and t not in seen for t in GIVES_WAY_TO.get(k, ()))]:
         del seen[lead]  # it gives way to a narrower term that does not lead: both then come in the message's order
+    # "my dad's cancer has spread to his spine, what symptoms?": the spine is asked; his being a man is the scene
+    men_scene = MEN in seen and _man_is_the_scene(knowledge, reading)
     if len(seen) > 1:
         # "warning signs of spinal cord compression": the emergency named, not warning signs in general
         # "my dad won't talk about his cancer, how do I support him?": how to support him is the question; his
@@ -2209,6 +2222,8 @@ def _entities(knowledge: Knowledge, reading: Reading, past: set[int]) -> list[Co
         if concept.kind not in ENTITY_KINDS and concept.id in about and concept.id not in seen:
             seen[concept.id] = concept
     found = list(seen.values())
+    if men_scene:
+        found = [c for c in found if c.id != MEN] + [c for c in found if c.id == MEN]
     if FIGURE_TERMS.intersection(reading.tagged) and not CALLING_WORDS.intersection(reading.words):
         # "median OS by subtype, numbers for a talk", "neutrophils or the marker: which numbers matter?": figures
         found = [c for c in found if c.id != PHONE_NUMBERS]
