@@ -2165,10 +2165,10 @@ def _candidates(knowledge: Knowledge, entity: str) -> list[str]:
 
 
 def _man_is_the_scene(knowledge: Knowledge, reading: Reading) -> bool:
-    """Whether breast cancer in a man is only who has it: a site or a drug is named, and no word asks about men
+    """Whether breast cancer in a man is only who has it: a site is named, and no word asks about men
     or sets him beside women ("for men", "a man with", "male", "the same as for women")."""
-    if not any(c.kind in ENTITY_KINDS or is_site(knowledge, c.id) for c in reading.concepts):
-        return False
+    if not any(c.id != MEN and is_site(knowledge, c.id) for c in reading.concepts):
+        return False  # (a drug named for him asks about men's treatment: "can my husband take tamoxifen?")
     return not MEN_WORDS.intersection(reading.words)
 
 
