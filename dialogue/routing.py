@@ -391,6 +391,9 @@ HER2_LATER = "class:her2_antibody"
 #: Whose after-progression cards are the later-lines cards of the other two subtypes.
 HR_POSITIVE_LATER = "class:cdk46_inhibitor"
 TNBC_LATER = "drug:sacituzumab_govitecan"
+#: How likely "what comes next" must be for a list of past treatments to get the later-lines card (0.2 lost a
+#: HER2-positive maintenance question on the question sets).
+NEXT_LINE_LIKELY = 0.25
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
@@ -487,7 +490,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     message that know better: a gene named as the object of a test, a result that changes little of the
     first treatment, first-line regimens set side by side, kinds of endocrine therapy asked what they are,
     a gene result reported or asked what it means for treatment, an early relapse that is not triple-negative,
-    and endocrine therapy set against chemotherapy as what comes first.
+    endocrine therapy set against chemotherapy as what comes first, several past treatments named in a question
+    about what comes next, and a young woman with HR-positive disease asking whether her treatment differs.
     """
     decision = _route(knowledge, reading, context, closing)
     if decision.carried:
@@ -614,7 +618,8 @@ def _later_lines_by_subtype(knowledge: Knowledge, reading: Reading, decision: De
     treatments named in a question about what comes next, where no one drug's card is asked about, are the
     history; the subtype's later-lines card answers (rather than a choice among the drugs' cards).
     """
-    if decision.resolved or decision.aspect not in (None, AFTER_PROGRESSION) or decision.likelihood(AFTER_PROGRESSION) < 0.25:
+    if (decision.resolved or decision.aspect not in (None, AFTER_PROGRESSION)
+            or decision.likelihood(AFTER_PROGRESSION) < NEXT_LINE_LIKELY):
         return None
     named = {c.id for c in reading.concepts if c.kind in ENTITY_KINDS}
     if len(named) < 2:
@@ -646,7 +651,7 @@ def _young_and_hormone_positive(knowledge: Knowledge, reading: Reading, decision
     words = reading.words
     young = any(w in YOUNG_WORDS for w in words) or stated.get("menopause") == "pre" or any(
         w.isdigit() and 18 <= int(w) <= 49 and i > 0 and words[i - 1] in AGE_LEADS for i, w in enumerate(words))
-    compared = any(w in ("different", "differ", "same", "older", "age") for w in words)
+    compared = bool(COMPARING_WORDS.intersection(words))
     if not (young and compared):
         return None
     card = _first_line_card(knowledge)
@@ -659,6 +664,8 @@ def _young_and_hormone_positive(knowledge: Knowledge, reading: Reading, decision
 #: Words that say the person is young, and those an age in years follows ("I'm 38", "she is 41", "aged 35").
 YOUNG_WORDS = frozenset({"young", "premenopausal"})
 AGE_LEADS = frozenset({"im", "am", "is", "shes", "hes", "aged", "age"})
+#: Words that ask whether treatment differs ("is it different", "the same as older women").
+COMPARING_WORDS = frozenset({"different", "differ", "same", "older", "age"})
 
 
 def _endocrine(concept: Concept) -> bool:
