@@ -388,8 +388,10 @@ ENDOCRINE_CLASS = "class:endocrine_therapy"
 FIRST_WORDS = frozenset({"first", "start", "straight"})
 ENDOCRINE_RESISTANCE = "term:visceral_crisis"
 HER2_LATER = "class:her2_antibody"
-#: Whose after-progression cards are the later-lines cards of the other two subtypes.
-HR_POSITIVE_LATER = "class:cdk46_inhibitor"
+#: CDK4/6 inhibitors as a class; its after-progression card, and sacituzumab's, are the later-lines cards of the
+#: other two subtypes.
+CDK46 = "class:cdk46_inhibitor"
+HR_POSITIVE_LATER = CDK46
 TNBC_LATER = "drug:sacituzumab_govitecan"
 #: How likely "what comes next" must be for a list of past treatments to get the later-lines card (0.2 lost a
 #: HER2-positive maintenance question on the question sets).
@@ -500,7 +502,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             or _first_line_compared(knowledge, reading, decision) or _endocrine_kinds(knowledge, reading, decision)
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
             or _endocrine_before_chemo(knowledge, reading, decision) or _later_lines_by_subtype(knowledge, reading, decision)
-            or _young_and_hormone_positive(knowledge, reading, decision) or decision)
+            or _young_and_hormone_positive(knowledge, reading, decision) or _first_line_after_adjuvant(knowledge, reading, decision)
+            or decision)
 
 
 def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -659,6 +662,28 @@ def _young_and_hormone_positive(knowledge: Knowledge, reading: Reading, decision
         return None
     # (by card: the overview chosen for the first line stands against an example match on another aspect)
     return replace(decision, units=(card,), entity=None, aspect="first_line", by_card=True)
+
+
+def _first_line_after_adjuvant(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"1L HR+/HER2-, adj tamoxifen finished 3y ago": the first line for metastatic disease is asked; the drug
+    named after "adjuvant" was the early cancer's treatment, its history."""
+    if reading.sets.get("line") != "first" or reading.sets.get("hr") == "negative" or reading.sets.get("her2") == "positive":
+        return None
+    if any(c.id == CDK46 or CDK46 in c.implies for c in reading.concepts):
+        return None  # "relapse on adjuvant abemaciclib": whether to give a CDK4/6 inhibitor again is the question
+    tagged = reading.tagged
+    if not any(w in ADJUVANT_WORDS and any(t in ("<drug>", "<class>") for t in tagged[i + 1:i + 3])
+               and (i == 0 or tagged[i - 1] not in DURING_WORDS) for i, w in enumerate(tagged)):
+        return None  # ("relapse on adjuvant letrozole" is endocrine resistance, another card's)
+    card = _first_line_card(knowledge)
+    if card is None or decision.units == (card,):
+        return None
+    return replace(decision, units=(card,), entity=None, aspect="first_line", by_card=True)
+
+
+#: Words that make a drug the early cancer's treatment ("adj AI", "adjuvant tamoxifen").
+ADJUVANT_WORDS = frozenset({"adj", "adjuvant"})
+DURING_WORDS = frozenset({"on", "during", "while", "whilst"})
 
 
 #: Words that say the person is young, and those an age in years follows ("I'm 38", "she is 41", "aged 35").
