@@ -663,7 +663,8 @@ def _puzzled(reading: MessageReading) -> set[int]:
     if not any(t.stem.startswith("confus") for t in toks):
         return set()  # most messages: nothing to look at
     # "my sister is both and we're confused which matters more": a family is puzzled together, not delirious together
-    out: set[int] = {i for i, t in enumerate(toks) if t.stem.startswith("confus") and _shared(toks, i)}
+    # "pt confused why it's monthly": confused about a reason is puzzled, whoever is
+    out: set[int] = {i for i, t in enumerate(toks) if t.stem.startswith("confus") and (_shared(toks, i) or _about_why(toks, i))}
     words = {t.text for t in toks}
     if (words & _SOMEONE_ELSE and not _OWN_PUZZLEMENT.search(reading.folded)) or not words & _INFORMATION_WORDS:
         return out  # "is she ok? confused" may be about her; puzzlement is about something read or told
@@ -709,6 +710,12 @@ def _shared(toks: tuple[Token, ...], index: int) -> bool:
                                                                            or toks[j - 1].clause != clause)):
             return True  # "we're" folds to "were": after a joining word or at a start it is "we are"
     return False
+
+
+def _about_why(toks: tuple[Token, ...], index: int) -> bool:
+    """"confused why", "confused about why", "confused as to why": puzzled about a reason."""
+    after = [t.text for t in toks[index + 1: index + 4] if t.clause == toks[index].clause]
+    return after[:1] == ["why"] or after[:2] in (["about", "why"], ["over", "why"]) or after[:3] == ["as", "to", "why"]
 
 
 #: Words that make the puzzled a group.
