@@ -396,6 +396,17 @@ TNBC_LATER = "drug:sacituzumab_govitecan"
 #: How likely "what comes next" must be for a list of past treatments to get the later-lines card (0.2 lost a
 #: HER2-positive maintenance question on the question sets).
 NEXT_LINE_LIKELY = 0.25
+#: Words that say the person is young, and those an age in years follows ("I'm 38", "she is 41", "aged 35").
+YOUNG_WORDS = frozenset({"young", "premenopausal"})
+AGE_LEADS = frozenset({"im", "am", "is", "shes", "hes", "aged", "age"})
+#: Words that ask whether treatment differs ("is it different", "the same as older women").
+COMPARING_WORDS = frozenset({"different", "differ", "same", "older", "age"})
+#: Words that make a drug the early cancer's treatment ("adj AI", "adjuvant tamoxifen"), unless it was taken then
+#: ("relapse on adjuvant letrozole").
+ADJUVANT_WORDS = frozenset({"adj", "adjuvant"})
+DURING_WORDS = frozenset({"on", "during", "while", "whilst"})
+#: Single words that ask how long a symptom lasts.
+LASTING_WORDS = frozenset({"permanent", "permanently", "irreversible", "reversible", "lasting", "forever"})
 #: Stated before menopause with nothing else named, these aspects ask how treatment differs: the card on ovarian suppression.
 OVARIAN_SUPPRESSION = "class:ovarian_suppression"
 PREMENOPAUSAL_ASPECTS = frozenset({"what", "where_fits", "how_given", "first_line", "after_progression", "evidence"})
@@ -655,13 +666,7 @@ def _young_and_hormone_positive(knowledge: Knowledge, reading: Reading, decision
     young = any(w in YOUNG_WORDS for w in words) or stated.get("menopause") == "pre" or any(
         w.isdigit() and 18 <= int(w) <= 49 and i > 0 and words[i - 1] in AGE_LEADS for i, w in enumerate(words))
     compared = bool(COMPARING_WORDS.intersection(words))
-    if not (young and compared):
-        return None
-    card = _first_line_card(knowledge)
-    if card is None or decision.units == (card,):
-        return None
-    # (by card: the overview chosen for the first line stands against an example match on another aspect)
-    return replace(decision, units=(card,), entity=None, aspect="first_line", by_card=True)
+    return _first_line_instead(knowledge, decision) if young and compared else None
 
 
 def _first_line_after_adjuvant(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -675,22 +680,16 @@ def _first_line_after_adjuvant(knowledge: Knowledge, reading: Reading, decision:
     if not any(w in ADJUVANT_WORDS and any(t in ("<drug>", "<class>") for t in tagged[i + 1:i + 3])
                and (i == 0 or tagged[i - 1] not in DURING_WORDS) for i, w in enumerate(tagged)):
         return None  # ("relapse on adjuvant letrozole" is endocrine resistance, another card's)
+    return _first_line_instead(knowledge, decision)
+
+
+def _first_line_instead(knowledge: Knowledge, decision: Decision) -> Decision | None:
+    """The first-line card in place of the decision, chosen by card: the overview chosen for the first line
+    stands against an example match on another aspect (None when there is no such card or it is already chosen)."""
     card = _first_line_card(knowledge)
     if card is None or decision.units == (card,):
         return None
     return replace(decision, units=(card,), entity=None, aspect="first_line", by_card=True)
-
-
-#: Words that make a drug the early cancer's treatment ("adj AI", "adjuvant tamoxifen").
-ADJUVANT_WORDS = frozenset({"adj", "adjuvant"})
-DURING_WORDS = frozenset({"on", "during", "while", "whilst"})
-
-
-#: Words that say the person is young, and those an age in years follows ("I'm 38", "she is 41", "aged 35").
-YOUNG_WORDS = frozenset({"young", "premenopausal"})
-AGE_LEADS = frozenset({"im", "am", "is", "shes", "hes", "aged", "age"})
-#: Words that ask whether treatment differs ("is it different", "the same as older women").
-COMPARING_WORDS = frozenset({"different", "differ", "same", "older", "age"})
 
 
 def _endocrine(concept: Concept) -> bool:
@@ -1940,10 +1939,6 @@ def asks_lasting(words: tuple[str, ...]) -> bool:
     return bool(LASTING_WORDS.intersection(words)) or any(
         a == "go" and b in ("away", "back") or a == "ever" and b in ("stop", "go", "end", "ease") or a == "wear" and b == "off"
         for a, b in zip(words, words[1:]))
-
-
-#: Single words that ask how long a symptom lasts.
-LASTING_WORDS = frozenset({"permanent", "permanently", "irreversible", "reversible", "lasting", "forever"})
 
 
 def _said_of_them(reading: Reading) -> frozenset[str]:

@@ -748,7 +748,7 @@ def _puzzled_tail(toks: tuple[Token, ...], members: list[int]) -> list[int]:
 
 
 #: Words that report what someone said or what was read: the puzzle's source.
-_TOLD_WORDS = frozenset("says said told tells explained mentioned reckons thought heard read wrote".split())
+_TOLD_WORDS = REPORTING_WORDS | frozenset("tells explained mentioned reckons thought heard read wrote".split())
 
 
 #: Words that give the reason for puzzlement ("confused because ...", "confused about ...").
