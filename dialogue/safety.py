@@ -187,6 +187,7 @@ class _Evidence:
         self.resolved_sentences = {h.sentence for h in self.hits.get("resolved", ())
                                    if not h.negated and not any(self._reopens(n, h) for n in news)}
         self.news_clauses = {reading.tokens[h.start].clause for h in news}
+        self.seen_to_sentences = {h.sentence for h in self.hits.get("seen_to", ()) if not h.negated}
         self.past_clauses = {reading.tokens[h.start].clause for h in self.hits.get("past", ()) if not h.negated}
         # an idiom lies within one clause: "want to die, I'm at home" is not "to die at home"
         idioms = [(h.start, h.end) for h in self.hits.get("idiom", ()) if toks[h.start].clause == toks[h.end].clause]
@@ -545,8 +546,11 @@ class _Evidence:
                 continue
             if _OPS[cond.op](round(value, 2), threshold):
                 found = True
-                clause = self.reading.tokens[number.index].clause
-                stated = stated or not (self.hypothetical_threshold(number) or clause in self.past_clauses)
+                tok = self.reading.tokens[number.index]
+                # "a fever of 102 last week, went to the ER ... all fine now": a reading seen to and resolved is
+                # history ("T 38.0 overnight, now afebrile after paracetamol" is not: nobody has seen it)
+                stated = stated or not (self.hypothetical_threshold(number) or tok.clause in self.past_clauses
+                                        or tok.sentence in self.resolved_sentences and tok.sentence in self.seen_to_sentences)
         return found, stated
 
     def _threshold(self, cond: Condition, unit: str) -> float | None:
