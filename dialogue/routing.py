@@ -145,6 +145,16 @@ TESTING = "testing"
 #: Words for a test in general ("a special test", "gene test"), not a test of its own.
 GENERIC_TEST_TERMS = frozenset({"term:testing", "term:genetic_test", "term:biopsy"})
 #: Words that ask for a test before a drug is started, and the tests that watch a drug once it is given.
+#: "maintenance", "maintainance", "maintain": the words that name the phase of treatment
+MAINTENANCE_STEMS = ("mainten", "maintain")
+MAINTENANCE = "term:maintenance"
+#: "PD on HP maintenance", "progressed during maintenance": the phase is where something else happened
+MAINTENANCE_SCENE = frozenset({"on", "in", "during", "while", "through"})
+OTHER_CANCERS = frozenset({"ovarian", "ovary", "prostate", "pancreatic", "lung", "bowel", "colon", "colorectal", "melanoma",
+                           "myeloma", "lymphoma", "leukaemia", "leukemia", "endometrial", "cervical"})
+LOADING = frozenset({"loading", "load", "reload", "reloading"})
+#: named with maintenance, these are what is asked: a dose, a progression, a trial's own card
+MAINTENANCE_ELSEWHERE = frozenset({"term:dose", "term:progression", "term:patina_trial"})
 BEFORE_WORDS = frozenset({"before", "beforehand", "first", "qualify", "eligible"})
 MONITORING_TESTS = frozenset({"term:monitoring", "term:blood_monitoring", "term:safety_bloods", "term:heart", "term:qt"})
 #: Words that state the situation a test is asked in, not a test.
@@ -514,7 +524,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
             or _endocrine_before_chemo(knowledge, reading, decision) or _later_lines_by_subtype(knowledge, reading, decision)
             or _young_and_hormone_positive(knowledge, reading, decision) or _first_line_after_adjuvant(knowledge, reading, decision)
-            or decision)
+            or _maintenance_asked(knowledge, reading, decision) or decision)
 
 
 def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -681,6 +691,29 @@ def _first_line_after_adjuvant(knowledge: Knowledge, reading: Reading, decision:
                and (i == 0 or tagged[i - 1] not in DURING_WORDS) for i, w in enumerate(tagged)):
         return None  # ("relapse on adjuvant letrozole" is endocrine resistance, another card's)
     return _first_line_instead(knowledge, decision)
+
+
+def _maintenance_asked(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"My chemo is finished but the Herceptin carries on: what is maintenance?", "HER2+ maintenance after THP,
+    when to drop the taxane?": the phase of treatment is asked, not the drug that goes on in it. Not when the
+    maintenance is the scene ("PD on HP maintenance", "on maintenance for 5 years") or its dose is asked
+    ("loading and maintenance doses"), and not when a trial or another topic was named."""
+    words = reading.words
+    at = [i for i, w in enumerate(words) if w.startswith(MAINTENANCE_STEMS)]
+    if not at or not any(c.id == MAINTENANCE for c in reading.concepts):
+        return None
+    if any(w in MAINTENANCE_SCENE for i in at for w in words[max(0, i - 3):i]) or LOADING.intersection(words):
+        return None
+    if any(c.id in MAINTENANCE_ELSEWHERE for c in reading.concepts) or OTHER_CANCERS.intersection(words):
+        return None  # "niraparib maintenance in ovarian cancer" is another cancer's
+    if decision.entity is not None and decision.entity.split(":", 1)[0] not in ENTITY_KINDS:
+        return None
+    card = lookup(knowledge, MAINTENANCE, "what")
+    if card is None or decision.aspect not in (None, *knowledge.topics[card].aspects):
+        return None  # "HP maintenance: how bad is the pertuzumab diarrhoea?" asks about a side effect
+    if card is None or decision.units == (card,):
+        return None
+    return replace(decision, units=(card,), entity=MAINTENANCE, aspect=decision.aspect or "what")
 
 
 def _first_line_instead(knowledge: Knowledge, decision: Decision) -> Decision | None:

@@ -47,6 +47,8 @@ CUE_CONCEPTS = ("hypothetical", "general", "experiencer", "threshold")
 #: Sentences about something other than a person's state (a screening question answered no, a school
 #: project on suicide prevention): nothing in them is evidence, read when defined.
 NOT_EVIDENCE = "not_evidence"
+#: concepts that say where the cancer is ("I have cancer in my spine"): context for a symptom, never the symptom
+WHERE_IT_IS = frozenset({"spinal_mets", "bone_mets"})
 #: The words by which a clinician names a patient as a case ("pt", "my patient"), read when defined.
 CASE_CONCEPT = "case"
 #: A management question about such a case ("hold or reduce?", "next step?"), read when defined.
@@ -169,7 +171,7 @@ class _Evidence:
         self.reading = reading
         self.locale = locale
         self.hits = knowledge.safety_concepts.match(reading)
-        self.names_only = knowledge.safety_concepts.names_only
+        self.names_only = knowledge.safety_concepts.names_only | WHERE_IT_IS
         toks = reading.tokens
         self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
         #: sentences naming material for patients ("for the handout", "pt-facing list")
