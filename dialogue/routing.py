@@ -394,6 +394,12 @@ ENDOCRINE_KINDS = EXPLAINED_WITH_ENDOCRINE | {"class:serd"}
 ENDOCRINE_EXPLAINED = "term:endocrine_explained"
 #: An early relapse and the card for one that is hormone-receptor positive (endocrine resistance).
 EARLY_RELAPSE = "term:early_relapse"
+EARLY_RELAPSE_ANY = "term:early_relapse_any"
+SUBTYPE_KEYS = frozenset({"hr", "her2"})
+#: "after I finished chemo": the early treatment's history, naming no subtype
+HISTORY_CLASSES = frozenset({"class:chemotherapy"})
+#: pembrolizumab around surgery (KEYNOTE-522) is given for triple-negative disease: the subtype is implied
+TNBC_HISTORY = frozenset({"keytruda", "pembro", "pembrolizumab", "keynote", "kn522", "522"})
 ENDOCRINE_CLASS = "class:endocrine_therapy"
 FIRST_WORDS = frozenset({"first", "start", "straight"})
 ENDOCRINE_RESISTANCE = "term:visceral_crisis"
@@ -623,6 +629,12 @@ def _relapse_by_subtype(knowledge: Knowledge, reading: Reading, decision: Decisi
     if decision.entity != EARLY_RELAPSE:
         return None
     stated = {**reading.suggested, **reading.sets}
+    if not SUBTYPE_KEYS.intersection(stated) and not any(c.kind in ENTITY_KINDS and c.id not in HISTORY_CLASSES
+                                                         for c in reading.concepts) and not TNBC_HISTORY.intersection(reading.words):
+        # "it came back 8 months after I finished chemo, does that mean it's resistant?": no subtype named,
+        # so the card that sets out what the timing means for each
+        card = lookup(knowledge, EARLY_RELAPSE_ANY, decision.aspect or "what")
+        return replace(decision, units=(card,), entity=EARLY_RELAPSE_ANY, by_card=True) if card is not None else None
     if stated.get("her2") == "positive":
         entity, aspect, aspects = HER2_LATER, "after_progression", ("after_progression",)
     else:
