@@ -404,6 +404,8 @@ ENDOCRINE_CLASS = "class:endocrine_therapy"
 FIRST_WORDS = frozenset({"first", "start", "straight"})
 ENDOCRINE_RESISTANCE = "term:visceral_crisis"
 HER2_LATER = "class:her2_antibody"
+HER2_STOPPING = "term:her2_stopping"
+GROWTH_WORDS = frozenset({"grown", "grew", "growing", "grows", "progressed", "progressing", "progression", "pd", "bigger", "worse"})
 #: CDK4/6 inhibitors as a class; its after-progression card, and sacituzumab's, are the later-lines cards of the
 #: other two subtypes.
 CDK46 = "class:cdk46_inhibitor"
@@ -530,7 +532,8 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
             or _endocrine_before_chemo(knowledge, reading, decision) or _later_lines_by_subtype(knowledge, reading, decision)
             or _young_and_hormone_positive(knowledge, reading, decision) or _first_line_after_adjuvant(knowledge, reading, decision)
-            or _maintenance_asked(knowledge, reading, decision) or decision)
+            or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
+            or decision)
 
 
 def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -726,6 +729,16 @@ def _maintenance_asked(knowledge: Knowledge, reading: Reading, decision: Decisio
     if card is None or decision.units == (card,):
         return None
     return replace(decision, units=(card,), entity=MAINTENANCE, aspect=decision.aspect or "what")
+
+
+def _her2_stopped_at_growth(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"Will they stop the Herceptin now that the cancer has grown?": stopping at progression is what comes
+    next, the HER2-positive later-lines card's, not stopping in a long remission."""
+    if decision.entity != HER2_STOPPING or not (any(c.id == PROGRESSION for c in reading.concepts)
+                                                or GROWTH_WORDS.intersection(reading.words)):
+        return None
+    card = lookup(knowledge, HER2_LATER, "after_progression")
+    return replace(decision, units=(card,), entity=HER2_LATER, aspect="after_progression") if card is not None else None
 
 
 def _first_line_instead(knowledge: Knowledge, decision: Decision) -> Decision | None:
