@@ -321,6 +321,11 @@ HISTORY_LIST = 3
 HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
 SURVIVAL = "term:survival"
+SURVIVAL_TERMS = frozenset({SURVIVAL, "term:overall_survival"})
+PROGNOSIS = "term:prognosis_talk"
+SUBTYPE_TERM = "term:subtype"
+#: each names one subtype: two of them set side by side ask across subtypes
+SUBTYPE_MARKERS = frozenset({SUBTYPE_TERM, "slot:hr=positive", "slot:her2=positive", "term:triple_negative"})
 #: Feelings whose cards answer anything about them, but not how long someone may live.
 FEELINGS = frozenset({"term:anxiety", "term:mood"})
 #: "A vs B": two things set against each other.
@@ -532,7 +537,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
             or _endocrine_before_chemo(knowledge, reading, decision) or _later_lines_by_subtype(knowledge, reading, decision)
             or _young_and_hormone_positive(knowledge, reading, decision) or _first_line_after_adjuvant(knowledge, reading, decision)
-            or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
+            or _survival_by_subtype(knowledge, reading, decision) or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
             or decision)
 
 
@@ -706,6 +711,27 @@ def _first_line_after_adjuvant(knowledge: Knowledge, reading: Reading, decision:
                and (i == 0 or tagged[i - 1] not in DURING_WORDS) for i, w in enumerate(tagged)):
         return None  # ("relapse on adjuvant letrozole" is endocrine resistance, another card's)
     return _first_line_instead(knowledge, decision)
+
+
+def _survival_by_subtype(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"Median OS by subtype?", "median OS for HR+ in the CDK4/6 era vs HER2+ vs TNBC?": survival across the
+    subtypes is the outlook card's (the cohort figures by subtype), not one drug's trials or what subtypes are.
+    Not when one trial, drug or regimen is asked about (a class named as the era is only the scene)."""
+    words = reading.words
+    if not any(c.id in SURVIVAL_TERMS for c in reading.concepts):
+        return None
+    subtypes = {c.id for c in reading.concepts if c.id in SUBTYPE_MARKERS}
+    by_subtype = SUBTYPE_TERM in subtypes or len(subtypes) >= 2 or "subtype" in words or "subtypes" in words
+    if not by_subtype or any(c.kind == "drug" or c.id.endswith("_trial") for c in reading.concepts):
+        return None
+    if any(c.kind == "class" for c in reading.concepts) and "era" not in words:
+        return None  # "which CDK4/6i given the OS data?" chooses among a class
+    if any(w in TRIAL_NAMES for w in words):
+        return None
+    card = lookup(knowledge, PROGNOSIS, OUTLOOK)
+    if card is None or (decision.units == (card,) and decision.by_card):
+        return None
+    return replace(decision, units=(card,), entity=PROGNOSIS, aspect=OUTLOOK, by_card=True)
 
 
 def _maintenance_asked(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
