@@ -407,6 +407,8 @@ HISTORY_CLASSES = frozenset({"class:chemotherapy"})
 TNBC_HISTORY = frozenset({"keytruda", "pembro", "pembrolizumab", "keynote", "kn522", "522"})
 ENDOCRINE_CLASS = "class:endocrine_therapy"
 FIRST_WORDS = frozenset({"first", "start", "straight"})
+#: "endocrine therapy instead of chemo?", "rather than chemo": one set in place of the other as what comes first
+CHOSEN_FIRST = FIRST_WORDS | {"instead", "rather"}
 ENDOCRINE_RESISTANCE = "term:visceral_crisis"
 HER2_LATER = "class:her2_antibody"
 HER2_STOPPING = "term:her2_stopping"
@@ -583,7 +585,7 @@ def _endocrine_before_chemo(knowledge: Knowledge, reading: Reading, decision: De
     classes = {c.id for c in reading.concepts if c.kind == "class"}
     site_only = decision.entity is not None and is_site(knowledge, decision.entity)  # "bone mets only: chemo or tablets first?"
     if ((decision.units and not site_only) or first_card not in knowledge.topics or CHEMOTHERAPY not in classes
-            or not classes & (ENDOCRINE_KINDS | {ENDOCRINE_CLASS}) or not FIRST_WORDS.intersection(reading.words)):
+            or not classes & (ENDOCRINE_KINDS | {ENDOCRINE_CLASS}) or not CHOSEN_FIRST.intersection(reading.words)):
         return None
     return replace(decision, units=(first_card,), aspect="first_line", by_card=True)
 
