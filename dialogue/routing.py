@@ -223,6 +223,8 @@ DRUG_FORMS = frozenset({"term:injection", "injection", "injections", "jab", "jab
                         "pill", "pills", "drip", "implant", "term:route"})
 #: Words that point back to the drug just named ("is that one of the PARP drugs?").
 KIND_PRONOUNS = frozenset({"that", "it", "this"})
+#: terms asked of a drug ("with grapefruit"): with "it" after an answer about a drug, that drug is asked about
+DRUG_RIDERS = frozenset({"term:grapefruit"})
 #: Words setting a drug beside another ("similar to Enhertu?"; "is that like Lynparza?" is read apart)
 LIKENESS = frozenset({("same", "as"), ("similar", "to")})
 #: The words between "how does" and "work" when a drug's action is asked ("how does that drug actually work?").
@@ -833,6 +835,11 @@ def _route(knowledge: Knowledge, reading: Reading, context: Context, closing: Cl
         # "why do they check my CA 15-3 every month? it went up and I'm panicking": the feeling follows the
         # question about a concept with a card of its own
         found = [c for c in found if c.id not in FEELINGS]
+    if (found and all(c.id in DRUG_RIDERS for c in found) and context.entity
+            and context.entity.split(":", 1)[0] in ENTITY_KINDS and KIND_PRONOUNS.intersection(reading.words)):
+        # "side effects of Kisqali" then "can she take it with grapefruit?": the food rides on the drug
+        # the last answer was about
+        found = []
     if RESPONSE_WORDS.intersection(reading.words) and any(c.id == MONITORING for c in found):
         # "restaging interval on 1L ET + CDK4/6i?": how response is checked; the treatment is the scene
         found = [c for c in found if c.kind not in ENTITY_KINDS]
