@@ -323,6 +323,10 @@ HISTORY_LIST = 3
 HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
 SURVIVAL = "term:survival"
+BRCA = "slot:mutation=brca"
+#: relatives an inherited result may concern
+RELATIVES = frozenset({"daughter", "daughters", "son", "sons", "sister", "sisters", "brother", "brothers", "children", "kids",
+                       "child", "family", "relatives", "niece", "nieces", "nephew", "nephews", "cousin", "cousins", "grandchildren"})
 SURVIVAL_TERMS = frozenset({SURVIVAL, "term:overall_survival"})
 PROGNOSIS = "term:prognosis_talk"
 SUBTYPE_TERM = "term:subtype"
@@ -541,7 +545,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
             or _endocrine_before_chemo(knowledge, reading, decision) or _later_lines_by_subtype(knowledge, reading, decision)
             or _young_and_hormone_positive(knowledge, reading, decision) or _first_line_after_adjuvant(knowledge, reading, decision)
-            or _survival_by_subtype(knowledge, reading, decision) or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
+            or _gene_for_family(knowledge, reading, decision) or _survival_by_subtype(knowledge, reading, decision) or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
             or decision)
 
 
@@ -715,6 +719,19 @@ def _first_line_after_adjuvant(knowledge: Knowledge, reading: Reading, decision:
                and (i == 0 or tagged[i - 1] not in DURING_WORDS) for i, w in enumerate(tagged)):
         return None  # ("relapse on adjuvant letrozole" is endocrine resistance, another card's)
     return _first_line_instead(knowledge, decision)
+
+
+def _gene_for_family(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"My BRCA2 came back positive, what does that mean for my daughters?": what an inherited result means for
+    relatives (the chance each child has it, testing them) is the testing card's, not what BRCA is."""
+    if not any(c.id == BRCA for c in reading.concepts) or not RELATIVES.intersection(reading.words):
+        return None
+    if any(c.kind in ENTITY_KINDS for c in reading.concepts):
+        return None  # "my sister had olaparib for her BRCA": the drug is asked about
+    card = lookup(knowledge, BRCA, TESTING)
+    if card is None or decision.units == (card,):
+        return None
+    return replace(decision, units=(card,), entity=BRCA, aspect=TESTING, probability=1.0)
 
 
 def _survival_by_subtype(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
