@@ -327,6 +327,7 @@ BRCA = "slot:mutation=brca"
 #: relatives an inherited result may concern
 RELATIVES = frozenset({"daughter", "daughters", "son", "sons", "sister", "sisters", "brother", "brothers", "children", "kids",
                        "child", "family", "relatives", "niece", "nieces", "nephew", "nephews", "cousin", "cousins", "grandchildren"})
+HEREDITY_ASKED = frozenset({"hereditary", "inherited", "inherit", "heritable", "genetic"})
 SURVIVAL_TERMS = frozenset({SURVIVAL, "term:overall_survival"})
 PROGNOSIS = "term:prognosis_talk"
 SUBTYPE_TERM = "term:subtype"
@@ -724,8 +725,11 @@ def _first_line_after_adjuvant(knowledge: Knowledge, reading: Reading, decision:
 def _gene_for_family(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
     """"My BRCA2 came back positive, what does that mean for my daughters?": what an inherited result means for
     relatives (the chance each child has it, testing them) is the testing card's, not what BRCA is."""
-    if not any(c.id == BRCA for c in reading.concepts) or not RELATIVES.intersection(reading.words):
+    words = reading.words
+    if not any(c.id == BRCA for c in reading.concepts) or not RELATIVES.intersection(words):
         return None
+    if not any(w.startswith("brca") for w in words) or HEREDITY_ASKED.intersection(words):
+        return None  # "is it hereditary? worried about my daughters": whether cancer runs in families, the BRCA card's
     if any(c.kind in ENTITY_KINDS for c in reading.concepts):
         return None  # "my sister had olaparib for her BRCA": the drug is asked about
     card = lookup(knowledge, BRCA, TESTING)
