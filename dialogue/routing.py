@@ -324,6 +324,12 @@ HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
 SURVIVAL = "term:survival"
 BRCA = "slot:mutation=brca"
+DENTAL_WORK = "term:dental_work"
+HOW_GIVEN = "how_given"
+CALCIUM_TERM = "term:calcium"
+CALCIUM_WORDS = frozenset({"ca", "calcium", "vit", "vitamin"})
+SCHEDULE_WORDS = frozenset({"escalation", "deescalation", "duration", "interval", "q12w", "frequency"})
+BONE_AGENTS = "class:bone_modifying_agent"
 #: relatives an inherited result may concern
 RELATIVES = frozenset({"daughter", "daughters", "son", "sons", "sister", "sisters", "brother", "brothers", "children", "kids",
                        "child", "family", "relatives", "niece", "nieces", "nephew", "nephews", "cousin", "cousins", "grandchildren"})
@@ -546,7 +552,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
             or _endocrine_before_chemo(knowledge, reading, decision) or _later_lines_by_subtype(knowledge, reading, decision)
             or _young_and_hormone_positive(knowledge, reading, decision) or _first_line_after_adjuvant(knowledge, reading, decision)
-            or _gene_for_family(knowledge, reading, decision) or _survival_by_subtype(knowledge, reading, decision) or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
+            or _dental_on_bone_drug(knowledge, reading, decision) or _gene_for_family(knowledge, reading, decision) or _survival_by_subtype(knowledge, reading, decision) or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
             or decision)
 
 
@@ -720,6 +726,25 @@ def _first_line_after_adjuvant(knowledge: Knowledge, reading: Reading, decision:
                and (i == 0 or tagged[i - 1] not in DURING_WORDS) for i, w in enumerate(tagged)):
         return None  # ("relapse on adjuvant letrozole" is endocrine resistance, another card's)
     return _first_line_instead(knowledge, decision)
+
+
+def _dental_on_bone_drug(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"Is it safe to have a tooth pulled on Xgeva?", "extraction on q4w zoledronate: drug holiday?": dental work
+    on a bone-strengthening drug is the dental card's; the drug is the scene. Not a checklist that also asks
+    about calcium ("pre-denosumab: dental, Ca, vit D?"), which the calcium card sets out whole."""
+    ids = {c.id for c in reading.concepts}
+    if DENTAL_WORK not in ids or CALCIUM_TERM in ids or CALCIUM_WORDS.intersection(reading.words):
+        return None
+    if SCHEDULE_WORDS.intersection(reading.words):
+        return None  # "dental prerequisites & de-escalation after 2y?": the schedule is the bone card's too
+    if not any(c.id == BONE_AGENTS or BONE_AGENTS in c.implies for c in reading.concepts):
+        return None
+    card = lookup(knowledge, DENTAL_WORK, HOW_GIVEN)
+    if card is None or decision.units == (card,):
+        return None
+    # (asked as how dental care goes around the drug: not the drug's side effects, where a match on the
+    # drug's own card would win)
+    return replace(decision, units=(card,), entity=DENTAL_WORK, aspect=HOW_GIVEN, probability=1.0)
 
 
 def _gene_for_family(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
