@@ -325,6 +325,8 @@ OUTLOOK, EVIDENCE = "outlook", "evidence"
 SURVIVAL = "term:survival"
 BRCA = "slot:mutation=brca"
 DENTAL_WORK = "term:dental_work"
+LOW_LEVELS = frozenset({"low", "ultralow"})
+ELIGIBLE_WORDS = frozenset({"eligible", "eligibility", "qualify", "qualifies"})
 HOW_GIVEN = "how_given"
 CALCIUM_TERM = "term:calcium"
 CALCIUM_WORDS = frozenset({"ca", "calcium", "vit", "vitamin"})
@@ -351,8 +353,6 @@ SELECTIVITY = frozenset({"selective", "selectivity", "selectively", "specificity
 WHAT_CONTRASTS = SELECTIVITY | {"mechanism", "moa", "class", "target", "targets", "structure"}
 #: Words asking how often a gene change is found.
 PREVALENCE_WORDS = frozenset({"prevalence", "prevalent", "incidence", "frequency", "common", "commonly", "often"})
-#: Words of a test: "how often is ESR1 tested?" asks the testing schedule, not how common the change is.
-TEST_WORDS = frozenset({"test", "tests", "tested", "testing", "retest", "retested", "retesting", "check", "checked", "checking"})
 #: Words that open a question.
 QUESTION_OPENERS = frozenset({"why", "what", "whats", "how", "when", "which", "does", "do", "is", "can", "should", "will"})
 #: With a subtype stated, a first or next treatment asked this clearly outweighs a feeling named beside it.
@@ -552,7 +552,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
             or _endocrine_before_chemo(knowledge, reading, decision) or _later_lines_by_subtype(knowledge, reading, decision)
             or _young_and_hormone_positive(knowledge, reading, decision) or _first_line_after_adjuvant(knowledge, reading, decision)
-            or _dental_on_bone_drug(knowledge, reading, decision) or _gene_for_family(knowledge, reading, decision) or _survival_by_subtype(knowledge, reading, decision) or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
+            or _her2_low_explained(knowledge, reading, decision) or _dental_on_bone_drug(knowledge, reading, decision) or _gene_for_family(knowledge, reading, decision) or _survival_by_subtype(knowledge, reading, decision) or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
             or decision)
 
 
@@ -726,6 +726,22 @@ def _first_line_after_adjuvant(knowledge: Knowledge, reading: Reading, decision:
                and (i == 0 or tagged[i - 1] not in DURING_WORDS) for i, w in enumerate(tagged)):
         return None  # ("relapse on adjuvant letrozole" is endocrine resistance, another card's)
     return _first_line_instead(knowledge, decision)
+
+
+def _her2_low_explained(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"Her HER2 is zero but they said 'ultralow' and Enhertu, what does that mean?": the result is what is asked
+    about, the HER2-low and ultralow card's; the drug it opens is the scene."""
+    level = reading.sets.get("her2")
+    words = reading.words
+    if level not in LOW_LEVELS or not (MEANING_WORDS.intersection(words) or ("how" in words and "work" in words)):
+        return None
+    if ELIGIBLE_WORDS.intersection(words) or any(
+            w in MEANING_WORDS and ("for" in words[i + 1:i + 3] or "get" in words[i + 1:i + 4]) for i, w in enumerate(words)):
+        return None  # "does that mean I get Enhertu?", "what does it mean for T-DXd eligibility?": the drug's question
+    card = lookup(knowledge, f"slot:her2={level}", "what")
+    if card is None or decision.units == (card,):
+        return None
+    return replace(decision, units=(card,), entity=f"slot:her2={level}", aspect="what", probability=1.0)
 
 
 def _dental_on_bone_drug(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -1903,7 +1919,8 @@ def _listed_aspect_units(knowledge: Knowledge, reading: Reading, entity: str) ->
     return units if len(units) > 1 else {}
 
 
-#: Words that ask about a test itself, not what its result means for treatment.
+#: Words that ask about a test itself, not what its result means for treatment (nor how common the change is:
+#: "how often is ESR1 tested?" asks the testing schedule).
 TEST_WORDS = frozenset({"test", "tests", "testing", "tested", "retest", "retested", "assay", "assays", "biopsy", "biopsies",
                         "sample", "ngs", "panel", "ctdna", "liquid", "result", "results", "report"})
 
