@@ -324,6 +324,7 @@ HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
 SURVIVAL = "term:survival"
 BRCA = "slot:mutation=brca"
+VUS = "term:vus"
 DENTAL_WORK = "term:dental_work"
 LOW_LEVELS = frozenset({"low", "ultralow"})
 ELIGIBLE_WORDS = frozenset({"eligible", "eligibility", "qualify", "qualifies"})
@@ -630,6 +631,8 @@ def _result_for_treatment(knowledge: Knowledge, reading: Reading, decision: Deci
     marker = next((w for w in reading.tagged if w.startswith("slot:mutation=")), None)
     if marker is None or _names_a_drug(knowledge, reading):
         return None
+    if any(c.id == VUS for c in reading.concepts):
+        return None  # "a variant of uncertain significance, what does it mean for treatment?": it should change nothing
     if not _means_for_treatment(reading.words):
         if decision.units or decision.entity is not None:
             return None
