@@ -145,16 +145,6 @@ TESTING = "testing"
 #: Words for a test in general ("a special test", "gene test"), not a test of its own.
 GENERIC_TEST_TERMS = frozenset({"term:testing", "term:genetic_test", "term:biopsy"})
 #: Words that ask for a test before a drug is started, and the tests that watch a drug once it is given.
-#: "maintenance", "maintainance", "maintain": the words that name the phase of treatment
-MAINTENANCE_STEMS = ("mainten", "maintain")
-MAINTENANCE = "term:maintenance"
-#: "PD on HP maintenance", "progressed during maintenance": the phase is where something else happened
-MAINTENANCE_SCENE = frozenset({"on", "in", "during", "while", "through"})
-OTHER_CANCERS = frozenset({"ovarian", "ovary", "prostate", "pancreatic", "lung", "bowel", "colon", "colorectal", "melanoma",
-                           "myeloma", "lymphoma", "leukaemia", "leukemia", "endometrial", "cervical"})
-LOADING = frozenset({"loading", "load", "reload", "reloading"})
-#: named with maintenance, these are what is asked: a dose, a progression, a trial's own card
-MAINTENANCE_ELSEWHERE = frozenset({"term:dose", "term:progression", "term:patina_trial"})
 BEFORE_WORDS = frozenset({"before", "beforehand", "first", "qualify", "eligible"})
 MONITORING_TESTS = frozenset({"term:monitoring", "term:blood_monitoring", "term:safety_bloods", "term:heart", "term:qt"})
 #: Words that state the situation a test is asked in, not a test.
@@ -323,20 +313,25 @@ HISTORY_LIST = 3
 HISTORY_SURE = 0.7
 OUTLOOK, EVIDENCE = "outlook", "evidence"
 SURVIVAL = "term:survival"
+#: A germline BRCA result, and a variant of uncertain significance (which should change nothing).
 BRCA = "slot:mutation=brca"
 VUS = "term:vus"
-DENTAL_WORK = "term:dental_work"
+#: HER2 results below positive, asked what they mean; "does that mean I get...?" asks about the drug.
 LOW_LEVELS = frozenset({"low", "ultralow"})
 ELIGIBLE_WORDS = frozenset({"eligible", "eligibility", "qualify", "qualifies"})
 HOW_GIVEN = "how_given"
+#: Dental work on a bone-strengthening drug; calcium or the schedule asked beside it keep the broader cards.
+DENTAL_WORK = "term:dental_work"
+BONE_AGENTS = "class:bone_modifying_agent"
 CALCIUM_TERM = "term:calcium"
 CALCIUM_WORDS = frozenset({"ca", "calcium", "vit", "vitamin"})
 SCHEDULE_WORDS = frozenset({"escalation", "deescalation", "duration", "interval", "q12w", "frequency"})
-BONE_AGENTS = "class:bone_modifying_agent"
 #: relatives an inherited result may concern
 RELATIVES = frozenset({"daughter", "daughters", "son", "sons", "sister", "sisters", "brother", "brothers", "children", "kids",
                        "child", "family", "relatives", "niece", "nieces", "nephew", "nephews", "cousin", "cousins", "grandchildren"})
+#: "is it hereditary?": whether cancer runs in families, not what one result means for them
 HEREDITY_ASKED = frozenset({"hereditary", "inherited", "inherit", "heritable", "genetic"})
+#: Survival set across subtypes, and the outlook card's entity.
 SURVIVAL_TERMS = frozenset({SURVIVAL, "term:overall_survival"})
 PROGNOSIS = "term:prognosis_talk"
 SUBTYPE_TERM = "term:subtype"
@@ -413,6 +408,7 @@ ENDOCRINE_KINDS = EXPLAINED_WITH_ENDOCRINE | {"class:serd"}
 ENDOCRINE_EXPLAINED = "term:endocrine_explained"
 #: An early relapse and the card for one that is hormone-receptor positive (endocrine resistance).
 EARLY_RELAPSE = "term:early_relapse"
+#: An early relapse with no subtype named: the card on what the timing means for each subtype.
 EARLY_RELAPSE_ANY = "term:early_relapse_any"
 SUBTYPE_KEYS = frozenset({"hr", "her2"})
 #: "after I finished chemo": the early treatment's history, naming no subtype
@@ -425,6 +421,19 @@ FIRST_WORDS = frozenset({"first", "start", "straight"})
 CHOSEN_FIRST = FIRST_WORDS | {"instead", "rather"}
 ENDOCRINE_RESISTANCE = "term:visceral_crisis"
 HER2_LATER = "class:her2_antibody"
+#: "maintenance", "maintainance", "maintain": the words that name the phase of treatment
+MAINTENANCE_STEMS = ("mainten", "maintain")
+MAINTENANCE = "term:maintenance"
+#: "PD on HP maintenance", "progressed during maintenance": the phase is where something else happened
+MAINTENANCE_SCENE = frozenset({"on", "in", "during", "while", "through"})
+#: "niraparib maintenance in ovarian": maintenance in another cancer
+OTHER_CANCERS = frozenset({"ovarian", "ovary", "prostate", "pancreatic", "lung", "bowel", "colon", "colorectal", "melanoma",
+                           "myeloma", "lymphoma", "leukaemia", "leukemia", "endometrial", "cervical"})
+#: "loading and maintenance doses": the maintenance dose, not the phase
+LOADING = frozenset({"loading", "load", "reload", "reloading"})
+#: named with maintenance, these are what is asked: a dose, a progression, a trial's own card
+MAINTENANCE_ELSEWHERE = frozenset({"term:dose", "term:progression", "term:patina_trial"})
+#: Stopping HER2 therapy in a long remission, and the words that make it stopping at progression instead.
 HER2_STOPPING = "term:her2_stopping"
 GROWTH_WORDS = frozenset({"grown", "grew", "growing", "grows", "progressed", "progressing", "progression", "pd", "bigger", "worse"})
 #: CDK4/6 inhibitors as a class; its after-progression card, and sacituzumab's, are the later-lines cards of the
@@ -543,7 +552,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
     first treatment, first-line regimens set side by side, kinds of endocrine therapy asked what they are,
     a gene result reported or asked what it means for treatment, an early relapse that is not triple-negative,
     endocrine therapy set against chemotherapy as what comes first, several past treatments named in a question
-    about what comes next, and a young woman with HR-positive disease asking whether her treatment differs.
+    about what comes next, a young woman with HR-positive disease asking whether her treatment differs, a HER2-low
+    result asked what it means, dental work on a bone drug, a BRCA result asked for the family, survival set
+    across subtypes, maintenance as a phase of treatment, and stopping HER2 therapy once the cancer has grown.
     """
     decision = _route(knowledge, reading, context, closing)
     if decision.carried:
@@ -553,7 +564,9 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             or _result_for_treatment(knowledge, reading, decision) or _relapse_by_subtype(knowledge, reading, decision)
             or _endocrine_before_chemo(knowledge, reading, decision) or _later_lines_by_subtype(knowledge, reading, decision)
             or _young_and_hormone_positive(knowledge, reading, decision) or _first_line_after_adjuvant(knowledge, reading, decision)
-            or _her2_low_explained(knowledge, reading, decision) or _dental_on_bone_drug(knowledge, reading, decision) or _gene_for_family(knowledge, reading, decision) or _survival_by_subtype(knowledge, reading, decision) or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
+            or _her2_low_explained(knowledge, reading, decision) or _dental_on_bone_drug(knowledge, reading, decision)
+            or _gene_for_family(knowledge, reading, decision) or _survival_by_subtype(knowledge, reading, decision)
+            or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
             or decision)
 
 
@@ -819,10 +832,8 @@ def _maintenance_asked(knowledge: Knowledge, reading: Reading, decision: Decisio
     if decision.entity is not None and decision.entity.split(":", 1)[0] not in ENTITY_KINDS:
         return None
     card = lookup(knowledge, MAINTENANCE, "what")
-    if card is None or decision.aspect not in (None, *knowledge.topics[card].aspects):
-        return None  # "HP maintenance: how bad is the pertuzumab diarrhoea?" asks about a side effect
-    if card is None or decision.units == (card,):
-        return None
+    if card is None or decision.units == (card,) or decision.aspect not in (None, *knowledge.topics[card].aspects):
+        return None  # (and "HP maintenance: how bad is the pertuzumab diarrhoea?" asks about a side effect)
     return replace(decision, units=(card,), entity=MAINTENANCE, aspect=decision.aspect or "what")
 
 
