@@ -201,6 +201,10 @@ GIVES_WAY_TO = {"term:complementary_medicine": ("term:calcium_supplement", "term
 SUBCUTANEOUS = "term:subcutaneous"
 LOCAL_TREATMENT = "local_treatment"
 LOCAL_TREATMENT_TERMS = frozenset({"term:surgery", "term:radiotherapy", "term:local_procedure"})
+#: "or is it only drugs?", "or just the tablets?": local treatment set against medicines
+ONLY_WORDS = frozenset({"only", "just"})
+DRUG_WORDS = frozenset({"drugs", "drug", "tablets", "tablet", "pills", "medicine", "medicines", "medication", "medications",
+                        "chemo", "treatment", "treatments"})
 #: A schedule named: explaining it is how the drug is given, not a word's meaning
 SCHEDULE_TERMS = frozenset({"term:schedule", FREQUENCY})
 METASTATIC = "term:metastatic"
@@ -567,7 +571,7 @@ def route(knowledge: Knowledge, reading: Reading, context: Context = Context(),
             or _her2_low_explained(knowledge, reading, decision) or _dental_on_bone_drug(knowledge, reading, decision)
             or _gene_for_family(knowledge, reading, decision) or _survival_by_subtype(knowledge, reading, decision)
             or _maintenance_asked(knowledge, reading, decision) or _her2_stopped_at_growth(knowledge, reading, decision)
-            or decision)
+            or _local_or_only_drugs(knowledge, reading, decision) or decision)
 
 
 def _test_named(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
@@ -845,6 +849,23 @@ def _her2_stopped_at_growth(knowledge: Knowledge, reading: Reading, decision: De
         return None
     card = lookup(knowledge, HER2_LATER, "after_progression")
     return replace(decision, units=(card,), entity=HER2_LATER, aspect="after_progression") if card is not None else None
+
+
+def _local_or_only_drugs(knowledge: Knowledge, reading: Reading, decision: Decision) -> Decision | None:
+    """"Is surgery ever an option for stage 4, or is it only drugs?", "will they do radiotherapy or is it just the
+    tablets?": local treatment set against drugs asks where surgery and radiotherapy fit, the local-therapy card's,
+    whatever the subtype (which no first-line choice needs here)."""
+    words = reading.words
+    if not any(c.id in LOCAL_TREATMENT_TERMS for c in reading.concepts) or any(c.kind == "drug" for c in reading.concepts):
+        return None
+    if decision.entity is not None and is_site(knowledge, decision.entity):
+        return None  # "spread to my spine: radiotherapy or just the tablets?": the site's card has its local treatment
+    if not any(w in ONLY_WORDS and words[i + 1:i + 3] and set(words[i + 1:i + 3]) & DRUG_WORDS for i, w in enumerate(words)):
+        return None
+    overview = knowledge.aspects[LOCAL_TREATMENT].overview if LOCAL_TREATMENT in knowledge.aspects else None
+    if overview is None or overview not in knowledge.topics or decision.units == (overview,):
+        return None
+    return replace(decision, units=(overview,), entity=None, aspect=LOCAL_TREATMENT, probability=1.0, by_card=True)
 
 
 def _first_line_instead(knowledge: Knowledge, decision: Decision) -> Decision | None:
