@@ -430,9 +430,6 @@ MAINTENANCE_STEMS = ("mainten", "maintain")
 MAINTENANCE = "term:maintenance"
 #: "PD on HP maintenance", "progressed during maintenance": the phase is where something else happened
 MAINTENANCE_SCENE = frozenset({"on", "in", "during", "while", "through"})
-#: "niraparib maintenance in ovarian": maintenance in another cancer
-OTHER_CANCERS = frozenset({"ovarian", "ovary", "prostate", "pancreatic", "lung", "bowel", "colon", "colorectal", "melanoma",
-                           "myeloma", "lymphoma", "leukaemia", "leukemia", "endometrial", "cervical"})
 #: "loading and maintenance doses": the maintenance dose, not the phase
 LOADING = frozenset({"loading", "load", "reload", "reloading"})
 #: named with maintenance, these are what is asked: a dose, a progression, a trial's own card
@@ -831,8 +828,8 @@ def _maintenance_asked(knowledge: Knowledge, reading: Reading, decision: Decisio
         return None
     if any(w in MAINTENANCE_SCENE for i in at for w in words[max(0, i - 3):i]) or LOADING.intersection(words):
         return None
-    if any(c.id in MAINTENANCE_ELSEWHERE for c in reading.concepts) or OTHER_CANCERS.intersection(words):
-        return None  # "niraparib maintenance in ovarian cancer" is another cancer's
+    if any(c.id in MAINTENANCE_ELSEWHERE for c in reading.concepts):
+        return None
     if decision.entity is not None and decision.entity.split(":", 1)[0] not in ENTITY_KINDS:
         return None
     card = lookup(knowledge, MAINTENANCE, "what")

@@ -173,7 +173,6 @@ class _Evidence:
         self.hits = knowledge.safety_concepts.match(reading)
         self.names_only = knowledge.safety_concepts.names_only | WHERE_IT_IS
         toks = reading.tokens
-        self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
         #: sentences naming material for patients ("for the handout", "pt-facing list")
         self.teaching_sentences = {h.sentence for h in self.hits.get("teaching", ()) if not h.negated}
         self._converting: bool | None = None
@@ -199,8 +198,8 @@ class _Evidence:
                 name: kept for name, hits in self.hits.items()
                 if (kept := [h for h in hits if name == "idiom" or not (h.start in inside or h.end in inside)])
             }
-            # (a cue inside an idiom is no cue: "showing signs of raised ICP" reports, "signs of" alone asks)
-            self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
+        # (read after the idioms: a cue inside one is no cue, "showing signs of raised ICP" reports)
+        self.hypothetical_clauses = {toks[h.start].clause for h in self.hits.get("hypothetical", ())}
         # "the nurse asked if I had thoughts of ending it, I said no and meant it", "my son's school project on
         # suicide prevention": such a sentence holds no evidence (the next sentence still counts)
         denied = {h.sentence for h in self.hits.get(NOT_EVIDENCE, ()) if not h.negated}
